@@ -1,0 +1,79 @@
+"""Developer and CI sessions. `nox -s tests` is the whole suite (it starts its own Redis)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import nox
+
+nox.options.sessions = ["tests", "lint"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+CONFORMANCE = ["npx", "-y", "-p", "node@22", "-p", "@modelcontextprotocol/conformance@0.1.16", "conformance"]
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    session.install("-e", ".[redis,test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    session.install("-e", ".[redis,test,lint]")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("pyright")
+    session.run("lint-imports")
+
+
+@nox.session(python=PYTHON)
+def serve(session: nox.Session) -> None:
+    """The example server on 127.0.0.1:8000/mcp under hypercorn's trio worker."""
+    session.install("-e", ".[redis]")
+    session.run(
+        "hypercorn", "--worker-class", "trio", "-b", "127.0.0.1:8000", "examples.everything:app", *session.posargs
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the example server did not listen on 127.0.0.1:{port} within {timeout} s")
+
+
+@nox.session(python=PYTHON)
+def conformance(session: nox.Session) -> None:
+    """The official MCP conformance suite against examples/everything.py under hypercorn's trio worker."""
+    session.install("-e", ".[redis]")
+    port = _free_port()
+    server = subprocess.Popen(
+        [os.path.join(session.bin, "hypercorn"), "--worker-class", "trio", "--graceful-timeout", "1",
+         "-b", f"127.0.0.1:{port}", "examples.everything:app"],
+        env={**os.environ, "PATH": f"{session.bin}{os.pathsep}{os.environ.get('PATH', '')}"},
+    )
+    try:
+        _wait_for_port(port)
+        url = f"http://127.0.0.1:{port}/mcp"
+        session.run("timeout", "300", *CONFORMANCE, "server", "--url", url, external=True)
+        session.run("timeout", "300", *CONFORMANCE, "server", "--url", url, "--suite", "pending",
+                    "--scenario", "json-schema-2020-12", external=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=15)

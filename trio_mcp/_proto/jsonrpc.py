@@ -1,0 +1,213 @@
+"""JSON-RPC 2.0 envelopes and their parsing from bytes.
+
+Params and results stay plain dicts here: the method table (methods.py) says which MCP type each one is, and the
+converter structures them only when a handler needs them. That keeps parsing one `json.loads` plus a few checks.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeAlias
+
+import attrs
+
+from .errors import INVALID_REQUEST, PARSE_ERROR, RemoteProtocolError
+
+RequestId: TypeAlias = str | int
+JSONRPC_VERSION = "2.0"
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Request:
+    id: RequestId
+    method: str
+    params: dict[str, Any] | None = None
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Notification:
+    method: str
+    params: dict[str, Any] | None = None
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Response:
+    id: RequestId
+    result: dict[str, Any]
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ErrorObject:
+    code: int
+    message: str
+    data: Any = None
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ErrorResponse:
+    # JSON-RPC 2.0 §5: the id is null only when the request's id could not be read.
+    id: RequestId | None
+    error: ErrorObject
+
+
+Message: TypeAlias = Request | Notification | Response | ErrorResponse
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class InvalidMessage:
+    """One element of a batch that is not a valid message; answered with an error, the rest still run."""
+
+    id: RequestId | None
+    error: RemoteProtocolError
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ParsedBody:
+    messages: tuple[Message | InvalidMessage, ...]
+    is_batch: bool
+
+
+def is_request_id(value: object) -> bool:
+    # MCP basic §Requests: ids are strings or integers, never null; bool is not an integer on the wire.
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def loads(data: bytes | str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RemoteProtocolError(f"Parse error: the body is not valid UTF-8 JSON ({exc})", code=PARSE_ERROR) from None
+
+
+def parse_body(data: bytes | str) -> ParsedBody:
+    """Parse an HTTP body or a stdio line: one message, or a batch (whether batches are allowed is the session's call)."""
+    obj = loads(data)
+    if isinstance(obj, list):
+        items: list[Any] = obj  # pyright: ignore[reportUnknownVariableType]
+        if not items:
+            raise RemoteProtocolError("Invalid Request: an empty JSON array is not a valid batch", code=INVALID_REQUEST)
+        return ParsedBody(messages=tuple(_parse_batch_item(item) for item in items), is_batch=True)
+    return ParsedBody(messages=(message_from_obj(obj),), is_batch=False)
+
+
+def _parse_batch_item(item: Any) -> Message | InvalidMessage:
+    try:
+        return message_from_obj(item)
+    except RemoteProtocolError as exc:
+        return InvalidMessage(id=recoverable_id(item), error=exc)
+
+
+def recoverable_id(obj: Any) -> RequestId | None:
+    """The id of a malformed message when it can still be read, so the error response can echo it."""
+    if isinstance(obj, dict):
+        value = obj.get("id")  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
+        if is_request_id(value):
+            return value  # pyright: ignore[reportUnknownVariableType]
+    return None
+
+
+def _invalid(why: str) -> RemoteProtocolError:
+    return RemoteProtocolError(f"Invalid Request: {why}", code=INVALID_REQUEST)
+
+
+def message_from_obj(obj: Any) -> Message:
+    if not isinstance(obj, dict):
+        raise _invalid(f"expected a JSON object, got {_json_type(obj)}")
+    msg: dict[str, Any] = obj  # pyright: ignore[reportUnknownVariableType]
+    if msg.get("jsonrpc") != JSONRPC_VERSION:
+        raise _invalid('"jsonrpc" must be exactly "2.0"')
+    method = msg.get("method")
+    has_id = "id" in msg
+    if method is not None:
+        if not isinstance(method, str) or not method:
+            raise _invalid('"method" must be a non-empty string')
+        params = msg.get("params")
+        if params is not None and not isinstance(params, dict):
+            raise _invalid(f'"params" must be an object, got {_json_type(params)}')
+        if not has_id:
+            return Notification(method=method, params=params)  # pyright: ignore[reportUnknownArgumentType]
+        rid = msg["id"]
+        if not is_request_id(rid):
+            raise _invalid(f'"id" must be a string or an integer, got {_json_type(rid)}')
+        return Request(id=rid, method=method, params=params)  # pyright: ignore[reportUnknownArgumentType]
+    if "result" in msg and "error" in msg:
+        raise _invalid('a response carries either "result" or "error", not both')
+    if "result" in msg:
+        rid = msg.get("id")
+        if not is_request_id(rid):
+            raise _invalid(f'a response "id" must be a string or an integer, got {_json_type(rid)}')
+        result = msg["result"]
+        if not isinstance(result, dict):
+            raise _invalid(f'"result" must be an object, got {_json_type(result)}')
+        return Response(id=rid, result=result)  # pyright: ignore[reportUnknownArgumentType,reportArgumentType]
+    if "error" in msg:
+        rid = msg.get("id")
+        if rid is not None and not is_request_id(rid):
+            raise _invalid(f'an error response "id" must be a string, an integer or null, got {_json_type(rid)}')
+        return ErrorResponse(id=rid, error=_error_object(msg["error"]))  # pyright: ignore[reportArgumentType]
+    raise _invalid('expected "method" (request or notification) or "result"/"error" (response)')
+
+
+def _error_object(value: Any) -> ErrorObject:
+    if not isinstance(value, dict):
+        raise _invalid(f'"error" must be an object, got {_json_type(value)}')
+    err: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
+    code = err.get("code")
+    message = err.get("message")
+    if not isinstance(code, int) or isinstance(code, bool):
+        raise _invalid('"error.code" must be an integer')
+    if not isinstance(message, str):
+        raise _invalid('"error.message" must be a string')
+    return ErrorObject(code=code, message=message, data=err.get("data"))
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def message_to_obj(message: Message) -> dict[str, Any]:
+    if isinstance(message, Request):
+        out: dict[str, Any] = {"jsonrpc": JSONRPC_VERSION, "id": message.id, "method": message.method}
+        if message.params is not None:
+            out["params"] = message.params
+        return out
+    if isinstance(message, Notification):
+        out = {"jsonrpc": JSONRPC_VERSION, "method": message.method}
+        if message.params is not None:
+            out["params"] = message.params
+        return out
+    if isinstance(message, Response):
+        return {"jsonrpc": JSONRPC_VERSION, "id": message.id, "result": message.result}
+    error: dict[str, Any] = {"code": message.error.code, "message": message.error.message}
+    if message.error.data is not None:
+        error["data"] = message.error.data
+    return {"jsonrpc": JSONRPC_VERSION, "id": message.id, "error": error}
+
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def dumps(obj: Any) -> bytes:
+    return _encoder.encode(obj).encode()
+
+
+def encode(message: Message | list[Message]) -> bytes:
+    if isinstance(message, list):
+        return dumps([message_to_obj(m) for m in message])
+    return dumps(message_to_obj(message))
+
+
+def error_response(request_id: RequestId | None, code: int, message: str, data: Any = None) -> ErrorResponse:
+    return ErrorResponse(id=request_id, error=ErrorObject(code=code, message=message, data=data))

@@ -1,0 +1,739 @@
+"""MCP 2025-11-25 messages as frozen attrs classes (schema.ts is the source; attribute names are snake_case).
+
+The converter (converter.py) maps names to camelCase on the wire, `meta` to `_meta`, `schema_uri` to `$schema`,
+drops `None` on output and tolerates unknown keys on input. Raw JSON Schema objects (tool input/output schemas)
+stay dicts, so a user's schema is sent verbatim.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeAlias
+
+import attrs
+
+frozen = attrs.frozen(kw_only=True, slots=True)
+
+ProgressToken: TypeAlias = str | int
+RequestIdType: TypeAlias = str | int
+Cursor: TypeAlias = str
+Role: TypeAlias = Literal["user", "assistant"]
+LoggingLevel: TypeAlias = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+Meta: TypeAlias = dict[str, Any]
+JsonObject: TypeAlias = dict[str, Any]
+
+# RFC 5424 severities, least to most severe (Srv/utilities/logging).
+LOGGING_LEVELS: tuple[LoggingLevel, ...] = (
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+)
+
+
+# --- common --------------------------------------------------------------------------------------------------
+
+
+@frozen
+class Icon:
+    src: str
+    mime_type: str | None = None
+    sizes: list[str] | None = None
+    theme: Literal["light", "dark"] | None = None
+
+
+@frozen
+class Implementation:
+    name: str
+    version: str
+    title: str | None = None
+    description: str | None = None
+    website_url: str | None = None
+    icons: list[Icon] | None = None
+
+
+@frozen
+class Annotations:
+    audience: list[Role] | None = None
+    priority: float | None = None
+    last_modified: str | None = None
+
+
+@frozen
+class RequestParams:
+    """Params of requests that carry nothing but `_meta` (ping, roots/list)."""
+
+    meta: Meta | None = None
+
+
+@frozen
+class NotificationParams:
+    meta: Meta | None = None
+
+
+@frozen
+class EmptyResult:
+    meta: Meta | None = None
+
+
+@frozen
+class PaginatedRequestParams:
+    cursor: Cursor | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class TaskMetadata:
+    ttl: int | None = None
+
+
+# --- capabilities and initialization ---------------------------------------------------------------------------
+
+
+@frozen
+class RootsCapability:
+    list_changed: bool | None = None
+
+
+@frozen
+class SamplingCapability:
+    context: JsonObject | None = None
+    tools: JsonObject | None = None
+
+
+@frozen
+class ElicitationCapability:
+    form: JsonObject | None = None
+    url: JsonObject | None = None
+
+
+@frozen
+class ClientCapabilities:
+    experimental: dict[str, JsonObject] | None = None
+    roots: RootsCapability | None = None
+    sampling: SamplingCapability | None = None
+    elicitation: ElicitationCapability | None = None
+    tasks: JsonObject | None = None
+
+
+@frozen
+class PromptsCapability:
+    list_changed: bool | None = None
+
+
+@frozen
+class ResourcesCapability:
+    subscribe: bool | None = None
+    list_changed: bool | None = None
+
+
+@frozen
+class ToolsCapability:
+    list_changed: bool | None = None
+
+
+@frozen
+class ServerCapabilities:
+    experimental: dict[str, JsonObject] | None = None
+    logging: JsonObject | None = None
+    completions: JsonObject | None = None
+    prompts: PromptsCapability | None = None
+    resources: ResourcesCapability | None = None
+    tools: ToolsCapability | None = None
+    tasks: JsonObject | None = None
+
+
+@frozen
+class InitializeRequestParams:
+    protocol_version: str
+    capabilities: ClientCapabilities
+    client_info: Implementation
+    meta: Meta | None = None
+
+
+@frozen
+class InitializeResult:
+    protocol_version: str
+    capabilities: ServerCapabilities
+    server_info: Implementation
+    instructions: str | None = None
+    meta: Meta | None = None
+
+
+# --- utilities ---------------------------------------------------------------------------------------------------
+
+
+@frozen
+class ProgressNotificationParams:
+    progress_token: ProgressToken
+    progress: float
+    total: float | None = None
+    message: str | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class CancelledNotificationParams:
+    request_id: RequestIdType | None = None
+    reason: str | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class SetLevelRequestParams:
+    level: LoggingLevel
+    meta: Meta | None = None
+
+
+@frozen
+class LoggingMessageNotificationParams:
+    level: LoggingLevel
+    data: Any
+    logger: str | None = None
+    meta: Meta | None = None
+
+
+# --- content -----------------------------------------------------------------------------------------------------
+
+
+@frozen
+class TextResourceContents:
+    uri: str
+    text: str
+    mime_type: str | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class BlobResourceContents:
+    uri: str
+    blob: str
+    mime_type: str | None = None
+    meta: Meta | None = None
+
+
+ResourceContents: TypeAlias = TextResourceContents | BlobResourceContents
+
+
+@frozen
+class TextContent:
+    type: Literal["text"] = "text"
+    text: str
+    annotations: Annotations | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class ImageContent:
+    type: Literal["image"] = "image"
+    data: str
+    mime_type: str
+    annotations: Annotations | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class AudioContent:
+    type: Literal["audio"] = "audio"
+    data: str
+    mime_type: str
+    annotations: Annotations | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class ResourceLink:
+    type: Literal["resource_link"] = "resource_link"
+    uri: str
+    name: str
+    title: str | None = None
+    description: str | None = None
+    mime_type: str | None = None
+    annotations: Annotations | None = None
+    size: int | None = None
+    icons: list[Icon] | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class EmbeddedResource:
+    type: Literal["resource"] = "resource"
+    resource: ResourceContents
+    annotations: Annotations | None = None
+    meta: Meta | None = None
+
+
+ContentBlock: TypeAlias = TextContent | ImageContent | AudioContent | ResourceLink | EmbeddedResource
+
+
+@frozen
+class ToolUseContent:
+    type: Literal["tool_use"] = "tool_use"
+    id: str
+    name: str
+    input: JsonObject
+    meta: Meta | None = None
+
+
+@frozen
+class ToolResultContent:
+    type: Literal["tool_result"] = "tool_result"
+    tool_use_id: str
+    content: list[ContentBlock]
+    structured_content: JsonObject | None = None
+    is_error: bool | None = None
+    meta: Meta | None = None
+
+
+SamplingContent: TypeAlias = TextContent | ImageContent | AudioContent | ToolUseContent | ToolResultContent
+
+
+# --- resources ---------------------------------------------------------------------------------------------------
+
+
+@frozen
+class Resource:
+    uri: str
+    name: str
+    title: str | None = None
+    description: str | None = None
+    mime_type: str | None = None
+    annotations: Annotations | None = None
+    size: int | None = None
+    icons: list[Icon] | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class ResourceTemplate:
+    uri_template: str
+    name: str
+    title: str | None = None
+    description: str | None = None
+    mime_type: str | None = None
+    annotations: Annotations | None = None
+    icons: list[Icon] | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class ListResourcesResult:
+    resources: list[Resource]
+    next_cursor: Cursor | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class ListResourceTemplatesResult:
+    resource_templates: list[ResourceTemplate]
+    next_cursor: Cursor | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class ReadResourceRequestParams:
+    uri: str
+    meta: Meta | None = None
+
+
+@frozen
+class ReadResourceResult:
+    contents: list[ResourceContents]
+    meta: Meta | None = None
+
+
+@frozen
+class SubscribeRequestParams:
+    uri: str
+    meta: Meta | None = None
+
+
+@frozen
+class UnsubscribeRequestParams:
+    uri: str
+    meta: Meta | None = None
+
+
+@frozen
+class ResourceUpdatedNotificationParams:
+    uri: str
+    meta: Meta | None = None
+
+
+# --- prompts -----------------------------------------------------------------------------------------------------
+
+
+@frozen
+class PromptArgument:
+    name: str
+    title: str | None = None
+    description: str | None = None
+    required: bool | None = None
+
+
+@frozen
+class Prompt:
+    name: str
+    title: str | None = None
+    description: str | None = None
+    arguments: list[PromptArgument] | None = None
+    icons: list[Icon] | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class ListPromptsResult:
+    prompts: list[Prompt]
+    next_cursor: Cursor | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class GetPromptRequestParams:
+    name: str
+    arguments: dict[str, str] | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class PromptMessage:
+    role: Role
+    content: ContentBlock
+
+
+@frozen
+class GetPromptResult:
+    messages: list[PromptMessage]
+    description: str | None = None
+    meta: Meta | None = None
+
+
+# --- tools -------------------------------------------------------------------------------------------------------
+
+
+@frozen
+class ToolAnnotations:
+    title: str | None = None
+    read_only_hint: bool | None = None
+    destructive_hint: bool | None = None
+    idempotent_hint: bool | None = None
+    open_world_hint: bool | None = None
+
+
+@frozen
+class ToolExecution:
+    task_support: Literal["forbidden", "optional", "required"] | None = None
+
+
+@frozen
+class Tool:
+    name: str
+    input_schema: JsonObject
+    title: str | None = None
+    description: str | None = None
+    output_schema: JsonObject | None = None
+    annotations: ToolAnnotations | None = None
+    execution: ToolExecution | None = None
+    icons: list[Icon] | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class ListToolsResult:
+    tools: list[Tool]
+    next_cursor: Cursor | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class CallToolRequestParams:
+    name: str
+    arguments: JsonObject | None = None
+    task: TaskMetadata | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class CallToolResult:
+    content: list[ContentBlock]
+    structured_content: JsonObject | None = None
+    is_error: bool | None = None
+    meta: Meta | None = None
+
+
+# --- completion --------------------------------------------------------------------------------------------------
+
+
+@frozen
+class PromptReference:
+    type: Literal["ref/prompt"] = "ref/prompt"
+    name: str
+    title: str | None = None
+
+
+@frozen
+class ResourceTemplateReference:
+    type: Literal["ref/resource"] = "ref/resource"
+    uri: str
+
+
+CompletionReference: TypeAlias = PromptReference | ResourceTemplateReference
+
+
+@frozen
+class CompletionArgument:
+    name: str
+    value: str
+
+
+@frozen
+class CompletionContext:
+    arguments: dict[str, str] | None = None
+
+
+@frozen
+class CompleteRequestParams:
+    ref: CompletionReference
+    argument: CompletionArgument
+    context: CompletionContext | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class Completion:
+    values: list[str]
+    total: int | None = None
+    has_more: bool | None = None
+
+
+@frozen
+class CompleteResult:
+    completion: Completion
+    meta: Meta | None = None
+
+
+# --- sampling ----------------------------------------------------------------------------------------------------
+
+
+@frozen
+class ModelHint:
+    name: str | None = None
+
+
+@frozen
+class ModelPreferences:
+    hints: list[ModelHint] | None = None
+    cost_priority: float | None = None
+    speed_priority: float | None = None
+    intelligence_priority: float | None = None
+
+
+@frozen
+class SamplingMessage:
+    role: Role
+    content: SamplingContent | list[SamplingContent]
+    meta: Meta | None = None
+
+
+@frozen
+class ToolChoice:
+    mode: Literal["auto", "required", "none"] | None = None
+
+
+@frozen
+class CreateMessageRequestParams:
+    messages: list[SamplingMessage]
+    max_tokens: int
+    model_preferences: ModelPreferences | None = None
+    system_prompt: str | None = None
+    include_context: Literal["none", "thisServer", "allServers"] | None = None
+    temperature: float | None = None
+    stop_sequences: list[str] | None = None
+    metadata: JsonObject | None = None
+    tools: list[Tool] | None = None
+    tool_choice: ToolChoice | None = None
+    task: TaskMetadata | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class CreateMessageResult:
+    role: Role
+    content: SamplingContent | list[SamplingContent]
+    model: str
+    stop_reason: str | None = None
+    meta: Meta | None = None
+
+
+# --- roots -------------------------------------------------------------------------------------------------------
+
+
+@frozen
+class Root:
+    uri: str
+    name: str | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class ListRootsResult:
+    roots: list[Root]
+    meta: Meta | None = None
+
+
+# --- elicitation -------------------------------------------------------------------------------------------------
+
+
+@frozen
+class StringSchema:
+    type: Literal["string"] = "string"
+    title: str | None = None
+    description: str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    format: Literal["email", "uri", "date", "date-time"] | None = None
+    default: str | None = None
+
+
+@frozen
+class NumberSchema:
+    type: Literal["number", "integer"] = "number"
+    title: str | None = None
+    description: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    default: float | None = None
+
+
+@frozen
+class BooleanSchema:
+    type: Literal["boolean"] = "boolean"
+    title: str | None = None
+    description: str | None = None
+    default: bool | None = None
+
+
+@frozen
+class EnumOption:
+    const: str
+    title: str
+
+
+@frozen
+class UntitledSingleSelectEnumSchema:
+    type: Literal["string"] = "string"
+    enum: list[str]
+    title: str | None = None
+    description: str | None = None
+    default: str | None = None
+
+
+@frozen
+class TitledSingleSelectEnumSchema:
+    type: Literal["string"] = "string"
+    one_of: list[EnumOption]
+    title: str | None = None
+    description: str | None = None
+    default: str | None = None
+
+
+@frozen
+class LegacyTitledEnumSchema:
+    type: Literal["string"] = "string"
+    enum: list[str]
+    enum_names: list[str]
+    title: str | None = None
+    description: str | None = None
+    default: str | None = None
+
+
+@frozen
+class UntitledEnumItems:
+    type: Literal["string"] = "string"
+    enum: list[str]
+
+
+@frozen
+class TitledEnumItems:
+    any_of: list[EnumOption]
+
+
+@frozen
+class UntitledMultiSelectEnumSchema:
+    type: Literal["array"] = "array"
+    items: UntitledEnumItems
+    title: str | None = None
+    description: str | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+    default: list[str] | None = None
+
+
+@frozen
+class TitledMultiSelectEnumSchema:
+    type: Literal["array"] = "array"
+    items: TitledEnumItems
+    title: str | None = None
+    description: str | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+    default: list[str] | None = None
+
+
+PrimitiveSchemaDefinition: TypeAlias = (
+    StringSchema
+    | NumberSchema
+    | BooleanSchema
+    | UntitledSingleSelectEnumSchema
+    | TitledSingleSelectEnumSchema
+    | LegacyTitledEnumSchema
+    | UntitledMultiSelectEnumSchema
+    | TitledMultiSelectEnumSchema
+)
+
+
+@frozen
+class ElicitRequestedSchema:
+    type: Literal["object"] = "object"
+    properties: dict[str, PrimitiveSchemaDefinition]
+    required: list[str] | None = None
+    schema_uri: str | None = None
+
+
+@frozen
+class ElicitRequestFormParams:
+    message: str
+    requested_schema: ElicitRequestedSchema
+    mode: Literal["form"] | None = None
+    task: TaskMetadata | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class ElicitRequestURLParams:
+    mode: Literal["url"] = "url"
+    message: str
+    elicitation_id: str
+    url: str
+    task: TaskMetadata | None = None
+    meta: Meta | None = None
+
+
+ElicitRequestParams: TypeAlias = ElicitRequestFormParams | ElicitRequestURLParams
+ElicitContentValue: TypeAlias = str | int | float | bool | list[str]
+
+
+@frozen
+class ElicitResult:
+    action: Literal["accept", "decline", "cancel"]
+    content: dict[str, ElicitContentValue] | None = None
+    meta: Meta | None = None
+
+
+@frozen
+class ElicitationCompleteNotificationParams:
+    elicitation_id: str
+    meta: Meta | None = None
