@@ -18,6 +18,7 @@ import importlib.util
 import os
 import shlex
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -166,7 +167,8 @@ def raw_command(port: int, *args: str | bytes | int, host: str = HOST, timeout: 
 # --------------------------------------------------------------------------- the server
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port that nothing listens on right now (e.g. for a "Redis is down" URL)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
@@ -185,6 +187,7 @@ class RedisServer:
         self._port: int | None = port
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: str | None = None
+        self._paused = False
 
     # -- properties
 
@@ -218,7 +221,7 @@ class RedisServer:
         # Port picked by binding port 0; another process may grab it before the server binds,
         # so retry on a fresh port a couple of times.
         for attempt in range(3):
-            self._port = _free_port()
+            self._port = free_port()
             try:
                 self._start_on(self._port)
                 return
@@ -232,6 +235,9 @@ class RedisServer:
         proc, self._proc = self._proc, None
         try:
             if proc is not None:
+                if self._paused and proc.poll() is None:
+                    proc.send_signal(signal.SIGCONT)  # a stopped process would not act on SIGTERM
+                self._paused = False
                 _terminate(proc)
         finally:
             if self._dir is not None:
@@ -244,6 +250,19 @@ class RedisServer:
         self.stop()
         self._port = port
         self.start()
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open but nothing answers (timeout tests)."""
+        if self._proc is None or self._proc.poll() is not None:
+            raise RedisServerError("server is not running")
+        self._proc.send_signal(signal.SIGSTOP)
+        self._paused = True
+
+    def resume(self) -> None:
+        """Undo :meth:`pause` (SIGCONT)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGCONT)
+        self._paused = False
 
     def __enter__(self) -> Self:
         self.start()

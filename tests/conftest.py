@@ -21,9 +21,10 @@ def redis_server() -> Iterator[RedisServer]:
 def redis_url(redis_server: RedisServer) -> str:
     """URL of the session server, emptied with FLUSHALL before the test.
 
-    Restarts the server first if an earlier (fault-injection) test left it stopped.
+    Revives the server first if an earlier (fault-injection) test left it stopped or paused.
     """
     if not redis_server.running:
         redis_server.start()
+    redis_server.resume()
     redis_server.command("FLUSHALL")
     return redis_server.url

@@ -107,3 +107,29 @@ def test_start_on_taken_port_fails_clearly(redis_server: RedisServer) -> None:
         squatter.start()
     assert not squatter.running
     assert redis_server.ping()
+
+
+def test_pause_resume_and_stop_while_paused() -> None:
+    with RedisServer() as server:
+        server.pause()
+        with pytest.raises(TimeoutError):
+            raw_command(server.port, "PING", timeout=0.3)
+        server.resume()
+        assert server.command("PING") == "PONG"
+        server.pause()
+    assert not server.running  # stop() copes with a paused (SIGSTOPped) server
+
+
+@pytest.mark.parametrize("fault", ["stop", "pause"])
+def test_redis_url_revives_the_server(
+    redis_server: RedisServer, request: pytest.FixtureRequest, fault: str
+) -> None:
+    # A fault-injection test may leave the session server stopped or paused; the next redis_url heals it.
+    port = redis_server.port
+    redis_server.command("SET", "left", "over")
+    getattr(redis_server, fault)()
+    url = request.getfixturevalue("redis_url")
+    assert url == redis_server.url
+    assert redis_server.port == port
+    assert redis_server.command("PING") == "PONG"
+    assert redis_server.command("DBSIZE") == 0

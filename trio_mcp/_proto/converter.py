@@ -70,6 +70,10 @@ def _str_or_int(value: Any, _: Any) -> str | int:
     raise TypeError(f"expected a string or an integer, got {_describe(value)}")
 
 
+def _optional_str_or_int(value: Any, _: Any) -> str | int | None:
+    return None if value is None else _str_or_int(value, None)
+
+
 def _json_object(value: Any, _: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return value  # pyright: ignore[reportUnknownVariableType]
@@ -185,6 +189,7 @@ def make_converter(*, detailed: bool = False) -> cattrs.Converter:
         conv.register_structure_hook_func(_equals(alias), _json_object)
         conv.register_unstructure_hook_func(_equals(alias), _identity)
     conv.register_structure_hook_func(_equals(str | int), _str_or_int)
+    conv.register_structure_hook_func(_equals(str | int | None), _optional_str_or_int)
     conv.register_structure_hook_func(_equals(t.ElicitContentValue), _elicit_value)
     conv.register_structure_hook_func(_equals(t.ContentBlock), _by_tag(conv, t.ContentBlock))
     conv.register_structure_hook_func(_equals(t.SamplingContent), _by_tag(conv, t.SamplingContent))
@@ -198,7 +203,15 @@ def make_converter(*, detailed: bool = False) -> cattrs.Converter:
 
     def structure_factory(cls: type) -> Any:
         renames = {a.name: override(rename=wire_name(a.name)) for a in attrs.fields(cls) if wire_name(a.name) != a.name}
-        return make_dict_structure_fn(cls, conv, **renames)  # pyright: ignore[reportArgumentType]
+        generated = make_dict_structure_fn(cls, conv, **renames)  # pyright: ignore[reportArgumentType]
+
+        def structure(value: Any, target: Any) -> Any:
+            # The generated code only tests `key in value`, which a string or a list would pass.
+            if not isinstance(value, dict):
+                raise TypeError(f"expected an object, got {_describe(value)}")
+            return generated(value, target)
+
+        return structure
 
     def unstructure_factory(cls: type) -> Any:
         overrides = {

@@ -180,9 +180,8 @@ class SSEDecoder:
             if "\0" not in value:  # §9.2.6: "Otherwise, ignore the field."
                 self._id = value
                 self.last_event_id = value
-        elif name == "retry":
-            if value.isascii() and value.isdigit():  # ASCII digits only, else ignored
-                self._retry = int(value)
+        elif name == "retry" and value.isascii() and value.isdigit():  # else ignored (§9.2.6)
+            self._retry = int(value)
         # Any other field name is ignored.
 
     def _dispatch(self, events: list[SSEEvent]) -> None:

@@ -137,9 +137,10 @@ def loopback_host(host: str) -> bool:
 
 # host = IP-literal / reg-name (RFC 3986 §3.2.2); what a Host header or an origin can carry.
 _HOST = r"(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/?#@\[\]]+)"
-_HOST_HEADER = re.compile(_HOST + r"(?::(?P<port>[0-9]*))?")
+# Ports are bounded to 5 digits: int() of a huge untrusted digit string raises, not just fails.
+_HOST_HEADER = re.compile(_HOST + r"(?::(?P<port>[0-9]{0,5}))?")
 # RFC 6454 §6.2 origin serialisation: scheme "://" host [ ":" port ], nothing else.
-_ORIGIN = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://" + _HOST + r"(?::(?P<port>[0-9]+|\*))?")
+_ORIGIN = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://" + _HOST + r"(?::(?P<port>[0-9]{1,5}|\*))?")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
@@ -151,12 +152,12 @@ def _port(raw: str | None) -> int | None:
     return port if port <= 65535 else -1
 
 
-def _split_host(value: str) -> tuple[str, int | None] | None:
+def _split_host(value: str, *, bare_ipv6: bool = False) -> tuple[str, int | None] | None:
     """``name[:port]`` of a Host header or allowlist entry -> (lower-cased name, port)."""
     match = _HOST_HEADER.fullmatch(value.strip())
     if match is None:
-        if value.count(":") > 1:
-            # A bare IPv6 address ("::1") in an allowlist; a Host header would bracket it.
+        if bare_ipv6 and value.count(":") > 1:
+            # An allowlist may say "::1"; a Host header must bracket it (RFC 3986 §3.2.2).
             try:
                 return f"[{ipaddress.IPv6Address(value.strip())}]", None
             except ValueError:
@@ -183,38 +184,32 @@ def _normalise_host(host: str) -> str:
 class _Origin:
     scheme: str
     host: str
-    port: int | None  # effective port; None = any (pattern "host:*") or unknown scheme default
+    port: int | None  # explicit, else the scheme's default; None if it has none
+    any_port: bool = False  # allowlist pattern "scheme://host:*"
 
 
-_ANY_PORT = object()
-
-
-def _parse_origin(value: str, *, allow_any_port: bool = False) -> _Origin | None:
+def _parse_origin(value: str, *, pattern: bool = False) -> _Origin | None:
     match = _ORIGIN.fullmatch(value.strip())
     if match is None:
         return None
     scheme = match["scheme"].lower()
-    raw_port = match["port"]
-    if raw_port == "*":
-        if not allow_any_port:
-            return None
-        port = None
-    else:
-        port = _port(raw_port)
-        if port == -1:
-            return None
-        if port is None:
-            port = _DEFAULT_PORTS.get(scheme)
-    return _Origin(scheme, _normalise_host(match["host"]), port)
+    host = _normalise_host(match["host"])
+    if match["port"] == "*":
+        return _Origin(scheme, host, None, any_port=True) if pattern else None
+    port = _port(match["port"])
+    if port == -1:
+        return None
+    if port is None:
+        port = _DEFAULT_PORTS.get(scheme)
+    return _Origin(scheme, host, port)
 
 
 @functools.lru_cache(maxsize=256)
 def _parse_origin_pattern(pattern: str) -> _Origin:
-    origin = _parse_origin(pattern, allow_any_port=True)
+    origin = _parse_origin(pattern, pattern=True)
     if origin is None:
         raise ValueError(
-            f"invalid allowed origin {pattern!r}: expected 'scheme://host[:port]', "
-            "'scheme://host:*' or '*'"
+            f"invalid allowed origin {pattern!r}: expected 'scheme://host[:port]', 'scheme://host:*' or '*'"
         )
     return origin
 
@@ -222,16 +217,18 @@ def _parse_origin_pattern(pattern: str) -> _Origin:
 def origin_allowed(origin: str | None, allowed: Collection[str] | None, *, request_host: str | None) -> bool:
     """Whether a request carrying this ``Origin`` header may proceed.
 
-    * No ``Origin``: allowed -- browsers always send one on the cross-origin requests that DNS
-      rebinding relies on; other clients (CLIs, SDKs) don't send it at all.
-    * ``null`` (sandboxed/opaque origins) and anything that isn't ``scheme://host[:port]``: refused.
+    * No ``Origin``: allowed -- browsers send one on the cross-origin requests DNS rebinding
+      relies on; other clients (CLIs, SDKs) don't send it at all.
+    * ``null`` (sandboxed/opaque origins) and anything that isn't ``scheme://host[:port]``
+      (RFC 6454 §6.2): refused.
     * ``allowed`` given: entries are exact origins (``http://127.0.0.1:8000``; default ports are
       implied), ``scheme://host:*`` for any port, or ``*`` for any origin.
     * ``allowed=None``: http(s) origins on a loopback host (:func:`loopback_host`), any port,
       plus same-origin requests (the origin's host and port equal ``request_host``, the ``Host``
       header). Same-origin alone doesn't stop DNS rebinding -- a rebound page *is* same-origin --
-      that is :func:`host_allowed`'s job, which the transport always applies as well.
+      that is :func:`host_allowed`'s job, so the transport must apply both checks.
 
+    Host names compare exactly (lower-cased), so ``http://localhost.evil.example`` is not local.
     Raises ``ValueError`` for a malformed ``allowed`` entry (a configuration error).
     """
     if origin is None:
@@ -243,24 +240,17 @@ def origin_allowed(origin: str | None, allowed: Collection[str] | None, *, reque
         if parsed.scheme in ("http", "https") and loopback_host(parsed.host):
             return True
         return request_host is not None and _same_origin(parsed, request_host)
-    for pattern in allowed:
-        if pattern == "*":
+    for entry in allowed:
+        if entry == "*":
             return True
-        candidate = _parse_origin_pattern(pattern)
+        pattern = _parse_origin_pattern(entry)
         if (
-            candidate.scheme == parsed.scheme
-            and candidate.host == parsed.host
-            and (candidate.port is None or candidate.port == parsed.port)
+            pattern.scheme == parsed.scheme
+            and pattern.host == parsed.host
+            and (pattern.any_port or pattern.port == parsed.port)
         ):
-            # A pattern with an explicit "*" port has port None; so does an exact pattern whose
-            # scheme has no default port, which then only matches an origin that also omits it.
-            if candidate.port is not None or _pattern_any_port(pattern) or parsed.port is None:
-                return True
+            return True
     return False
-
-
-def _pattern_any_port(pattern: str) -> bool:
-    return pattern.rstrip().endswith(":*")
 
 
 def _same_origin(origin: _Origin, request_host: str) -> bool:
@@ -305,7 +295,7 @@ def host_allowed(host: str | None, allowed: Collection[str] | None) -> bool:
 def _parse_host_pattern(entry: str) -> tuple[str, int | None]:
     if entry.endswith(":*"):
         entry = entry[:-2]  # "name:*" reads naturally next to origin patterns; same as "name"
-    parsed = _split_host(entry)
+    parsed = _split_host(entry, bare_ipv6=True)
     if parsed is None:
         raise ValueError(f"invalid allowed host {entry!r}: expected 'name', 'name:port' or '*'")
     return parsed

@@ -1,0 +1,244 @@
+"""ClientSession: the client side of MCP on the same sans-IO core, independent of the transport.
+
+A transport gives it `send(message)` and feeds every message it reads to `deliver(message)`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+import trio
+
+from .._proto import types as t
+from .._proto.errors import INTERNAL_ERROR, METHOD_NOT_FOUND, McpError, RemoteProtocolError
+from .._proto.jsonrpc import ErrorResponse, Message, Notification, Request, Response, error_response
+from .._proto.session import ErrorReceived, NotificationReceived, ProtocolSession, RequestReceived, ResponseReceived, Role
+from .._proto.versions import LATEST_VERSION
+from .._runtime.peer import Peer
+
+log = logging.getLogger("trio_mcp.client")
+
+SamplingCallback = Callable[[t.CreateMessageRequestParams], Awaitable[t.CreateMessageResult]]
+ElicitationCallback = Callable[[t.ElicitRequestParams], Awaitable[t.ElicitResult]]
+LoggingCallback = Callable[[t.LoggingMessageNotificationParams], Awaitable[None]]
+ProgressCallback = Callable[[t.ProgressNotificationParams], Awaitable[None]]
+NotificationCallback = Callable[[str, Any], Awaitable[None]]
+
+DEFAULT_CLIENT_INFO = t.Implementation(name="trio_mcp-client", version="0.1.0")
+
+
+class _SendOutbound:
+    can_request = True
+
+    def __init__(self, send: Callable[[Message], Awaitable[None]]) -> None:
+        self._send = send
+
+    async def send(self, message: Message) -> None:
+        await self._send(message)
+
+
+@attrs.define(eq=False)
+class ClientSession:
+    send: Callable[[Message], Awaitable[None]]
+    nursery: trio.Nursery
+    client_info: t.Implementation = DEFAULT_CLIENT_INFO
+    sampling_callback: SamplingCallback | None = None
+    elicitation_callback: ElicitationCallback | None = None
+    logging_callback: LoggingCallback | None = None
+    notification_callback: NotificationCallback | None = None
+    roots: list[t.Root] | None = None
+    request_timeout: float = 60.0
+    protocol_version: str = LATEST_VERSION
+    protocol: ProtocolSession = attrs.field(init=False)
+    peer: Peer = attrs.field(init=False)
+    initialize_result: t.InitializeResult | None = attrs.field(default=None, init=False)
+    _progress: dict[t.ProgressToken, ProgressCallback] = attrs.field(factory=dict, init=False)
+    _progress_ids: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.protocol = ProtocolSession(Role.CLIENT)
+        self.peer = Peer(self.protocol, default_timeout=self.request_timeout)
+
+    @property
+    def capabilities(self) -> t.ClientCapabilities:
+        return t.ClientCapabilities(
+            sampling=t.SamplingCapability() if self.sampling_callback else None,
+            elicitation=t.ElicitationCapability(form={}) if self.elicitation_callback else None,
+            roots=t.RootsCapability(list_changed=True) if self.roots is not None else None,
+        )
+
+    # -- incoming --
+
+    async def deliver(self, message: Message) -> None:
+        """Feed one message read from the transport."""
+        if isinstance(message, Response | ErrorResponse):
+            try:
+                event = self.protocol.receive(message)
+            except RemoteProtocolError as exc:
+                log.debug("ignored a reply: %s", exc.message)
+                return
+            assert isinstance(event, ResponseReceived | ErrorReceived)
+            self.peer.deliver(event)
+            return
+        if isinstance(message, Request):
+            try:
+                event = self.protocol.receive(message)
+            except RemoteProtocolError as exc:
+                await self.send(error_response(message.id, exc.code, exc.message, exc.data))
+                return
+            assert isinstance(event, RequestReceived)
+            self.nursery.start_soon(self._answer, event)
+            return
+        try:
+            event = self.protocol.receive(message)
+        except RemoteProtocolError as exc:
+            log.debug("ignored a notification: %s", exc.message)
+            return
+        assert isinstance(event, NotificationReceived)
+        await self._on_notification(event)
+
+    async def _on_notification(self, event: NotificationReceived) -> None:
+        if event.method == "notifications/progress":
+            callback = self._progress.get(event.params.progress_token)
+            if callback is not None:
+                await callback(event.params)
+        elif event.method == "notifications/message" and self.logging_callback is not None:
+            await self.logging_callback(event.params)
+        if self.notification_callback is not None:
+            await self.notification_callback(event.method, event.params)
+
+    async def _answer(self, event: RequestReceived) -> None:
+        try:
+            result = await self._handle_server_request(event)
+            reply: Message = self.protocol.send_result(event.id, result)
+        except McpError as exc:
+            reply = error_response(event.id, exc.code, exc.message, exc.data)
+        except Exception as exc:
+            log.exception("client callback for %s raised", event.method)
+            reply = error_response(event.id, INTERNAL_ERROR, f"client error: {exc}")
+        await self.send(reply)
+
+    async def _handle_server_request(self, event: RequestReceived) -> Any:
+        if event.method == "ping":
+            return t.EmptyResult()
+        if event.method == "sampling/createMessage" and self.sampling_callback is not None:
+            return await self.sampling_callback(event.params)
+        if event.method == "elicitation/create" and self.elicitation_callback is not None:
+            return await self.elicitation_callback(event.params)
+        if event.method == "roots/list" and self.roots is not None:
+            return t.ListRootsResult(roots=list(self.roots))
+        raise McpError(METHOD_NOT_FOUND, f"this client does not support {event.method}")
+
+    # -- outgoing --
+
+    async def request(
+        self,
+        method: str,
+        params: Any = None,
+        *,
+        timeout: float | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Any:
+        if progress is not None:
+            self._progress_ids += 1
+            token = f"p{self._progress_ids}"
+            params = self._with_progress_token(params, token)
+            self._progress[token] = progress
+            try:
+                return await self.peer.request(method, params, _SendOutbound(self.send), timeout=timeout)
+            finally:
+                self._progress.pop(token, None)
+        return await self.peer.request(method, params, _SendOutbound(self.send), timeout=timeout)
+
+    def _with_progress_token(self, params: Any, token: str) -> dict[str, Any]:
+        raw: dict[str, Any] = dict(self.protocol.converter.unstructure(params) if params is not None else {})
+        raw["_meta"] = {**raw.get("_meta", {}), "progressToken": token}
+        return raw
+
+    async def notify(self, method: str, params: Any = None) -> None:
+        await self.send(self.protocol.send_notification(method, params))
+
+    async def initialize(self) -> t.InitializeResult:
+        params = t.InitializeRequestParams(
+            protocol_version=self.protocol_version, capabilities=self.capabilities, client_info=self.client_info
+        )
+        result: t.InitializeResult = await self.request("initialize", params)
+        self.initialize_result = result
+        await self.notify("notifications/initialized")
+        return result
+
+    # -- conveniences --
+
+    async def ping(self) -> None:
+        await self.request("ping")
+
+    async def list_tools(self, cursor: str | None = None) -> t.ListToolsResult:
+        return await self.request("tools/list", t.PaginatedRequestParams(cursor=cursor))
+
+    async def list_all_tools(self) -> list[t.Tool]:
+        return await self._all("tools/list", "tools")
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> t.CallToolResult:
+        params = t.CallToolRequestParams(name=name, arguments=arguments)
+        return await self.request("tools/call", params, timeout=timeout, progress=progress)
+
+    async def list_resources(self, cursor: str | None = None) -> t.ListResourcesResult:
+        return await self.request("resources/list", t.PaginatedRequestParams(cursor=cursor))
+
+    async def list_resource_templates(self, cursor: str | None = None) -> t.ListResourceTemplatesResult:
+        return await self.request("resources/templates/list", t.PaginatedRequestParams(cursor=cursor))
+
+    async def read_resource(self, uri: str) -> t.ReadResourceResult:
+        return await self.request("resources/read", t.ReadResourceRequestParams(uri=uri))
+
+    async def subscribe(self, uri: str) -> None:
+        await self.request("resources/subscribe", t.SubscribeRequestParams(uri=uri))
+
+    async def unsubscribe(self, uri: str) -> None:
+        await self.request("resources/unsubscribe", t.UnsubscribeRequestParams(uri=uri))
+
+    async def list_prompts(self, cursor: str | None = None) -> t.ListPromptsResult:
+        return await self.request("prompts/list", t.PaginatedRequestParams(cursor=cursor))
+
+    async def get_prompt(self, name: str, arguments: dict[str, str] | None = None) -> t.GetPromptResult:
+        return await self.request("prompts/get", t.GetPromptRequestParams(name=name, arguments=arguments))
+
+    async def complete(
+        self, ref: t.CompletionReference, argument: str, value: str, context: dict[str, str] | None = None
+    ) -> t.Completion:
+        params = t.CompleteRequestParams(
+            ref=ref,
+            argument=t.CompletionArgument(name=argument, value=value),
+            context=t.CompletionContext(arguments=context) if context is not None else None,
+        )
+        result: t.CompleteResult = await self.request("completion/complete", params)
+        return result.completion
+
+    async def set_logging_level(self, level: t.LoggingLevel) -> None:
+        await self.request("logging/setLevel", t.SetLevelRequestParams(level=level))
+
+    async def cancel(self, request_id: Any, reason: str | None = None) -> None:
+        await self.notify("notifications/cancelled", t.CancelledNotificationParams(request_id=request_id, reason=reason))
+
+    async def _all(self, method: str, field: str) -> list[Any]:
+        items: list[Any] = []
+        cursor: str | None = None
+        while True:
+            page = await self.request(method, t.PaginatedRequestParams(cursor=cursor))
+            items.extend(getattr(page, field))
+            cursor = page.next_cursor
+            if not cursor:
+                return items
+
+
+__all__ = ["ClientSession", "Notification"]

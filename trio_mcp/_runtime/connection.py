@@ -1,0 +1,98 @@
+"""Serve one session over a single bidirectional message stream (in-memory pair, stdio, WebSocket)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Awaitable, Callable
+
+import trio
+
+from .._proto.errors import RemoteProtocolError
+from .._proto.jsonrpc import ErrorResponse, InvalidMessage, Message, Request, Response, encode, error_response, parse_body
+from .._proto.session import RequestReceived
+from .dispatcher import Dispatcher, log
+from .hub import ConnectionHub
+from .outbound import ChannelOutbound
+from .state import ServerSession
+
+WRITE_QUEUE = 256
+
+
+async def serve_connection(
+    dispatcher: Dispatcher,
+    session: ServerSession,
+    incoming: AsyncIterable[bytes | str],
+    write: Callable[[bytes], Awaitable[None]],
+    *,
+    hub: ConnectionHub | None = None,
+) -> None:
+    """Read messages until EOF; each request runs in its own task; one task owns all writes.
+
+    On EOF the in-flight handlers are cancelled: the peer that would read their answers is gone.
+    """
+    send_channel, receive_channel = trio.open_memory_channel[Message](WRITE_QUEUE)
+    outbound = ChannelOutbound(send_channel)
+
+    async def run_request(event: RequestReceived) -> None:
+        reply = await dispatcher.handle_request(session, event, outbound)
+        if reply is not None:
+            await outbound.send(reply)
+
+    async def writer() -> None:
+        async with receive_channel:
+            async for message in receive_channel:
+                await write(encode(message))
+
+    if hub is not None:
+        hub.attach(session, send_channel)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(writer)
+            async for raw in incoming:
+                for reply in _handle_raw(dispatcher, session, raw, nursery, run_request, outbound):
+                    await outbound.send(reply)
+            nursery.cancel_scope.cancel()
+    finally:
+        if hub is not None:
+            hub.detach(session)
+        session.protocol.close()
+
+
+def _handle_raw(
+    dispatcher: Dispatcher,
+    session: ServerSession,
+    raw: bytes | str,
+    nursery: trio.Nursery,
+    run_request: Callable[[RequestReceived], Awaitable[None]],
+    outbound: ChannelOutbound,
+) -> list[Message]:
+    """Returns the replies to send at once (errors); requests are started, notifications handled in a task."""
+    try:
+        parsed = parse_body(raw)
+    except RemoteProtocolError as exc:
+        return [error_response(None, exc.code, exc.message)]
+    replies: list[Message] = []
+    if parsed.is_batch:
+        try:
+            session.protocol.check_batch()
+        except RemoteProtocolError as exc:
+            return [error_response(None, exc.code, exc.message)]
+    for message in parsed.messages:
+        if isinstance(message, InvalidMessage):
+            replies.append(error_response(message.id, message.error.code, message.error.message))
+        elif isinstance(message, Response | ErrorResponse):
+            if not dispatcher.deliver_reply(session, message):
+                log.debug("dropped a reply to request id %r that nobody waits for", message.id)
+        else:
+            try:
+                event = dispatcher.receive(session, message)
+            except RemoteProtocolError as exc:
+                log.debug("ignored a bad notification: %s", exc.message)
+                continue
+            if isinstance(event, ErrorResponse):
+                replies.append(event)
+            elif isinstance(message, Request):
+                assert isinstance(event, RequestReceived)
+                nursery.start_soon(run_request, event)
+            else:
+                nursery.start_soon(dispatcher.handle_notification, session, event, outbound)
+    return replies

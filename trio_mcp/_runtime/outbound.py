@@ -1,0 +1,58 @@
+"""Where messages a handler emits go: the request's own stream, or nowhere (stateless)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import trio
+
+from .._proto.jsonrpc import Message
+
+
+class BackChannelUnavailable(Exception):
+    """The client cannot receive server-to-client requests on this request (stateless HTTP, JSON mode)."""
+
+
+class Outbound(Protocol):
+    """Sends messages related to one client request (T§Sending.6: they go on that request's stream)."""
+
+    @property
+    def can_request(self) -> bool:
+        """Whether a server-to-client request sent here can be answered."""
+        ...
+
+    async def send(self, message: Message) -> None: ...
+
+
+class ChannelOutbound:
+    """Writes into a bounded memory channel that one task drains to the wire (SSE stream, stdio, memory pair)."""
+
+    def __init__(self, channel: trio.MemorySendChannel[Message], *, can_request: bool = True) -> None:
+        self._channel = channel
+        self._can_request = can_request
+
+    @property
+    def can_request(self) -> bool:
+        return self._can_request
+
+    async def send(self, message: Message) -> None:
+        try:
+            await self._channel.send(message)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            # The reader is gone (client disconnected). A disconnect is not cancellation (T§Sending.6):
+            # the handler keeps running and its messages are dropped.
+            pass
+
+
+class NoBackChannel:
+    """Stateless requests: notifications are dropped, requests fail with a clear error."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    @property
+    def can_request(self) -> bool:
+        return False
+
+    async def send(self, message: Message) -> None:
+        return None

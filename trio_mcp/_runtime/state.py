@@ -1,0 +1,40 @@
+"""ServerSession: what this instance knows about one MCP session while it serves it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import trio
+
+from .._proto.jsonrpc import RequestId
+from .._proto.session import ProtocolSession, Role
+from .peer import Peer
+
+
+@attrs.define(eq=False)
+class ServerSession:
+    """Protocol state (rebuildable from the session record) plus this instance's in-flight work."""
+
+    session_id: str | None
+    protocol: ProtocolSession
+    peer: Peer
+    principal: str | None = None
+    subscriptions: set[str] = attrs.field(factory=set)
+    # A request's CancelScope under its JSON-RPC id, so `notifications/cancelled` cancels exactly that one.
+    in_flight: dict[RequestId, trio.CancelScope] = attrs.field(factory=dict)
+    # Set by the transport: a stateless request has no session and no back-channel.
+    stateless: bool = False
+    # Free-form per-session data a server author may keep (this instance only; not persisted).
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+    @classmethod
+    def new(
+        cls, session_id: str | None, *, id_prefix: str = "", reply_timeout: float = 300.0, **protocol: Any
+    ) -> ServerSession:
+        proto = ProtocolSession(Role.SERVER, id_prefix=id_prefix, **protocol)
+        return cls(session_id=session_id, protocol=proto, peer=Peer(proto, default_timeout=reply_timeout))
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.in_flight) or self.peer.waiting > 0

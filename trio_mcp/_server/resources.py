@@ -1,0 +1,137 @@
+"""Resources: static URIs and RFC 6570 templates, listing and reading (Srv/resources)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from .._proto import types as t
+from .._proto.errors import RESOURCE_NOT_FOUND, McpError
+from .._runtime.context import Context
+from .content import b64, to_jsonable
+from .handlers import context_parameter, description_of, invoke
+from .tools import RegistrationError
+from .uri_template import UriTemplate
+
+
+@attrs.define(eq=False)
+class ResourceDefinition:
+    uri: str
+    func: Callable[..., Any]
+    name: str
+    ctx_param: str | None
+    template: UriTemplate | None
+    title: str | None = None
+    description: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+    annotations: t.Annotations | None = None
+    icons: list[t.Icon] | None = None
+    meta: dict[str, Any] | None = None
+    blocking: bool = False
+
+    @classmethod
+    def from_function(
+        cls,
+        uri: str,
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        size: int | None = None,
+        annotations: t.Annotations | None = None,
+        icons: list[t.Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        blocking: bool = False,
+    ) -> ResourceDefinition:
+        try:
+            template = UriTemplate(uri)
+        except ValueError as exc:
+            raise RegistrationError(str(exc)) from None
+        ctx_param = context_parameter(func)
+        params = [p for p in inspect.signature(func).parameters if p != ctx_param]
+        if set(params) != set(template.variables):
+            raise RegistrationError(
+                f"resource {uri!r}: the function's parameters {params} must be exactly the template variables "
+                f"{list(template.variables)}"
+            )
+        return cls(
+            uri=uri, func=func, name=name or func.__name__, ctx_param=ctx_param,
+            template=template if template.variables else None, title=title,
+            description=description_of(func, description), mime_type=mime_type, size=size,
+            annotations=annotations, icons=icons, meta=meta, blocking=blocking,
+        )
+
+    def to_resource(self) -> t.Resource:
+        return t.Resource(
+            uri=self.uri, name=self.name, title=self.title, description=self.description, mime_type=self.mime_type,
+            size=self.size, annotations=self.annotations, icons=self.icons, meta=self.meta,
+        )
+
+    def to_template(self) -> t.ResourceTemplate:
+        return t.ResourceTemplate(
+            uri_template=self.uri, name=self.name, title=self.title, description=self.description,
+            mime_type=self.mime_type, annotations=self.annotations, icons=self.icons, meta=self.meta,
+        )
+
+    async def read(self, ctx: Context, uri: str, variables: dict[str, str]) -> t.ReadResourceResult:
+        value = await invoke(self.func, dict(variables), ctx=ctx, ctx_param=self.ctx_param, blocking=self.blocking)
+        return t.ReadResourceResult(contents=self._contents(uri, value))
+
+    def _contents(self, uri: str, value: Any) -> list[t.ResourceContents]:
+        if isinstance(value, t.ReadResourceResult):
+            return value.contents
+        if isinstance(value, t.TextResourceContents | t.BlobResourceContents):
+            return [value]
+        if isinstance(value, list | tuple) and all(
+            isinstance(v, t.TextResourceContents | t.BlobResourceContents)
+            for v in value  # pyright: ignore[reportUnknownVariableType]
+        ):
+            return list(value)  # pyright: ignore[reportUnknownArgumentType]
+        if isinstance(value, bytes | bytearray):
+            return [t.BlobResourceContents(uri=uri, blob=b64(bytes(value)), mime_type=self.mime_type)]
+        if isinstance(value, str):
+            return [t.TextResourceContents(uri=uri, text=value, mime_type=self.mime_type or "text/plain")]
+        text = json.dumps(to_jsonable(value), ensure_ascii=False)
+        return [t.TextResourceContents(uri=uri, text=text, mime_type=self.mime_type or "application/json")]
+
+
+@attrs.define(eq=False)
+class ResourceTable:
+    static: dict[str, ResourceDefinition] = attrs.field(factory=dict)
+    templates: list[ResourceDefinition] = attrs.field(factory=list)
+
+    def add(self, resource: ResourceDefinition) -> None:
+        if resource.template is None:
+            self.static[resource.uri] = resource
+        else:
+            self.templates = [r for r in self.templates if r.uri != resource.uri] + [resource]
+
+    def remove(self, uri: str) -> bool:
+        before = len(self.static) + len(self.templates)
+        self.static.pop(uri, None)
+        self.templates = [r for r in self.templates if r.uri != uri]
+        return before != len(self.static) + len(self.templates)
+
+    def find(self, uri: str) -> tuple[ResourceDefinition, dict[str, str]]:
+        resource = self.static.get(uri)
+        if resource is not None:
+            return resource, {}
+        for candidate in self.templates:
+            assert candidate.template is not None
+            variables = candidate.template.match(uri)
+            if variables is not None:
+                return candidate, variables
+        # Srv/resources §Error Handling: -32002 with the uri in data.
+        raise McpError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}", {"uri": uri})
+
+
+def check_resource_name(uri: str) -> None:
+    if not uri or ":" not in uri:
+        raise RegistrationError(f"resource URI {uri!r} needs a scheme, like 'file:///...' or 'myapp://...'")

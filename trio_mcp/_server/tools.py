@@ -1,0 +1,142 @@
+"""Tools: registration from a function, schema from its hints, calling with validation (Srv/tools)."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from .._proto import types as t
+from .._proto.errors import INVALID_PARAMS, McpError
+from .._runtime.context import Context
+from .content import to_content, to_json_text, to_jsonable
+from .handlers import context_parameter, description_of, invoke
+from .schema import input_schema_for, output_schema_for, resolve_hints
+from .validation import bind_arguments, validate
+
+log = logging.getLogger("trio_mcp")
+
+# Srv/tools §Tool Names: 1-128 characters of [A-Za-z0-9_.-].
+TOOL_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
+
+
+class RegistrationError(ValueError):
+    """A decorator was applied to something that cannot be served as declared."""
+
+
+@attrs.define(eq=False)
+class ToolDefinition:
+    name: str
+    func: Callable[..., Any]
+    description: str
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any] | None
+    ctx_param: str | None
+    blocking: bool
+    title: str | None = None
+    annotations: t.ToolAnnotations | None = None
+    icons: list[t.Icon] | None = None
+    mime_type: str | None = None
+    meta: dict[str, Any] | None = None
+    # A hand-written schema is passed through: arguments then go to the function by name, unconverted.
+    schema_is_raw: bool = False
+
+    @classmethod
+    def from_function(
+        cls,
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        input_schema: dict[str, Any] | None = None,
+        output_schema: dict[str, Any] | None = None,
+        blocking: bool = False,
+        title: str | None = None,
+        annotations: t.ToolAnnotations | None = None,
+        icons: list[t.Icon] | None = None,
+        mime_type: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> ToolDefinition:
+        tool_name = name or func.__name__
+        if not TOOL_NAME.fullmatch(tool_name):
+            raise RegistrationError(
+                f"tool name {tool_name!r} is not valid: use 1-128 characters of letters, digits, '_', '-' or '.'"
+            )
+        desc = description_of(func, description)
+        if not desc:
+            raise RegistrationError(
+                f"tool {tool_name!r} has no description: give the function a docstring or pass description=... "
+                "(clients show it to the model, and many reject tools without one)"
+            )
+        ctx_param = context_parameter(func)
+        skip = (ctx_param,) if ctx_param else ()
+        schema = input_schema if input_schema is not None else input_schema_for(func, skip=skip)
+        if schema.get("type") != "object":
+            raise RegistrationError(f"tool {tool_name!r}: inputSchema must be a JSON Schema object with type 'object'")
+        out_schema = output_schema
+        if out_schema is None:
+            out_schema = output_schema_for(resolve_hints(func).get("return"))
+        return cls(
+            name=tool_name, func=func, description=desc, input_schema=schema, output_schema=out_schema,
+            ctx_param=ctx_param, blocking=blocking, title=title, annotations=annotations, icons=icons,
+            mime_type=mime_type, meta=meta, schema_is_raw=input_schema is not None,
+        )
+
+    def to_wire(self) -> t.Tool:
+        return t.Tool(
+            name=self.name, title=self.title, description=self.description, input_schema=self.input_schema,
+            output_schema=self.output_schema, annotations=self.annotations, icons=self.icons, meta=self.meta,
+        )
+
+    async def call(self, ctx: Context, arguments: dict[str, Any] | None) -> t.CallToolResult:
+        args = arguments or {}
+        issues = validate(args, self.input_schema)
+        if issues:
+            # Srv/tools §Error Handling (2025-11-25): input validation errors are tool results the model can fix.
+            text = f"Invalid arguments for tool {self.name!r}: " + "; ".join(str(i) for i in issues)
+            return error_result(text)
+        try:
+            kwargs = self._bind(args)
+        except (ValueError, TypeError) as exc:
+            return error_result(f"Invalid arguments for tool {self.name!r}: {exc}")
+        try:
+            value = await invoke(self.func, kwargs, ctx=ctx, ctx_param=self.ctx_param, blocking=self.blocking)
+        except McpError:
+            raise
+        except Exception as exc:
+            log.info("tool %s raised %s: %s", self.name, type(exc).__name__, exc)
+            return error_result(str(exc) or f"{type(exc).__name__} in tool {self.name!r}")
+        return self._result(value)
+
+    def _bind(self, args: dict[str, Any]) -> dict[str, Any]:
+        skip = (self.ctx_param,) if self.ctx_param else ()
+        if not self.schema_is_raw:
+            return bind_arguments(self.func, args, skip=skip)
+        params = inspect.signature(self.func).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return dict(args)
+        return {k: v for k, v in args.items() if k in params and k not in skip}
+
+    def _result(self, value: Any) -> t.CallToolResult:
+        if isinstance(value, t.CallToolResult):
+            return value
+        if self.output_schema is not None and not isinstance(value, str | bytes | list | tuple) and value is not None:
+            structured = to_jsonable(value)
+            if isinstance(structured, dict):
+                # Srv/tools §Structured Content: also send the JSON as text for older clients.
+                return t.CallToolResult(
+                    content=[t.TextContent(text=to_json_text(structured))], structured_content=structured
+                )
+        return t.CallToolResult(content=to_content(value, mime_type=self.mime_type, uri=f"tool://{self.name}/result"))
+
+
+def error_result(text: str) -> t.CallToolResult:
+    return t.CallToolResult(content=[t.TextContent(text=text)], is_error=True)
+
+
+def unknown_tool(name: str) -> McpError:
+    return McpError(INVALID_PARAMS, f"Unknown tool: {name!r}", {"name": name})
