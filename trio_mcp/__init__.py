@@ -1,0 +1,31 @@
+"""trio_mcp: Trio-native Model Context Protocol servers and clients whose sessions survive many instances."""
+
+from ._client.session import ClientSession as ClientSession
+from ._proto.errors import LocalProtocolError as LocalProtocolError
+from ._proto.errors import McpError as McpError
+from ._proto.errors import RemoteProtocolError as RemoteProtocolError
+from ._runtime.context import Context as Context
+from ._runtime.context import ElicitationResult as ElicitationResult
+from ._runtime.outbound import BackChannelUnavailable as BackChannelUnavailable
+from ._server.content import Audio as Audio
+from ._server.content import Image as Image
+from ._server.schema import SchemaError as SchemaError
+from ._server.server import Server as Server
+from ._server.tools import RegistrationError as RegistrationError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Audio",
+    "BackChannelUnavailable",
+    "ClientSession",
+    "Context",
+    "ElicitationResult",
+    "Image",
+    "LocalProtocolError",
+    "McpError",
+    "RegistrationError",
+    "RemoteProtocolError",
+    "SchemaError",
+    "Server",
+]

@@ -1,0 +1,126 @@
+"""The SessionStore interface, the session record and its TTL rules (shared by every backend)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import attrs
+
+from .._proto import types as t
+from .._proto.converter import make_converter
+
+Clock = Callable[[], float]
+SessionStatus = Literal["pending", "active"]
+
+RECORD_SCHEMA_VERSION = 1
+DEFAULT_IDLE_TIMEOUT = 86_400.0  # 1 day
+DEFAULT_PENDING_TIMEOUT = 600.0  # 10 minutes
+
+
+class StoreError(Exception):
+    """Base of the errors a session store raises."""
+
+
+class StoreUnavailable(StoreError):
+    """The backend cannot be reached right now (Redis down...); the HTTP layer answers 503."""
+
+
+class StoreCorrupt(StoreError):
+    """Stored data could not be read; the message says where it was moved."""
+
+
+@attrs.define(kw_only=True)
+class SessionRecord:
+    """Everything another instance needs to continue a session exactly where this one left it."""
+
+    session_id: str
+    principal: str | None = None
+    status: SessionStatus = "pending"
+    protocol_version: str | None = None
+    client_capabilities: t.ClientCapabilities | None = None
+    client_info: t.Implementation | None = None
+    log_level: t.LoggingLevel | None = None
+    subscriptions: list[str] = attrs.field(factory=list)
+    last_progress_token: str | int | None = None
+    created_at: float = 0.0
+    last_accessed_at: float = 0.0
+    schema_version: int = RECORD_SCHEMA_VERSION
+
+
+_converter = make_converter()
+
+
+def record_to_json(record: SessionRecord) -> str:
+    return json.dumps(_converter.unstructure(record), separators=(",", ":"))
+
+
+def record_from_obj(obj: Any) -> SessionRecord:
+    """Load a stored record; older schema versions are upgraded here as the schema grows."""
+    if not isinstance(obj, dict) or "sessionId" not in obj:
+        raise StoreCorrupt(f"not a session record: {str(obj)[:80]!r}")
+    return _converter.structure(obj, SessionRecord)
+
+
+def record_from_json(text: str | bytes) -> SessionRecord:
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        raise StoreCorrupt(f"a session record is not valid JSON: {exc}") from None
+    return record_from_obj(obj)
+
+
+@attrs.frozen(kw_only=True)
+class ExpiryPolicy:
+    """Store TTL and idle timeout are the same number (a pending session gets the short pending timeout)."""
+
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    pending_timeout: float = DEFAULT_PENDING_TIMEOUT
+
+    def ttl_for(self, record: SessionRecord) -> float:
+        return self.pending_timeout if record.status == "pending" else self.idle_timeout
+
+
+def wall_clock() -> float:
+    return time.time()
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """Where session records live. Every method may raise StoreUnavailable."""
+
+    policy: ExpiryPolicy
+
+    async def get(self, session_id: str) -> SessionRecord | None:
+        """The record, or None when unknown or expired."""
+        ...
+
+    async def set(self, record: SessionRecord, *, ttl: float | None = None) -> None:
+        """Create or replace; the TTL defaults to the policy's for the record's status."""
+        ...
+
+    async def delete(self, session_id: str) -> bool:
+        """True when a record was removed."""
+        ...
+
+    async def has(self, session_id: str) -> bool: ...
+
+    def keys(self) -> AsyncIterator[str]:
+        """Every live session id (SCAN-style iteration on Redis, never KEYS)."""
+        ...
+
+    async def touch(self, session_ids: Iterable[str]) -> None:
+        """Refresh TTL and last access of many sessions at once (one batch per heartbeat)."""
+        ...
+
+    async def clear(self) -> None: ...
+
+    async def list_for_user(self, principal: str) -> list[str]: ...
+
+    async def count(self) -> int:
+        """Live (non-expired) sessions, for the session cap."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,81 @@
+"""MemorySessionStore: one process, TTLs on the trio clock (so autojump_clock drives expiry in tests)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+
+import attrs
+import trio
+
+from ._base import Clock, ExpiryPolicy, SessionRecord, wall_clock
+
+
+@attrs.define(eq=False)
+class _Entry:
+    record: SessionRecord
+    deadline: float
+
+
+@attrs.define(eq=False)
+class MemorySessionStore:
+    policy: ExpiryPolicy = attrs.field(factory=ExpiryPolicy)
+    clock: Clock = wall_clock
+    _entries: dict[str, _Entry] = attrs.field(factory=dict)
+
+    def _live(self, session_id: str) -> _Entry | None:
+        entry = self._entries.get(session_id)
+        if entry is None:
+            return None
+        if entry.deadline <= trio.current_time():
+            del self._entries[session_id]
+            return None
+        return entry
+
+    def _sweep(self) -> None:
+        now = trio.current_time()
+        for sid in [sid for sid, e in self._entries.items() if e.deadline <= now]:
+            del self._entries[sid]
+
+    async def get(self, session_id: str) -> SessionRecord | None:
+        entry = self._live(session_id)
+        return attrs.evolve(entry.record) if entry is not None else None
+
+    async def set(self, record: SessionRecord, *, ttl: float | None = None) -> None:
+        lifetime = self.policy.ttl_for(record) if ttl is None else ttl
+        # Copy so later changes by the caller never leak into the stored record.
+        stored = attrs.evolve(record, subscriptions=list(record.subscriptions))
+        self._entries[record.session_id] = _Entry(stored, trio.current_time() + lifetime)
+
+    async def delete(self, session_id: str) -> bool:
+        return self._entries.pop(session_id, None) is not None
+
+    async def has(self, session_id: str) -> bool:
+        return self._live(session_id) is not None
+
+    async def keys(self) -> AsyncIterator[str]:
+        self._sweep()
+        for sid in list(self._entries):
+            yield sid
+
+    async def touch(self, session_ids: Iterable[str]) -> None:
+        now_wall = self.clock()
+        now = trio.current_time()
+        for sid in session_ids:
+            entry = self._live(sid)
+            if entry is not None:
+                entry.record.last_accessed_at = now_wall
+                entry.deadline = now + self.policy.ttl_for(entry.record)
+
+    async def clear(self) -> None:
+        self._entries.clear()
+
+    async def list_for_user(self, principal: str) -> list[str]:
+        self._sweep()
+        return [sid for sid, e in self._entries.items() if e.record.principal == principal]
+
+    async def count(self) -> int:
+        self._sweep()
+        return len(self._entries)
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,19 @@
+"""Session stores: where session records live so any instance can serve any session."""
+
+from ._stores._base import ExpiryPolicy as ExpiryPolicy
+from ._stores._base import SessionRecord as SessionRecord
+from ._stores._base import SessionStore as SessionStore
+from ._stores._base import StoreCorrupt as StoreCorrupt
+from ._stores._base import StoreError as StoreError
+from ._stores._base import StoreUnavailable as StoreUnavailable
+from ._stores.memory import MemorySessionStore as MemorySessionStore
+
+__all__ = [
+    "ExpiryPolicy",
+    "MemorySessionStore",
+    "SessionRecord",
+    "SessionStore",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreUnavailable",
+]
