@@ -5,11 +5,16 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import trio
 
-from ._client.session import ClientSession, ElicitationCallback, LoggingCallback, NotificationCallback, SamplingCallback
+from ._client.session import (
+    ClientSession,
+    ElicitationCallback,
+    LoggingCallback,
+    NotificationCallback,
+    SamplingCallback,
+)
 from ._proto import types as t
 from ._proto.jsonrpc import InvalidMessage, Message, encode, parse_body
 from ._runtime.connection import serve_connection
@@ -45,7 +50,9 @@ async def open_memory_client(
         dispatcher = server.dispatcher()
         hub = server.connections
     else:
-        identity = ServerIdentity(info=t.Implementation(name="registry", version="0"), capabilities=t.ServerCapabilities())
+        identity = ServerIdentity(
+            info=t.Implementation(name="registry", version="0"), capabilities=t.ServerCapabilities()
+        )
         dispatcher = Dispatcher(server, lambda: identity)
         hub = None
     session = ServerSession.new(secrets.token_urlsafe(16))
@@ -85,4 +92,3 @@ async def open_memory_client(
                 await client.initialize()
             yield client
         nursery.cancel_scope.cancel()
-

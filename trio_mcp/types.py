@@ -1,5 +1,6 @@
 """The MCP 2025-11-25 data classes (attrs, snake_case attributes; camelCase on the wire)."""
 
+from ._proto.types import LOGGING_LEVELS as LOGGING_LEVELS
 from ._proto.types import Annotations as Annotations
 from ._proto.types import AudioContent as AudioContent
 from ._proto.types import BlobResourceContents as BlobResourceContents
@@ -18,14 +19,14 @@ from ._proto.types import ContentBlock as ContentBlock
 from ._proto.types import CreateMessageRequestParams as CreateMessageRequestParams
 from ._proto.types import CreateMessageResult as CreateMessageResult
 from ._proto.types import Cursor as Cursor
+from ._proto.types import ElicitationCapability as ElicitationCapability
+from ._proto.types import ElicitationCompleteNotificationParams as ElicitationCompleteNotificationParams
 from ._proto.types import ElicitContentValue as ElicitContentValue
+from ._proto.types import ElicitRequestedSchema as ElicitRequestedSchema
 from ._proto.types import ElicitRequestFormParams as ElicitRequestFormParams
 from ._proto.types import ElicitRequestParams as ElicitRequestParams
 from ._proto.types import ElicitRequestURLParams as ElicitRequestURLParams
-from ._proto.types import ElicitRequestedSchema as ElicitRequestedSchema
 from ._proto.types import ElicitResult as ElicitResult
-from ._proto.types import ElicitationCapability as ElicitationCapability
-from ._proto.types import ElicitationCompleteNotificationParams as ElicitationCompleteNotificationParams
 from ._proto.types import EmbeddedResource as EmbeddedResource
 from ._proto.types import EmptyResult as EmptyResult
 from ._proto.types import EnumOption as EnumOption
@@ -37,11 +38,10 @@ from ._proto.types import Implementation as Implementation
 from ._proto.types import InitializeRequestParams as InitializeRequestParams
 from ._proto.types import InitializeResult as InitializeResult
 from ._proto.types import JsonObject as JsonObject
-from ._proto.types import LOGGING_LEVELS as LOGGING_LEVELS
 from ._proto.types import LegacyTitledEnumSchema as LegacyTitledEnumSchema
 from ._proto.types import ListPromptsResult as ListPromptsResult
-from ._proto.types import ListResourceTemplatesResult as ListResourceTemplatesResult
 from ._proto.types import ListResourcesResult as ListResourcesResult
+from ._proto.types import ListResourceTemplatesResult as ListResourceTemplatesResult
 from ._proto.types import ListRootsResult as ListRootsResult
 from ._proto.types import ListToolsResult as ListToolsResult
 from ._proto.types import LoggingLevel as LoggingLevel
@@ -67,10 +67,10 @@ from ._proto.types import RequestParams as RequestParams
 from ._proto.types import Resource as Resource
 from ._proto.types import ResourceContents as ResourceContents
 from ._proto.types import ResourceLink as ResourceLink
+from ._proto.types import ResourcesCapability as ResourcesCapability
 from ._proto.types import ResourceTemplate as ResourceTemplate
 from ._proto.types import ResourceTemplateReference as ResourceTemplateReference
 from ._proto.types import ResourceUpdatedNotificationParams as ResourceUpdatedNotificationParams
-from ._proto.types import ResourcesCapability as ResourcesCapability
 from ._proto.types import Role as Role
 from ._proto.types import Root as Root
 from ._proto.types import RootsCapability as RootsCapability
@@ -92,8 +92,8 @@ from ._proto.types import ToolAnnotations as ToolAnnotations
 from ._proto.types import ToolChoice as ToolChoice
 from ._proto.types import ToolExecution as ToolExecution
 from ._proto.types import ToolResultContent as ToolResultContent
-from ._proto.types import ToolUseContent as ToolUseContent
 from ._proto.types import ToolsCapability as ToolsCapability
+from ._proto.types import ToolUseContent as ToolUseContent
 from ._proto.types import UnsubscribeRequestParams as UnsubscribeRequestParams
 from ._proto.types import UntitledEnumItems as UntitledEnumItems
 from ._proto.types import UntitledMultiSelectEnumSchema as UntitledMultiSelectEnumSchema

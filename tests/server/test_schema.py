@@ -416,7 +416,21 @@ def test_unresolvable_annotation_is_a_schema_error() -> None:
         input_schema_for(f)
 
 
+@attrs.define
+class CallableTool:
+    # Instance attribute annotations must not be mistaken for the call's parameters.
+    index: str = "main"
+
+    def __call__(self, query: str, limit: int = 10) -> None: ...
+
+
 def test_callable_object_and_partial() -> None:
+    assert input_schema_for(CallableTool()) == {
+        "type": "object",
+        "properties": {"query": {"type": "string"}, "limit": {"type": "integer", "default": 10}},
+        "required": ["query"],
+    }
+
     class Tool:
         def __call__(self, query: str, limit: int = 10) -> None: ...
 

@@ -15,7 +15,14 @@ import trio
 from .._proto import types as t
 from .._proto.errors import INTERNAL_ERROR, METHOD_NOT_FOUND, McpError, RemoteProtocolError
 from .._proto.jsonrpc import ErrorResponse, Message, Notification, Request, Response, error_response
-from .._proto.session import ErrorReceived, NotificationReceived, ProtocolSession, RequestReceived, ResponseReceived, Role
+from .._proto.session import (
+    ErrorReceived,
+    NotificationReceived,
+    ProtocolSession,
+    RequestReceived,
+    ResponseReceived,
+    Role,
+)
 from .._proto.versions import LATEST_VERSION
 from .._runtime.peer import Peer
 
@@ -163,7 +170,9 @@ class ClientSession:
 
     async def initialize(self) -> t.InitializeResult:
         params = t.InitializeRequestParams(
-            protocol_version=self.protocol_version, capabilities=self.capabilities, client_info=self.client_info
+            protocol_version=self.protocol_version,
+            capabilities=self.capabilities,
+            client_info=self.client_info,
         )
         result: t.InitializeResult = await self.request("initialize", params)
         self.initialize_result = result
@@ -228,7 +237,9 @@ class ClientSession:
         await self.request("logging/setLevel", t.SetLevelRequestParams(level=level))
 
     async def cancel(self, request_id: Any, reason: str | None = None) -> None:
-        await self.notify("notifications/cancelled", t.CancelledNotificationParams(request_id=request_id, reason=reason))
+        await self.notify(
+            "notifications/cancelled", t.CancelledNotificationParams(request_id=request_id, reason=reason)
+        )
 
     async def _all(self, method: str, field: str) -> list[Any]:
         items: list[Any] = []

@@ -137,7 +137,11 @@ def _primitive_schema(conv: cattrs.Converter) -> Callable[[Any, Any], t.Primitiv
             return t.NumberSchema
         if kind == "array":
             items = value.get("items")
-            return t.TitledMultiSelectEnumSchema if isinstance(items, dict) and "anyOf" in items else t.UntitledMultiSelectEnumSchema
+            return (
+                t.TitledMultiSelectEnumSchema
+                if isinstance(items, dict) and "anyOf" in items
+                else t.UntitledMultiSelectEnumSchema
+            )
         if kind == "string":
             if "oneOf" in value:
                 return t.TitledSingleSelectEnumSchema
@@ -183,7 +187,12 @@ def _equals(target: Any) -> Callable[[Any], bool]:
 
 def make_converter(*, detailed: bool = False) -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=detailed)
-    for primitive, hook in ((str, _strict_str), (int, _strict_int), (float, _strict_float), (bool, _strict_bool)):
+    for primitive, hook in (
+        (str, _strict_str),
+        (int, _strict_int),
+        (float, _strict_float),
+        (bool, _strict_bool),
+    ):
         conv.register_structure_hook(primitive, hook)
     for alias in (dict[str, Any], t.JsonObject):
         conv.register_structure_hook_func(_equals(alias), _json_object)
@@ -202,7 +211,11 @@ def make_converter(*, detailed: bool = False) -> cattrs.Converter:
     conv.register_structure_hook_func(_equals(t.ElicitRequestParams), _elicit_params(conv))
 
     def structure_factory(cls: type) -> Any:
-        renames = {a.name: override(rename=wire_name(a.name)) for a in attrs.fields(cls) if wire_name(a.name) != a.name}
+        renames = {
+            a.name: override(rename=wire_name(a.name))
+            for a in attrs.fields(cls)
+            if wire_name(a.name) != a.name
+        }
         generated = make_dict_structure_fn(cls, conv, **renames)  # pyright: ignore[reportArgumentType]
 
         def structure(value: Any, target: Any) -> Any:

@@ -76,7 +76,9 @@ def loads(data: bytes | str) -> Any:
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise RemoteProtocolError(f"Parse error: the body is not valid UTF-8 JSON ({exc})", code=PARSE_ERROR) from None
+        raise RemoteProtocolError(
+            f"Parse error: the body is not valid UTF-8 JSON ({exc})", code=PARSE_ERROR
+        ) from None
 
 
 def parse_body(data: bytes | str) -> ParsedBody:
@@ -85,7 +87,9 @@ def parse_body(data: bytes | str) -> ParsedBody:
     if isinstance(obj, list):
         items: list[Any] = obj  # pyright: ignore[reportUnknownVariableType]
         if not items:
-            raise RemoteProtocolError("Invalid Request: an empty JSON array is not a valid batch", code=INVALID_REQUEST)
+            raise RemoteProtocolError(
+                "Invalid Request: an empty JSON array is not a valid batch", code=INVALID_REQUEST
+            )
         return ParsedBody(messages=tuple(_parse_batch_item(item) for item in items), is_batch=True)
     return ParsedBody(messages=(message_from_obj(obj),), is_batch=False)
 
@@ -143,7 +147,9 @@ def message_from_obj(obj: Any) -> Message:
     if "error" in msg:
         rid = msg.get("id")
         if rid is not None and not is_request_id(rid):
-            raise _invalid(f'an error response "id" must be a string, an integer or null, got {_json_type(rid)}')
+            raise _invalid(
+                f'an error response "id" must be a string, an integer or null, got {_json_type(rid)}'
+            )
         return ErrorResponse(id=rid, error=_error_object(msg["error"]))  # pyright: ignore[reportArgumentType]
     raise _invalid('expected "method" (request or notification) or "result"/"error" (response)')
 

@@ -40,14 +40,18 @@ class MethodSpec:
 C2S, S2C, BOTH = Direction.CLIENT_TO_SERVER, Direction.SERVER_TO_CLIENT, Direction.BOTH
 
 
-def _request(method: str, params: type, result: type, direction: Direction, *, early: bool = False) -> MethodSpec:
+def _request(
+    method: str, params: type, result: type, direction: Direction, *, early: bool = False
+) -> MethodSpec:
     return MethodSpec(
         method=method, params_type=params, result_type=result, direction=direction, before_initialized=early
     )
 
 
 def _notification(method: str, params: type, direction: Direction, *, early: bool = False) -> MethodSpec:
-    return MethodSpec(method=method, params_type=params, result_type=None, direction=direction, before_initialized=early)
+    return MethodSpec(
+        method=method, params_type=params, result_type=None, direction=direction, before_initialized=early
+    )
 
 
 _ALL = (

@@ -128,22 +128,43 @@ def elicitation_modes(caps: t.ClientCapabilities | None) -> frozenset[str]:
     return frozenset(mode for mode, value in (("form", e.form), ("url", e.url)) if value is not None)
 
 
-def _check_client_capability(version: str, caps: t.ClientCapabilities | None, method: str, params: Any) -> None:
+# Params may be typed or a raw wire dict (send_request accepts both): check both shapes.
+def _carries_tools(params: Any) -> bool:
+    if isinstance(params, t.CreateMessageRequestParams):
+        return bool(params.tools or params.tool_choice)
+    if isinstance(params, dict):
+        raw: dict[str, Any] = params  # pyright: ignore[reportUnknownVariableType]
+        return bool(raw.get("tools") or raw.get("toolChoice"))
+    return False
+
+
+def _is_url_elicitation(params: Any) -> bool:
+    if isinstance(params, dict):
+        raw: dict[str, Any] = params  # pyright: ignore[reportUnknownVariableType]
+        return raw.get("mode") == "url"
+    return isinstance(params, t.ElicitRequestURLParams)
+
+
+def _check_client_capability(
+    version: str, caps: t.ClientCapabilities | None, method: str, params: Any
+) -> None:
     # L§Operation: use only negotiated capabilities.
     if method == "sampling/createMessage":
         if caps is None or caps.sampling is None:
-            raise LocalProtocolError("the client did not declare the sampling capability", code=METHOD_NOT_FOUND)
-        if isinstance(params, t.CreateMessageRequestParams) and (params.tools or params.tool_choice):
-            if caps.sampling.tools is None:
-                raise LocalProtocolError(
-                    "the client did not declare sampling.tools, so a sampling request may not carry tools",
-                    code=METHOD_NOT_FOUND,
-                )
+            raise LocalProtocolError(
+                "the client did not declare the sampling capability", code=METHOD_NOT_FOUND
+            )
+        if _carries_tools(params) and caps.sampling.tools is None:
+            raise LocalProtocolError(
+                "the client did not declare sampling.tools, so a sampling request may not carry tools",
+                code=METHOD_NOT_FOUND,
+            )
     elif method == "elicitation/create":
-        mode = "url" if isinstance(params, t.ElicitRequestURLParams) else "form"
+        mode = "url" if _is_url_elicitation(params) else "form"
         if not has_elicitation(version) or mode not in elicitation_modes(caps):
             raise LocalProtocolError(
-                f"the client did not declare the elicitation capability for {mode} mode", code=METHOD_NOT_FOUND
+                f"the client did not declare the elicitation capability for {mode} mode",
+                code=METHOD_NOT_FOUND,
             )
     elif method == "roots/list" and (caps is None or caps.roots is None):
         raise LocalProtocolError("the client did not declare the roots capability", code=METHOD_NOT_FOUND)
@@ -176,7 +197,9 @@ class ProtocolSession:
     def _transition(self, transition: Transition) -> None:
         new = TRANSITIONS.get((self.role, self.state, transition))
         if new is None:
-            raise LocalProtocolError(f"cannot {transition.value} in state {self.state!r} as {self.role.value}")
+            raise LocalProtocolError(
+                f"cannot {transition.value} in state {self.state!r} as {self.role.value}"
+            )
         self.state = new
 
     def close(self) -> None:
@@ -213,7 +236,9 @@ class ProtocolSession:
         spec = METHODS.get(method)
         if spec is None or spec.is_notification == request:
             return None
-        sent_by_peer = spec.direction.sent_by_client() if self.role is Role.SERVER else spec.direction.sent_by_server()
+        sent_by_peer = (
+            spec.direction.sent_by_client() if self.role is Role.SERVER else spec.direction.sent_by_server()
+        )
         return spec if sent_by_peer else None
 
     def _receive_request(self, message: Request) -> RequestReceived:
@@ -244,13 +269,15 @@ class ProtocolSession:
             return NotificationReceived(method=message.method, params=message.params)
         if not spec.before_initialized and self.state not in _OPERATING:
             raise RemoteProtocolError(
-                f"Invalid Request: {message.method} received before initialization finished", code=INVALID_REQUEST
+                f"Invalid Request: {message.method} received before initialization finished",
+                code=INVALID_REQUEST,
             )
         params = structure_as(message.params or {}, spec.params_type, root="params", conv=self.converter)
         if message.method == "notifications/initialized" and self.role is Role.SERVER:
             if self.state is NEW:
                 raise RemoteProtocolError(
-                    "Invalid Request: notifications/initialized before the initialize request", code=INVALID_REQUEST
+                    "Invalid Request: notifications/initialized before the initialize request",
+                    code=INVALID_REQUEST,
                 )
             self._transition(Transition.RECV_INITIALIZED)
         return NotificationReceived(method=message.method, params=params)
@@ -295,13 +322,17 @@ class ProtocolSession:
         spec = METHODS.get(method)
         if spec is None or spec.is_notification:
             raise LocalProtocolError(f"{method} is not a request method")
-        ours = spec.direction.sent_by_server() if self.role is Role.SERVER else spec.direction.sent_by_client()
+        ours = (
+            spec.direction.sent_by_server() if self.role is Role.SERVER else spec.direction.sent_by_client()
+        )
         if not ours:
             raise LocalProtocolError(f"a {self.role.value} does not send {method}")
         if method == "initialize":
             self._transition(Transition.SEND_INITIALIZE)
         elif not spec.before_initialized and self.state not in _OPERATING:
-            raise LocalProtocolError(f"cannot send {method} before initialization finished (state {self.state!r})")
+            raise LocalProtocolError(
+                f"cannot send {method} before initialization finished (state {self.state!r})"
+            )
         if self.role is Role.SERVER:
             _check_client_capability(self.protocol_version or "", self.client_capabilities, method, params)
         request_id = self.next_request_id()
@@ -316,8 +347,15 @@ class ProtocolSession:
         spec = METHODS.get(method)
         if spec is None or not spec.is_notification:
             raise LocalProtocolError(f"{method} is not a notification method")
+        ours = (
+            spec.direction.sent_by_server() if self.role is Role.SERVER else spec.direction.sent_by_client()
+        )
+        if not ours:
+            raise LocalProtocolError(f"a {self.role.value} does not send {method}")
         if not spec.before_initialized and self.state not in _OPERATING:
-            raise LocalProtocolError(f"cannot send {method} before initialization finished (state {self.state!r})")
+            raise LocalProtocolError(
+                f"cannot send {method} before initialization finished (state {self.state!r})"
+            )
         if method == "notifications/initialized" and self.role is Role.CLIENT:
             self._transition(Transition.SEND_INITIALIZED)
         return Notification(method=method, params=self._dump(params) if params is not None else None)
@@ -326,7 +364,10 @@ class ProtocolSession:
         return Response(id=request_id, result=self._dump(result))
 
     def accept_initialize(
-        self, params: t.InitializeRequestParams, capabilities: t.ServerCapabilities, info: t.Implementation,
+        self,
+        params: t.InitializeRequestParams,
+        capabilities: t.ServerCapabilities,
+        info: t.Implementation,
         instructions: str | None = None,
     ) -> t.InitializeResult:
         """Server side of L§Version Negotiation; call with the params of the `initialize` RequestReceived."""
@@ -337,7 +378,9 @@ class ProtocolSession:
         self.server_info = info
         self._transition(Transition.SEND_INITIALIZE_RESULT)
         return t.InitializeResult(
-            protocol_version=self.protocol_version, capabilities=capabilities, server_info=info,
+            protocol_version=self.protocol_version,
+            capabilities=capabilities,
+            server_info=info,
             instructions=instructions,
         )
 

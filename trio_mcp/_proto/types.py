@@ -17,7 +17,9 @@ ProgressToken: TypeAlias = str | int
 RequestIdType: TypeAlias = str | int
 Cursor: TypeAlias = str
 Role: TypeAlias = Literal["user", "assistant"]
-LoggingLevel: TypeAlias = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+LoggingLevel: TypeAlias = Literal[
+    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"
+]
 Meta: TypeAlias = dict[str, Any]
 JsonObject: TypeAlias = dict[str, Any]
 

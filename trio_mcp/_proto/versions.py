@@ -25,4 +25,3 @@ def allows_batches(version: str) -> bool:
 def has_elicitation(version: str) -> bool:
     # Elicitation arrived in 2025-06-18.
     return version != "2025-03-26"
-

@@ -7,7 +7,16 @@ from collections.abc import AsyncIterable, Awaitable, Callable
 import trio
 
 from .._proto.errors import RemoteProtocolError
-from .._proto.jsonrpc import ErrorResponse, InvalidMessage, Message, Request, Response, encode, error_response, parse_body
+from .._proto.jsonrpc import (
+    ErrorResponse,
+    InvalidMessage,
+    Message,
+    Request,
+    Response,
+    encode,
+    error_response,
+    parse_body,
+)
 from .._proto.session import RequestReceived
 from .dispatcher import Dispatcher, log
 from .hub import ConnectionHub

@@ -81,7 +81,9 @@ class Context:
 
     # -- notifications on this request's stream --
 
-    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+    async def report_progress(
+        self, progress: float, total: float | None = None, message: str | None = None
+    ) -> None:
         """U/progress: only when the client asked for it with `_meta.progressToken` (otherwise a no-op)."""
         if self.progress_token is None:
             return
@@ -114,7 +116,9 @@ class Context:
     # -- requests to the client --
 
     @overload
-    async def elicit(self, message: str, schema: type[T], *, timeout: float | None = None) -> ElicitationResult[T]: ...
+    async def elicit(
+        self, message: str, schema: type[T], *, timeout: float | None = None
+    ) -> ElicitationResult[T]: ...
 
     @overload
     async def elicit(
@@ -136,7 +140,9 @@ class Context:
             try:
                 data = content_to_instance(schema, result.content)
             except (TypeError, ValueError) as exc:
-                raise McpError(INVALID_PARAMS, f"the client's elicitation answer does not fit the form: {exc}") from exc
+                raise McpError(
+                    INVALID_PARAMS, f"the client's elicitation answer does not fit the form: {exc}"
+                ) from exc
         return ElicitationResult(action=result.action, content=result.content, data=data)
 
     async def elicit_url(
@@ -166,7 +172,10 @@ class Context:
             msgs = [t.SamplingMessage(role="user", content=t.TextContent(text=messages))]
         else:
             conv = self._session.protocol.converter
-            msgs = [m if isinstance(m, t.SamplingMessage) else conv.structure(m, t.SamplingMessage) for m in messages]
+            msgs = [
+                m if isinstance(m, t.SamplingMessage) else conv.structure(m, t.SamplingMessage)
+                for m in messages
+            ]
         params = t.CreateMessageRequestParams(
             messages=msgs,
             max_tokens=max_tokens,
@@ -179,11 +188,12 @@ class Context:
             tools=tools,
             tool_choice=tool_choice,
         )
-        return await self._session.peer.request("sampling/createMessage", params, self._outbound, timeout=timeout)
+        return await self._session.peer.request(
+            "sampling/createMessage", params, self._outbound, timeout=timeout
+        )
 
     async def list_roots(self, *, timeout: float | None = None) -> list[t.Root]:
         result: t.ListRootsResult = await self._session.peer.request(
             "roots/list", t.RequestParams(), self._outbound, timeout=timeout
         )
         return result.roots
-

@@ -47,7 +47,9 @@ class Dispatcher:
 
     # -- sans-I/O part: what is this message? --
 
-    def receive(self, session: ServerSession, message: Request | Notification) -> RequestReceived | NotificationReceived | ErrorResponse:
+    def receive(
+        self, session: ServerSession, message: Request | Notification
+    ) -> RequestReceived | NotificationReceived | ErrorResponse:
         """Check a client request or notification against the protocol.
 
         A bad request becomes its error response; a bad notification raises RemoteProtocolError (nobody to answer).
@@ -73,7 +75,9 @@ class Dispatcher:
 
     # -- requests --
 
-    async def handle_request(self, session: ServerSession, event: RequestReceived, outbound: Outbound) -> Message | None:
+    async def handle_request(
+        self, session: ServerSession, event: RequestReceived, outbound: Outbound
+    ) -> Message | None:
         """Run one request to completion; None when `notifications/cancelled` cancelled it (no reply is sent)."""
         scope = trio.CancelScope()
         session.in_flight[event.id] = scope
@@ -91,7 +95,9 @@ class Dispatcher:
                 except Exception:
                     log.exception("handler for %s (request id %r) raised", event.method, event.id)
                     return error_response(
-                        event.id, INTERNAL_ERROR, f"Internal error while handling {event.method}; see the server log"
+                        event.id,
+                        INTERNAL_ERROR,
+                        f"Internal error while handling {event.method}; see the server log",
                     )
             # Only our own scope's cancellation lands here: U/cancellation says send no response.
             return None
@@ -102,7 +108,9 @@ class Dispatcher:
         method, params = event.method, event.params
         if method == "initialize":
             ident = self.identity()
-            result = session.protocol.accept_initialize(params, ident.capabilities, ident.info, ident.instructions)
+            result = session.protocol.accept_initialize(
+                params, ident.capabilities, ident.info, ident.instructions
+            )
             await self.on_session_change(session)
             return result
         if method == "ping":
@@ -133,7 +141,9 @@ class Dispatcher:
 
     # -- notifications --
 
-    async def handle_notification(self, session: ServerSession, event: NotificationReceived, outbound: Outbound) -> None:
+    async def handle_notification(
+        self, session: ServerSession, event: NotificationReceived, outbound: Outbound
+    ) -> None:
         method = event.method
         if method == "notifications/initialized":
             await self.on_session_change(session)

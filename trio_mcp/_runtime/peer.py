@@ -59,7 +59,9 @@ class Peer:
                 self.protocol.forget_request(message.id)
                 cancel = self.protocol.send_notification(
                     "notifications/cancelled",
-                    t.CancelledNotificationParams(request_id=message.id, reason=f"timed out after {limit:g} s"),
+                    t.CancelledNotificationParams(
+                        request_id=message.id, reason=f"timed out after {limit:g} s"
+                    ),
                 )
                 with trio.CancelScope(shield=True):
                     with trio.move_on_after(1):

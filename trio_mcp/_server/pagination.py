@@ -24,7 +24,9 @@ def _decode(cursor: str) -> int:
             raise ValueError(raw)
     except ValueError:
         # A bad cursor SHOULD be -32602 (Srv/utilities/pagination).
-        raise McpError(INVALID_PARAMS, f"Invalid cursor {cursor!r}: pass back a nextCursor from an earlier page") from None
+        raise McpError(
+            INVALID_PARAMS, f"Invalid cursor {cursor!r}: pass back a nextCursor from an earlier page"
+        ) from None
     return offset
 
 

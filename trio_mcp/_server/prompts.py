@@ -60,14 +60,24 @@ class PromptDefinition:
                 )
             )
         return cls(
-            name=prompt_name, func=func, description=desc, arguments=arguments, ctx_param=ctx_param, title=title,
-            icons=icons, meta=meta,
+            name=prompt_name,
+            func=func,
+            description=desc,
+            arguments=arguments,
+            ctx_param=ctx_param,
+            title=title,
+            icons=icons,
+            meta=meta,
         )
 
     def to_wire(self) -> t.Prompt:
         return t.Prompt(
-            name=self.name, title=self.title, description=self.description, arguments=self.arguments or None,
-            icons=self.icons, meta=self.meta,
+            name=self.name,
+            title=self.title,
+            description=self.description,
+            arguments=self.arguments or None,
+            icons=self.icons,
+            meta=self.meta,
         )
 
     async def get(self, ctx: Context, arguments: dict[str, str] | None) -> t.GetPromptResult:
@@ -75,11 +85,15 @@ class PromptDefinition:
         missing = [a.name for a in self.arguments if a.required and a.name not in args]
         if missing:
             # Srv/prompts §Error Handling: missing required arguments are -32602.
-            raise McpError(INVALID_PARAMS, f"Prompt {self.name!r} is missing required arguments: {', '.join(missing)}")
+            raise McpError(
+                INVALID_PARAMS, f"Prompt {self.name!r} is missing required arguments: {', '.join(missing)}"
+            )
         known = {a.name for a in self.arguments}
         unknown = sorted(set(args) - known)
         if unknown:
-            raise McpError(INVALID_PARAMS, f"Prompt {self.name!r} takes no arguments named: {', '.join(unknown)}")
+            raise McpError(
+                INVALID_PARAMS, f"Prompt {self.name!r} takes no arguments named: {', '.join(unknown)}"
+            )
         value = await invoke(self.func, args, ctx=ctx, ctx_param=self.ctx_param, blocking=False)
         return self._result(value)
 

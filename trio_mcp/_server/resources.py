@@ -62,26 +62,50 @@ class ResourceDefinition:
                 f"{list(template.variables)}"
             )
         return cls(
-            uri=uri, func=func, name=name or func.__name__, ctx_param=ctx_param,
-            template=template if template.variables else None, title=title,
-            description=description_of(func, description), mime_type=mime_type, size=size,
-            annotations=annotations, icons=icons, meta=meta, blocking=blocking,
+            uri=uri,
+            func=func,
+            name=name or func.__name__,
+            ctx_param=ctx_param,
+            template=template if template.variables else None,
+            title=title,
+            description=description_of(func, description),
+            mime_type=mime_type,
+            size=size,
+            annotations=annotations,
+            icons=icons,
+            meta=meta,
+            blocking=blocking,
         )
 
     def to_resource(self) -> t.Resource:
         return t.Resource(
-            uri=self.uri, name=self.name, title=self.title, description=self.description, mime_type=self.mime_type,
-            size=self.size, annotations=self.annotations, icons=self.icons, meta=self.meta,
+            uri=self.uri,
+            name=self.name,
+            title=self.title,
+            description=self.description,
+            mime_type=self.mime_type,
+            size=self.size,
+            annotations=self.annotations,
+            icons=self.icons,
+            meta=self.meta,
         )
 
     def to_template(self) -> t.ResourceTemplate:
         return t.ResourceTemplate(
-            uri_template=self.uri, name=self.name, title=self.title, description=self.description,
-            mime_type=self.mime_type, annotations=self.annotations, icons=self.icons, meta=self.meta,
+            uri_template=self.uri,
+            name=self.name,
+            title=self.title,
+            description=self.description,
+            mime_type=self.mime_type,
+            annotations=self.annotations,
+            icons=self.icons,
+            meta=self.meta,
         )
 
     async def read(self, ctx: Context, uri: str, variables: dict[str, str]) -> t.ReadResourceResult:
-        value = await invoke(self.func, dict(variables), ctx=ctx, ctx_param=self.ctx_param, blocking=self.blocking)
+        value = await invoke(
+            self.func, dict(variables), ctx=ctx, ctx_param=self.ctx_param, blocking=self.blocking
+        )
         return t.ReadResourceResult(contents=self._contents(uri, value))
 
     def _contents(self, uri: str, value: Any) -> list[t.ResourceContents]:

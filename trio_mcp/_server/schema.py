@@ -110,12 +110,12 @@ def output_schema_for(return_hint: Any) -> dict[str, Any] | None:
 def resolve_hints(func: Callable[..., Any]) -> dict[str, Any]:
     """Evaluated type hints (``Annotated`` kept) of *func*'s parameters and return value."""
     try:
-        try:
+        if inspect.isroutine(func):
             return typing.get_type_hints(func, include_extras=True)
-        except TypeError:
-            # get_type_hints rejects callable instances and functools.partial; the signature copes.
-            sig = inspect.signature(func, eval_str=True)
-    except (NameError, SyntaxError) as exc:
+        # Callable instances and functools.partial: get_type_hints would read the instance's
+        # own attribute annotations (or fail), while the signature describes the call.
+        sig = inspect.signature(func, eval_str=True)
+    except (NameError, SyntaxError, TypeError) as exc:
         raise SchemaError(f"cannot resolve the type hints of {_callable_name(func)}: {exc}") from exc
     hints = {p.name: p.annotation for p in sig.parameters.values() if p.annotation is not p.empty}
     if sig.return_annotation is not sig.empty:

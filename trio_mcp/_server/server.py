@@ -51,7 +51,12 @@ class Server:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         self.info = t.Implementation(
-            name=name, version=version, title=title, description=description, website_url=website_url, icons=icons
+            name=name,
+            version=version,
+            title=title,
+            description=description,
+            website_url=website_url,
+            icons=icons,
         )
         self.instructions = instructions
         self.page_size = page_size
@@ -259,9 +264,13 @@ class Server:
             return t.ListResourcesResult(resources=[r.to_resource() for r in page], next_cursor=cursor)
 
         @reg.request("resources/templates/list")
-        async def list_templates(ctx: Context, params: t.PaginatedRequestParams) -> t.ListResourceTemplatesResult:
+        async def list_templates(
+            ctx: Context, params: t.PaginatedRequestParams
+        ) -> t.ListResourceTemplatesResult:
             page, cursor = paginate(self.resources.templates, params.cursor, self.page_size)
-            return t.ListResourceTemplatesResult(resource_templates=[r.to_template() for r in page], next_cursor=cursor)
+            return t.ListResourceTemplatesResult(
+                resource_templates=[r.to_template() for r in page], next_cursor=cursor
+            )
 
         @reg.request("resources/read")
         async def read_resource(ctx: Context, params: t.ReadResourceRequestParams) -> t.ReadResourceResult:
@@ -295,7 +304,9 @@ class Server:
             return answer
         values = list(answer)
         return t.Completion(
-            values=values[:MAX_COMPLETION_VALUES], total=len(values), has_more=len(values) > MAX_COMPLETION_VALUES
+            values=values[:MAX_COMPLETION_VALUES],
+            total=len(values),
+            has_more=len(values) > MAX_COMPLETION_VALUES,
         )
 
     def new_session(self, session_id: str | None) -> ServerSession:

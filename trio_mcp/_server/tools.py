@@ -5,15 +5,16 @@ from __future__ import annotations
 import inspect
 import logging
 import re
+import typing
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import attrs
 
 from .._proto import types as t
 from .._proto.errors import INVALID_PARAMS, McpError
 from .._runtime.context import Context
-from .content import to_content, to_json_text, to_jsonable
+from .content import CONTENT_TYPES, Audio, Image, to_content, to_json_text, to_jsonable
 from .handlers import context_parameter, description_of, invoke
 from .schema import input_schema_for, output_schema_for, resolve_hints
 from .validation import bind_arguments, validate
@@ -76,20 +77,38 @@ class ToolDefinition:
         skip = (ctx_param,) if ctx_param else ()
         schema = input_schema if input_schema is not None else input_schema_for(func, skip=skip)
         if schema.get("type") != "object":
-            raise RegistrationError(f"tool {tool_name!r}: inputSchema must be a JSON Schema object with type 'object'")
+            raise RegistrationError(
+                f"tool {tool_name!r}: inputSchema must be a JSON Schema object with type 'object'"
+            )
         out_schema = output_schema
-        if out_schema is None:
+        if out_schema is None and not _is_content_hint(resolve_hints(func).get("return")):
             out_schema = output_schema_for(resolve_hints(func).get("return"))
         return cls(
-            name=tool_name, func=func, description=desc, input_schema=schema, output_schema=out_schema,
-            ctx_param=ctx_param, blocking=blocking, title=title, annotations=annotations, icons=icons,
-            mime_type=mime_type, meta=meta, schema_is_raw=input_schema is not None,
+            name=tool_name,
+            func=func,
+            description=desc,
+            input_schema=schema,
+            output_schema=out_schema,
+            ctx_param=ctx_param,
+            blocking=blocking,
+            title=title,
+            annotations=annotations,
+            icons=icons,
+            mime_type=mime_type,
+            meta=meta,
+            schema_is_raw=input_schema is not None,
         )
 
     def to_wire(self) -> t.Tool:
         return t.Tool(
-            name=self.name, title=self.title, description=self.description, input_schema=self.input_schema,
-            output_schema=self.output_schema, annotations=self.annotations, icons=self.icons, meta=self.meta,
+            name=self.name,
+            title=self.title,
+            description=self.description,
+            input_schema=self.input_schema,
+            output_schema=self.output_schema,
+            annotations=self.annotations,
+            icons=self.icons,
+            meta=self.meta,
         )
 
     async def call(self, ctx: Context, arguments: dict[str, Any] | None) -> t.CallToolResult:
@@ -124,14 +143,34 @@ class ToolDefinition:
     def _result(self, value: Any) -> t.CallToolResult:
         if isinstance(value, t.CallToolResult):
             return value
-        if self.output_schema is not None and not isinstance(value, str | bytes | list | tuple) and value is not None:
+        if isinstance(value, UNSTRUCTURED_RESULTS):
+            return t.CallToolResult(
+                content=to_content(value, mime_type=self.mime_type, uri=f"tool://{self.name}/result")
+            )
+        if (
+            self.output_schema is not None
+            and not isinstance(value, str | bytes | list | tuple)
+            and value is not None
+        ):
             structured = to_jsonable(value)
             if isinstance(structured, dict):
                 # Srv/tools §Structured Content: also send the JSON as text for older clients.
                 return t.CallToolResult(
                     content=[t.TextContent(text=to_json_text(structured))], structured_content=structured
                 )
-        return t.CallToolResult(content=to_content(value, mime_type=self.mime_type, uri=f"tool://{self.name}/result"))
+        return t.CallToolResult(
+            content=to_content(value, mime_type=self.mime_type, uri=f"tool://{self.name}/result")
+        )
+
+
+# Return values that are content, never structured results (they are attrs classes, so they would look like it).
+UNSTRUCTURED_RESULTS = (*CONTENT_TYPES, Image, Audio, t.TextResourceContents, t.BlobResourceContents)
+
+
+def _is_content_hint(hint: Any) -> bool:
+    while typing.get_origin(hint) is Annotated:
+        hint = typing.get_args(hint)[0]
+    return isinstance(hint, type) and issubclass(hint, (*UNSTRUCTURED_RESULTS, t.CallToolResult))
 
 
 def error_result(text: str) -> t.CallToolResult:

@@ -1,0 +1,377 @@
+"""The conformance fixture: every tool, resource and prompt the official MCP conformance suite (0.1.16) calls.
+
+Names and contents follow the reference "everything" servers; see /work/shared/conformance.md §3.
+
+    hypercorn --worker-class trio -b 127.0.0.1:8000 examples.everything:app
+    npx -y -p node@22 -p @modelcontextprotocol/conformance@0.1.16 conformance server --url http://127.0.0.1:8000/mcp
+
+or over stdio: ``python examples/everything.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated, Any
+
+import trio
+
+from trio_mcp import Audio, Context, Image, Server
+from trio_mcp import types as t
+
+# A 1x1 PNG and a minimal WAV file, the test data of both reference servers.
+TEST_IMAGE_BASE64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+TEST_AUDIO_BASE64 = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="
+TEST_IMAGE = base64.b64decode(TEST_IMAGE_BASE64)
+TEST_AUDIO = base64.b64decode(TEST_AUDIO_BASE64)
+
+WATCHED_RESOURCE_URI = "test://watched-resource"
+WATCHED_RESOURCE_CONTENT = "Watched resource content"
+
+# SEP-1613: a raw JSON Schema 2020-12 input schema, sent exactly as written ($schema, $defs, $ref kept).
+JSON_SCHEMA_2020_12_INPUT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "$defs": {
+        "address": {
+            "type": "object",
+            "properties": {
+                "street": {"type": "string"},
+                "city": {"type": "string"},
+            },
+        }
+    },
+    "properties": {
+        "name": {"type": "string"},
+        "address": {"$ref": "#/$defs/address"},
+    },
+    "additionalProperties": False,
+}
+
+# test_elicitation: username and email, both required strings.
+USER_INFO_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "username": {"type": "string", "description": "Your username"},
+        "email": {"type": "string", "description": "Your email address"},
+    },
+    "required": ["username", "email"],
+}
+
+# SEP-1034: a default for every primitive type.
+SEP1034_DEFAULTS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "description": "User name", "default": "John Doe"},
+        "age": {"type": "integer", "description": "User age", "default": 30},
+        "score": {"type": "number", "description": "User score", "default": 95.5},
+        "status": {
+            "type": "string",
+            "description": "User status",
+            "enum": ["active", "inactive", "pending"],
+            "default": "active",
+        },
+        "verified": {"type": "boolean", "description": "Verification status", "default": True},
+    },
+    "required": [],
+}
+
+# SEP-1330: the five enum shapes of elicitation forms.
+SEP1330_ENUMS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "untitledSingle": {
+            "type": "string",
+            "description": "Select one option",
+            "enum": ["option1", "option2", "option3"],
+        },
+        "titledSingle": {
+            "type": "string",
+            "description": "Select one option with titles",
+            "oneOf": [
+                {"const": "value1", "title": "First Option"},
+                {"const": "value2", "title": "Second Option"},
+                {"const": "value3", "title": "Third Option"},
+            ],
+        },
+        "legacyEnum": {
+            "type": "string",
+            "description": "Select one option (legacy)",
+            "enum": ["opt1", "opt2", "opt3"],
+            "enumNames": ["Option One", "Option Two", "Option Three"],
+        },
+        "untitledMulti": {
+            "type": "array",
+            "description": "Select multiple options",
+            "minItems": 1,
+            "maxItems": 3,
+            "items": {"type": "string", "enum": ["option1", "option2", "option3"]},
+        },
+        "titledMulti": {
+            "type": "array",
+            "description": "Select multiple options with titles",
+            "minItems": 1,
+            "maxItems": 3,
+            "items": {
+                "anyOf": [
+                    {"const": "value1", "title": "First Choice"},
+                    {"const": "value2", "title": "Second Choice"},
+                    {"const": "value3", "title": "Third Choice"},
+                ]
+            },
+        },
+    },
+    "required": [],
+}
+
+# Suggestions offered by completion/complete for test_prompt_with_arguments.
+PROMPT_ARGUMENT_SUGGESTIONS: dict[str, list[str]] = {
+    "arg1": ["testValue1", "testAlpha", "paris", "prague"],
+    "arg2": ["testValue2", "testBeta", "london", "lisbon"],
+}
+
+server = Server(
+    "trio-mcp-everything",
+    version="1.0.0",
+    instructions="Conformance fixture for trio_mcp: every MCP feature the official test suite exercises.",
+)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+# ===== tools =====
+
+
+@server.tool
+async def test_simple_text() -> str:
+    """Tests simple text content response."""
+    return "This is a simple text response for testing."
+
+
+@server.tool
+async def test_image_content() -> Image:
+    """Tests image content response."""
+    return Image(TEST_IMAGE, "image/png")
+
+
+@server.tool
+async def test_audio_content() -> Audio:
+    """Tests audio content response."""
+    return Audio(TEST_AUDIO, "audio/wav")
+
+
+@server.tool
+async def test_embedded_resource() -> t.EmbeddedResource:
+    """Tests embedded resource content response."""
+    return t.EmbeddedResource(
+        resource=t.TextResourceContents(
+            uri="test://embedded-resource", mime_type="text/plain", text="This is an embedded resource content."
+        )
+    )
+
+
+@server.tool
+async def test_multiple_content_types() -> list[t.ContentBlock]:
+    """Tests response with multiple content types (text, image, resource)."""
+    return [
+        t.TextContent(text="Multiple content types test:"),
+        t.ImageContent(data=TEST_IMAGE_BASE64, mime_type="image/png"),
+        t.EmbeddedResource(
+            resource=t.TextResourceContents(
+                uri="test://mixed-content-resource",
+                mime_type="application/json",
+                text=_json({"test": "data", "value": 123}),
+            )
+        ),
+    ]
+
+
+@server.tool
+async def test_tool_with_logging(*, ctx: Context) -> str:
+    """Tests tool that emits log messages during execution."""
+    await ctx.log("info", "Tool execution started")
+    await trio.sleep(0.05)
+    await ctx.log("info", "Tool processing data")
+    await trio.sleep(0.05)
+    await ctx.log("info", "Tool execution completed")
+    return "Tool with logging executed successfully"
+
+
+@server.tool
+async def test_tool_with_progress(*, ctx: Context) -> str:
+    """Tests tool that reports progress notifications."""
+    for step in (0, 50, 100):
+        if step:
+            await trio.sleep(0.05)
+        await ctx.report_progress(step, 100, f"Completed step {step} of 100")
+    return str(ctx.progress_token)
+
+
+@server.tool
+async def test_error_handling() -> str:
+    """Tests error response handling (the result has isError: true)."""
+    raise RuntimeError("This tool intentionally returns an error for testing")
+
+
+@server.tool
+async def test_reconnection() -> str:
+    """Tests SSE stream disconnection and client reconnection (SEP-1699): the call takes a while to finish."""
+    await trio.sleep(0.5)
+    return "Reconnection test completed"
+
+
+@server.tool
+async def test_sampling(prompt: Annotated[str, "The prompt to send to the LLM"], *, ctx: Context) -> str:
+    """Tests server-initiated sampling (LLM completion request)."""
+    result = await ctx.sample(
+        [t.SamplingMessage(role="user", content=t.TextContent(text=prompt))],
+        max_tokens=100,
+    )
+    blocks = result.content if isinstance(result.content, list) else [result.content]
+    text = next((b.text for b in blocks if isinstance(b, t.TextContent)), "No response")
+    return f"LLM response: {text}"
+
+
+@server.tool
+async def test_elicitation(message: Annotated[str, "The message to show the user"], *, ctx: Context) -> str:
+    """Tests server-initiated elicitation (user input request): asks for a username and an email."""
+    answer = await ctx.elicit(message, USER_INFO_SCHEMA)
+    return f"User response: action={answer.action}, content={_json(answer.content or {})}"
+
+
+@server.tool
+async def test_elicitation_sep1034_defaults(*, ctx: Context) -> str:
+    """Tests elicitation with default values per SEP-1034."""
+    answer = await ctx.elicit("Please review and update the form fields with defaults", SEP1034_DEFAULTS_SCHEMA)
+    return f"Elicitation completed: action={answer.action}, content={_json(answer.content or {})}"
+
+
+@server.tool
+async def test_elicitation_sep1330_enums(*, ctx: Context) -> str:
+    """Tests elicitation with enum schema improvements per SEP-1330."""
+    answer = await ctx.elicit("Please select options from the enum fields", SEP1330_ENUMS_SCHEMA)
+    return f"Elicitation completed: action={answer.action}, content={_json(answer.content or {})}"
+
+
+@server.tool(input_schema=JSON_SCHEMA_2020_12_INPUT_SCHEMA)
+async def json_schema_2020_12_tool(name: str | None = None, address: dict[str, str] | None = None) -> str:
+    """Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613)."""
+    args: dict[str, Any] = {}
+    if name is not None:
+        args["name"] = name
+    if address is not None:
+        args["address"] = address
+    return f"JSON Schema 2020-12 tool called with: {_json(args)}"
+
+
+# ===== resources =====
+
+
+@server.resource(
+    "test://static-text",
+    name="static-text",
+    title="Static Text Resource",
+    description="A static text resource for testing",
+    mime_type="text/plain",
+)
+async def static_text() -> str:
+    return "This is the content of the static text resource."
+
+
+@server.resource(
+    "test://static-binary",
+    name="static-binary",
+    title="Static Binary Resource",
+    description="A static binary resource (image) for testing",
+    mime_type="image/png",
+)
+async def static_binary() -> bytes:
+    return TEST_IMAGE
+
+
+@server.resource(
+    "test://template/{id}/data",
+    name="template",
+    title="Resource Template",
+    description="A resource template with parameter substitution",
+    mime_type="application/json",
+)
+async def template(id: str) -> str:
+    return _json({"id": id, "templateTest": True, "data": f"Data for ID: {id}"})
+
+
+@server.resource(
+    WATCHED_RESOURCE_URI,
+    name="watched-resource",
+    title="Watched Resource",
+    description="A resource for subscription tests",
+    mime_type="text/plain",
+)
+async def watched_resource() -> str:
+    return WATCHED_RESOURCE_CONTENT
+
+
+# ===== prompts =====
+
+
+@server.prompt(title="Simple Test Prompt")
+async def test_simple_prompt() -> str:
+    """A simple prompt without arguments."""
+    return "This is a simple prompt for testing."
+
+
+@server.prompt(title="Prompt With Arguments")
+async def test_prompt_with_arguments(
+    arg1: Annotated[str, "First test argument"], arg2: Annotated[str, "Second test argument"]
+) -> str:
+    """A prompt with required arguments."""
+    return f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'"
+
+
+@server.prompt(title="Prompt With Embedded Resource")
+async def test_prompt_with_embedded_resource(
+    resourceUri: Annotated[str, "URI of the resource to embed"],  # noqa: N803 - the wire name is camelCase
+) -> list[t.PromptMessage]:
+    """A prompt that includes an embedded resource."""
+    return [
+        t.PromptMessage(
+            role="user",
+            content=t.EmbeddedResource(
+                resource=t.TextResourceContents(
+                    uri=resourceUri, mime_type="text/plain", text="Embedded resource content for testing."
+                )
+            ),
+        ),
+        t.PromptMessage(role="user", content=t.TextContent(text="Please process the embedded resource above.")),
+    ]
+
+
+@server.prompt(title="Prompt With Image")
+async def test_prompt_with_image() -> list[t.PromptMessage]:
+    """A prompt that includes image content."""
+    return [
+        t.PromptMessage(role="user", content=t.ImageContent(data=TEST_IMAGE_BASE64, mime_type="image/png")),
+        t.PromptMessage(role="user", content=t.TextContent(text="Please analyze the image above.")),
+    ]
+
+
+# ===== completion =====
+
+
+@server.completion
+async def complete(
+    ref: t.CompletionReference, argument: t.CompletionArgument, context: t.CompletionContext | None
+) -> list[str]:
+    """Suggest values for the arguments of test_prompt_with_arguments that start with what was typed."""
+    if not isinstance(ref, t.PromptReference) or ref.name != "test_prompt_with_arguments":
+        return []
+    prefix = argument.value.lower()
+    return [v for v in PROMPT_ARGUMENT_SUGGESTIONS.get(argument.name, []) if v.lower().startswith(prefix)]
+
+
+app = server.asgi_app()
+
+if __name__ == "__main__":
+    server.run_stdio()

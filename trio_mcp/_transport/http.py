@@ -1,0 +1,751 @@
+"""Streamable HTTP (MCP 2025-11-25 T§Streamable HTTP) as an ASGI 3 app for hypercorn's trio worker.
+
+One endpoint: POST carries client messages, GET opens the session's standalone SSE stream, DELETE ends the
+session. Header rules and status codes follow spec-checklist §2 and §7; every error has a JSON-RPC body that says
+what to change. JSON mode needs no task and no channel per request; SSE mode one handler task and one bounded
+channel per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from .._proto import sse
+from .._proto.errors import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    SESSION_NOT_FOUND,
+    RemoteProtocolError,
+)
+from .._proto.jsonrpc import (
+    ErrorResponse,
+    InvalidMessage,
+    Message,
+    Notification,
+    ParsedBody,
+    Request,
+    Response,
+    dumps,
+    encode,
+    error_response,
+    message_to_obj,
+    parse_body,
+)
+from .._proto.session import READY, RequestReceived
+from .._proto.versions import LATEST_VERSION, SUPPORTED_VERSIONS, is_supported
+from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
+from .._runtime.state import ServerSession
+from .._stores._base import ExpiryPolicy, SessionStore, StoreUnavailable
+from .asgi import (
+    JSON_HEADERS,
+    SSE_HEADERS,
+    BodyTooLarge,
+    Receive,
+    RequestHeaders,
+    Scope,
+    Send,
+    read_body,
+    respond,
+    respond_error,
+)
+from .config import HttpConfig, load_config
+from .headers import AcceptDecision, accept_decision, host_allowed, is_json_content_type, origin_allowed
+from .sessions import LiveSession, SessionManager, StandaloneStream, new_session_id
+
+if TYPE_CHECKING:
+    from .._server.server import Server
+
+log = logging.getLogger("trio_mcp.http")
+
+MODERN_VERSION_META = "io.modelcontextprotocol/protocolVersion"
+STATELESS_REASON = (
+    "the client connected statelessly (no Mcp-Session-Id and no text/event-stream in Accept), so the server "
+    "cannot send it requests; initialize a session with Accept: application/json, text/event-stream"
+)
+JSON_MODE_REASON = "this request asked for a JSON response, which has no stream for server-to-client requests"
+_SUPPORTED = ", ".join(SUPPORTED_VERSIONS)
+
+
+def _select_store(config: HttpConfig) -> SessionStore:
+    policy = ExpiryPolicy(idle_timeout=config.idle_timeout, pending_timeout=config.pending_timeout)
+    try:
+        from .._stores.select import store_from_config
+    except ImportError:  # TODO(stores): select.py lands with the stores issue
+        from .._stores.memory import MemorySessionStore
+
+        return (
+            config.store
+            if config.store is not None and not isinstance(config.store, str)
+            else MemorySessionStore(policy=policy)
+        )
+
+    return store_from_config(
+        config.store,
+        file=config.store_file,
+        redis_url=config.redis_url,
+        prefix=config.redis_prefix,
+        policy=policy,
+    )
+
+
+class HttpHub:
+    """Delivers server-wide notifications to the standalone (GET) streams held by this instance."""
+
+    def __init__(self, sessions: SessionManager) -> None:
+        self._sessions = sessions
+
+    async def broadcast(self, method: str) -> None:
+        for live in list(self._sessions.live.values()):
+            if live.standalone is not None:
+                _offer(live.standalone, live.session.protocol.send_notification(method, None))
+
+    async def resource_updated(self, uri: str) -> None:
+        from .._proto import types as t
+
+        params = t.ResourceUpdatedNotificationParams(uri=uri)
+        for live in list(self._sessions.live.values()):
+            if live.standalone is not None and uri in live.session.subscriptions:
+                _offer(
+                    live.standalone,
+                    live.session.protocol.send_notification("notifications/resources/updated", params),
+                )
+
+
+def _offer(stream: StandaloneStream, message: Message) -> None:
+    # A full buffer means a slow client: drop that stream (it can reconnect), never block or grow memory.
+    try:
+        stream.channel.send_nowait(message)
+    except trio.WouldBlock:
+        log.warning("standalone stream buffer full; closing the stream of a slow client")
+        stream.scope.cancel()
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+
+
+class McpASGIApp:
+    """`server.asgi_app(**config)`: run it with `hypercorn --worker-class trio module:app`."""
+
+    def __init__(self, server: Server, **config: Any) -> None:
+        self.server = server
+        self.config = load_config(**config)
+        self.store = _select_store(self.config)
+        self.sessions = SessionManager(self.store, reply_timeout=self.config.reply_timeout)
+        self.dispatcher = server.dispatcher(self.sessions.save)
+        self.hub = HttpHub(self.sessions)
+        self._started = False
+
+    # -- lifespan --
+
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[McpASGIApp]:
+        """Opens the app nursery (heartbeat, store); enter it from a host app's lifespan when mounted."""
+        if self._started:
+            raise RuntimeError("this trio_mcp app is already running")
+        opener = getattr(self.store, "open", None)
+        if opener is not None:
+            await opener()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._heartbeat)
+                self.server.add_hub(self.hub)
+                self._started = True
+                try:
+                    yield self
+                finally:
+                    self._started = False
+                    self.server.remove_hub(self.hub)
+                    for sid in list(self.sessions.live):
+                        self.sessions.close_live(sid)
+                    nursery.cancel_scope.cancel()
+        finally:
+            with trio.CancelScope(shield=True):
+                await self.store.aclose()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await trio.sleep(self.config.heartbeat_interval)
+            try:
+                await self.sessions.flush_touches()
+            except StoreUnavailable as exc:
+                log.warning("could not refresh session TTLs: %s", exc)
+
+    async def _run_lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] != "lifespan.startup":
+            return
+        try:
+            async with self.lifespan():
+                await send({"type": "lifespan.startup.complete"})
+                while (await receive())["type"] != "lifespan.shutdown":
+                    pass
+        except Exception as exc:
+            log.exception("trio_mcp app lifespan failed")
+            if not self._started:
+                await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
+                return
+        await send({"type": "lifespan.shutdown.complete"})
+
+    # -- ASGI entry --
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._run_lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": "use the HTTP endpoint"})
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"].rstrip("/") != self.config.path.rstrip("/") and scope["path"] != self.config.path:
+            await respond(send, 404, b"Not Found", [(b"content-type", b"text/plain")])
+            return
+        if not self._started:
+            await respond_error(
+                send,
+                503,
+                INTERNAL_ERROR,
+                "Service Unavailable: the MCP app has not started. Run it under an ASGI server that sends lifespan "
+                "events (hypercorn does), or enter app.lifespan() in the host app's lifespan when it is mounted.",
+            )
+            return
+        h = RequestHeaders.from_scope(scope)
+        problem = self._check_common_headers(h)
+        if problem is not None:
+            status, message = problem
+            await respond_error(send, status, INVALID_REQUEST, message, headers=self._cors(h))
+            return
+        method = scope["method"]
+        try:
+            if method == "POST":
+                await self._post(scope, receive, send, h)
+            elif method == "GET":
+                await self._get(scope, receive, send, h)
+            elif method == "DELETE":
+                await self._delete(scope, send, h)
+            elif method == "OPTIONS" and self.config.cors_origins is not None:
+                await self._preflight(send, h)
+            else:
+                await respond_error(
+                    send,
+                    405,
+                    INVALID_REQUEST,
+                    f"Method Not Allowed: the MCP endpoint takes POST, GET and DELETE, not {method}",
+                    headers=[(b"allow", b"GET, POST, DELETE")],
+                )
+        except StoreUnavailable as exc:
+            await self._unavailable(send, exc)
+
+    async def _unavailable(self, send: Send, exc: StoreUnavailable) -> None:
+        try:
+            await respond_error(
+                send,
+                503,
+                INTERNAL_ERROR,
+                f"Service Unavailable: the session store cannot be reached ({exc}); retry shortly",
+            )
+        except Exception:  # the response had already started; nothing more to say
+            log.debug("store failure after the response started", exc_info=True)
+
+    # -- header rules --
+
+    def _check_common_headers(self, h: RequestHeaders) -> tuple[int, str] | None:
+        # T§Security Warning: validate Origin (403); and a Host allowlist against DNS rebinding.
+        if not host_allowed(h.host, self.config.allowed_hosts):
+            return 421, (
+                f"Misdirected Request: Host {h.host!r} is not allowed. Set allowed_hosts "
+                "(TRIO_MCP_ALLOWED_HOSTS) to the names clients use to reach this server."
+            )
+        if not origin_allowed(h.origin, self.config.allowed_origins, request_host=h.host):
+            return 403, (
+                f"Forbidden: Origin {h.origin!r} is not allowed. Set allowed_origins (TRIO_MCP_ALLOWED_ORIGINS) "
+                "to permit it."
+            )
+        # T§Protocol Version Header: any supported version is accepted; anything else is 400.
+        if h.protocol_version is not None and not is_supported(h.protocol_version):
+            return 400, (
+                f"Bad Request: unsupported MCP-Protocol-Version {h.protocol_version!r}; "
+                f"this server supports {_SUPPORTED}"
+            )
+        return None
+
+    def _cors(self, h: RequestHeaders) -> list[tuple[bytes, bytes]]:
+        allowed = self.config.cors_origins
+        if allowed is None or h.origin is None:
+            return []
+        if "*" not in allowed and h.origin not in allowed:
+            return []
+        return [
+            (b"access-control-allow-origin", h.origin.encode("latin-1")),
+            (b"access-control-expose-headers", b"Mcp-Session-Id, MCP-Protocol-Version"),
+            (b"vary", b"Origin"),
+        ]
+
+    async def _preflight(self, send: Send, h: RequestHeaders) -> None:
+        headers = self._cors(h)
+        if headers:
+            headers += [
+                (b"access-control-allow-methods", b"GET, POST, DELETE, OPTIONS"),
+                (
+                    b"access-control-allow-headers",
+                    b"Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Authorization",
+                ),
+                (b"access-control-max-age", b"600"),
+            ]
+        await respond(send, 204, b"", headers)
+
+    def _stateless_for(self, accept: AcceptDecision) -> bool:
+        if self.config.stateless == "auto":
+            return not accept.sse
+        return bool(self.config.stateless)
+
+    # -- POST --
+
+    async def _post(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
+        cors = self._cors(h)
+        if not is_json_content_type(h.content_type):
+            await respond_error(
+                send,
+                415,
+                INVALID_REQUEST,
+                f"Unsupported Media Type: POST a JSON-RPC message with Content-Type: application/json, not {h.content_type!r}",
+                headers=cors,
+            )
+            return
+        accept = accept_decision(h.accept)
+        if not accept.json and not accept.sse:
+            await respond_error(
+                send,
+                406,
+                INVALID_REQUEST,
+                "Not Acceptable: the Accept header must allow application/json and/or text/event-stream "
+                "(clients should send both)",
+                headers=cors,
+            )
+            return
+        limit = self.config.max_body_size
+        if h.bad_content_length or (h.content_length is not None and h.content_length > limit):
+            await respond_error(
+                send, 413, INVALID_REQUEST, f"Payload Too Large: the body exceeds {limit} bytes", headers=cors
+            )
+            return
+        try:
+            body = await read_body(receive, limit)
+        except BodyTooLarge:
+            await respond_error(
+                send, 413, INVALID_REQUEST, f"Payload Too Large: the body exceeds {limit} bytes", headers=cors
+            )
+            return
+        try:
+            parsed = parse_body(body)
+        except RemoteProtocolError as exc:
+            await respond_error(send, 400, exc.code, exc.message, headers=cors)
+            return
+        initialize = next(
+            (m for m in parsed.messages if isinstance(m, Request) and m.method == "initialize"), None
+        )
+        if initialize is not None:
+            await self._post_initialize(scope, send, h, accept, parsed, cors)
+        elif h.session_id is not None:
+            await self._post_in_session(scope, send, h, accept, parsed, cors)
+        elif self._stateless_for(accept) and not _is_modern(parsed):
+            version = h.protocol_version or LATEST_VERSION
+            session = ServerSession.new(None)
+            session.stateless = True
+            session.protocol.state = READY
+            session.protocol.protocol_version = version
+            await self._process(session, parsed, send, accept, cors, stateless=True)
+        elif _is_modern(parsed):
+            await respond_error(
+                send,
+                400,
+                INVALID_REQUEST,
+                f"Bad Request: this server speaks MCP {_SUPPORTED} (initialize first); "
+                "the 2026-07-28 stateless protocol is not supported yet",
+                data={"supported": list(SUPPORTED_VERSIONS)},
+                headers=cors,
+            )
+        else:
+            await respond_error(
+                send,
+                400,
+                INVALID_REQUEST,
+                "Bad Request: missing Mcp-Session-Id header; send initialize first and echo the session id it "
+                "returns on every later request",
+                headers=cors,
+            )
+
+    async def _post_initialize(
+        self,
+        scope: Scope,
+        send: Send,
+        h: RequestHeaders,
+        accept: AcceptDecision,
+        parsed: ParsedBody,
+        cors: list[tuple[bytes, bytes]],
+    ) -> None:
+        if parsed.is_batch:
+            # L§Initialization (2025-03-26): initialize MUST NOT be part of a batch.
+            await respond_error(
+                send,
+                400,
+                INVALID_REQUEST,
+                "Invalid Request: initialize must not be part of a batch",
+                headers=cors,
+            )
+            return
+        if h.session_id is not None:
+            await respond_error(
+                send,
+                400,
+                INVALID_REQUEST,
+                "Bad Request: initialize starts a new session; send it without an Mcp-Session-Id header",
+                headers=cors,
+            )
+            return
+        if self._stateless_for(accept):
+            session = ServerSession.new(None)
+            session.stateless = True
+            await self._process(session, parsed, send, accept, cors, stateless=True)
+            return
+        if await self.store.count() >= self.config.max_sessions:
+            await respond_error(
+                send,
+                503,
+                INTERNAL_ERROR,
+                f"Service Unavailable: the server holds its maximum of {self.config.max_sessions} sessions; "
+                "retry later or end unused sessions with DELETE",
+                headers=cors,
+            )
+            return
+        session_id = new_session_id()
+        session = self.sessions.new_session(session_id, self.config.principal(scope))
+        async with self.sessions.hold_new(session):
+            headers = [*cors, (b"mcp-session-id", session_id.encode("ascii"))]
+            await self._process(session, parsed, send, accept, headers, stateless=False)
+
+    async def _post_in_session(
+        self,
+        scope: Scope,
+        send: Send,
+        h: RequestHeaders,
+        accept: AcceptDecision,
+        parsed: ParsedBody,
+        cors: list[tuple[bytes, bytes]],
+    ) -> None:
+        assert h.session_id is not None
+        async with self.sessions.hold(h.session_id) as live:
+            if live is None or not self._principal_matches(scope, live):
+                await self._session_not_found(send, cors)
+                return
+            session = live.session
+            if parsed.is_batch and not session.protocol.batches_allowed:
+                await respond_error(
+                    send,
+                    400,
+                    INVALID_REQUEST,
+                    f"Invalid Request: JSON-RPC batches are not allowed in protocol version "
+                    f"{session.protocol.protocol_version}; batching exists only in 2025-03-26",
+                    headers=cors,
+                )
+                return
+            await self._process(session, parsed, send, accept, cors, stateless=False)
+
+    def _principal_matches(self, scope: Scope, live: LiveSession) -> bool:
+        # SBP §Session Hijacking: a session bound to a user is invisible to anyone else (404, not 403).
+        owner = live.session.principal
+        return owner is None or owner == self.config.principal(scope)
+
+    async def _session_not_found(self, send: Send, cors: list[tuple[bytes, bytes]]) -> None:
+        # T§Session Management: an unknown or expired session is 404; the client then initializes anew.
+        await respond_error(
+            send,
+            404,
+            SESSION_NOT_FOUND,
+            "Session not found: it expired, was deleted, or never existed; send a new initialize without "
+            "Mcp-Session-Id",
+            headers=cors,
+        )
+
+    async def _process(
+        self,
+        session: ServerSession,
+        parsed: ParsedBody,
+        send: Send,
+        accept: AcceptDecision,
+        headers: list[tuple[bytes, bytes]],
+        *,
+        stateless: bool,
+    ) -> None:
+        requests: list[RequestReceived] = []
+        replies: list[Message] = []
+        for message in parsed.messages:
+            if isinstance(message, InvalidMessage):
+                replies.append(error_response(message.id, message.error.code, message.error.message))
+            elif isinstance(message, Response | ErrorResponse):
+                if not self.dispatcher.deliver_reply(session, message):
+                    log.debug("a reply to request %r arrived, but nothing here waits for it", message.id)
+            elif isinstance(message, Notification):
+                try:
+                    event = self.dispatcher.receive(session, message)
+                except RemoteProtocolError as exc:
+                    if not parsed.is_batch:
+                        await respond_error(send, 400, exc.code, exc.message, headers=headers)
+                        return
+                    continue
+                assert not isinstance(event, ErrorResponse | RequestReceived)
+                await self.dispatcher.handle_notification(session, event, NoBackChannel(STATELESS_REASON))
+            else:
+                event = self.dispatcher.receive(session, message)
+                if isinstance(event, ErrorResponse):
+                    replies.append(event)
+                else:
+                    assert isinstance(event, RequestReceived)
+                    requests.append(event)
+        if not requests:
+            await self._answer_without_requests(send, parsed, replies, headers)
+        elif self.config.json_response or not accept.sse or stateless:
+            await self._answer_json(session, send, parsed, requests, replies, headers, stateless=stateless)
+        else:
+            await self._answer_sse(session, send, requests, replies, headers)
+
+    async def _answer_without_requests(
+        self, send: Send, parsed: ParsedBody, replies: list[Message], headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        if not replies:
+            # T§Sending.4: accepted notifications and responses get 202 with no body.
+            await respond(send, 202, b"", headers)
+            return
+        if not parsed.is_batch:
+            reply = replies[0]
+            status = (
+                400
+                if isinstance(reply, ErrorResponse) and reply.error.code in (INVALID_REQUEST, PARSE_ERROR)
+                else 200
+            )
+            await respond(send, status, encode(reply), [*JSON_HEADERS, *headers])
+            return
+        await respond(send, 200, encode(replies), [*JSON_HEADERS, *headers])
+
+    async def _answer_json(
+        self,
+        session: ServerSession,
+        send: Send,
+        parsed: ParsedBody,
+        requests: list[RequestReceived],
+        replies: list[Message],
+        headers: list[tuple[bytes, bytes]],
+        *,
+        stateless: bool,
+    ) -> None:
+        outbound = NoBackChannel(STATELESS_REASON if stateless else JSON_MODE_REASON)
+        for event in requests:
+            reply = await self.dispatcher.handle_request(session, event, outbound)
+            if reply is not None:
+                replies.append(reply)
+        if not replies:
+            await respond(send, 202, b"", headers)
+        elif parsed.is_batch:
+            await respond(send, 200, encode(replies), [*JSON_HEADERS, *headers])
+        else:
+            reply = replies[0]
+            status = (
+                400
+                if isinstance(reply, ErrorResponse) and reply.error.code in (INVALID_REQUEST, PARSE_ERROR)
+                else 200
+            )
+            await respond(send, status, encode(reply), [*JSON_HEADERS, *headers])
+
+    async def _answer_sse(
+        self,
+        session: ServerSession,
+        send: Send,
+        requests: list[RequestReceived],
+        replies: list[Message],
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        stream_id = secrets.token_hex(4)
+        writer = _SSEWriter(send, stream_id)
+        await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
+        if session.protocol.protocol_version == LATEST_VERSION:
+            # T§Sending.6 (2025-11-25): a priming event with an id and empty data, so the client can resume.
+            await writer.prime()
+        for reply in replies:
+            await writer.message(reply)
+        send_channel, receive_channel = trio.open_memory_channel[Message](self.config.stream_buffer)
+
+        async def run(event: RequestReceived, channel: trio.MemorySendChannel[Message]) -> None:
+            async with channel:
+                outbound: Outbound = ChannelOutbound(channel)
+                reply = await self.dispatcher.handle_request(session, event, outbound)
+                if reply is not None:
+                    await outbound.send(reply)
+
+        async with trio.open_nursery() as nursery:
+            async with send_channel:
+                for event in requests:
+                    nursery.start_soon(run, event, send_channel.clone())
+            await writer.drain(receive_channel, self.config.keepalive_interval)
+        await writer.close()
+
+    # -- GET: the standalone stream --
+
+    async def _get(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
+        cors = self._cors(h)
+        if self.config.stateless is True:
+            await respond_error(
+                send,
+                405,
+                INVALID_REQUEST,
+                "Method Not Allowed: this server is stateless and has no GET stream",
+                headers=[*cors, (b"allow", b"POST")],
+            )
+            return
+        if not accept_decision(h.accept).sse:
+            await respond_error(
+                send,
+                406,
+                INVALID_REQUEST,
+                "Not Acceptable: GET opens an SSE stream; send Accept: text/event-stream",
+                headers=cors,
+            )
+            return
+        if h.session_id is None:
+            await respond_error(
+                send, 400, INVALID_REQUEST, "Bad Request: missing Mcp-Session-Id header", headers=cors
+            )
+            return
+        async with self.sessions.hold(h.session_id) as live:
+            if live is None or not self._principal_matches(scope, live):
+                await self._session_not_found(send, cors)
+                return
+            await self._standalone_stream(live, receive, send, cors)
+
+    async def _standalone_stream(
+        self, live: LiveSession, receive: Receive, send: Send, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        previous = live.standalone
+        if previous is not None:
+            # A new GET supersedes the old stream, so a client reconnecting after a blip is never locked out.
+            previous.superseded = True
+            previous.scope.cancel()
+        send_channel, receive_channel = trio.open_memory_channel[Message](self.config.stream_buffer)
+        stream = StandaloneStream(channel=send_channel, scope=trio.CancelScope())
+        live.standalone = stream
+        writer = _SSEWriter(send, secrets.token_hex(4))
+        await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
+        try:
+            with stream.scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(_watch_disconnect, receive, nursery.cancel_scope)
+                    async with receive_channel:
+                        await writer.drain(receive_channel, self.config.keepalive_interval)
+                    nursery.cancel_scope.cancel()
+        finally:
+            if live.standalone is stream:
+                live.standalone = None
+            send_channel.close()
+            with trio.CancelScope(shield=True), trio.move_on_after(1):
+                if stream.superseded:
+                    await writer.retry(self.config.sse_retry_ms)
+                await writer.close()
+
+    # -- DELETE --
+
+    async def _delete(self, scope: Scope, send: Send, h: RequestHeaders) -> None:
+        cors = self._cors(h)
+        if self.config.stateless is True:
+            await respond_error(
+                send,
+                405,
+                INVALID_REQUEST,
+                "Method Not Allowed: this server is stateless",
+                headers=[*cors, (b"allow", b"POST")],
+            )
+            return
+        if h.session_id is None:
+            await respond_error(
+                send, 400, INVALID_REQUEST, "Bad Request: missing Mcp-Session-Id header", headers=cors
+            )
+            return
+        record = await self.store.get(h.session_id)
+        if record is None or (
+            record.principal is not None and record.principal != self.config.principal(scope)
+        ):
+            await self._session_not_found(send, cors)
+            return
+        await self.sessions.end(h.session_id)
+        await respond(send, 200, b"", cors)
+
+
+def _is_modern(parsed: ParsedBody) -> bool:
+    """A 2026-07-28-style request: no initialize, the protocol version in `_meta` (spec-checklist §8)."""
+    for message in parsed.messages:
+        if isinstance(message, Request) and isinstance(message.params, dict):
+            meta = message.params.get("_meta")
+            if isinstance(meta, dict) and MODERN_VERSION_META in meta:
+                return True
+    return False
+
+
+async def _watch_disconnect(receive: Receive, scope: trio.CancelScope) -> None:
+    # hypercorn silently drops sends to a gone client: only receive() tells us it left (DESIGN.md §2).
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            scope.cancel()
+            return
+
+
+class _SSEWriter:
+    """Frames messages as SSE events with ids `<stream>:<seq>`; the single writer of one response."""
+
+    __slots__ = ("_open", "_send", "_seq", "_stream")
+
+    def __init__(self, send: Send, stream_id: str) -> None:
+        self._send = send
+        self._stream = stream_id
+        self._seq = 0
+        self._open = True
+
+    def _next_id(self) -> str:
+        self._seq += 1
+        return sse.make_event_id(self._stream, self._seq)
+
+    async def _write(self, data: bytes) -> None:
+        await self._send({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def prime(self) -> None:
+        await self._write(sse.encode_event(b"", id=self._next_id()))
+
+    async def message(self, message: Message) -> None:
+        await self._write(
+            sse.encode_event(dumps(message_to_obj(message)), id=self._next_id(), event="message")
+        )
+
+    async def retry(self, milliseconds: int) -> None:
+        await self._write(sse.encode_event(None, retry_ms=milliseconds))
+
+    async def drain(self, channel: trio.MemoryReceiveChannel[Message], keepalive: float) -> None:
+        while True:
+            with trio.move_on_after(keepalive if keepalive > 0 else math.inf):
+                try:
+                    message = await channel.receive()
+                except trio.EndOfChannel:
+                    return
+                await self.message(message)
+                continue
+            await self._write(sse.encode_comment("keepalive"))
+
+    async def close(self) -> None:
+        if self._open:
+            self._open = False
+            await self._send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -1,0 +1,168 @@
+"""Per-instance session runtime: records in the store, live copies only while a stream or request is active.
+
+A session with no open stream and no request in flight costs nothing here but (at most) a touch mark: its state
+is the record in the SessionStore, so any instance can pick it up (DESIGN.md §2-§3).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import attrs
+import trio
+
+from .._proto.jsonrpc import Message
+from .._proto.session import INITIALIZING, NEW, READY, STATES
+from .._runtime.state import ServerSession
+from .._stores._base import SessionRecord, SessionStore, wall_clock
+
+log = logging.getLogger("trio_mcp.http")
+
+
+def new_session_id() -> str:
+    # T§Session Management: globally unique, cryptographically secure, visible ASCII only.
+    return secrets.token_urlsafe(24)
+
+
+@attrs.define(eq=False)
+class StandaloneStream:
+    """The session's GET stream on this instance: its bounded channel and the scope that ends it."""
+
+    channel: trio.MemorySendChannel[Message]
+    scope: trio.CancelScope
+    superseded: bool = False
+
+
+@attrs.define(eq=False)
+class LiveSession:
+    session: ServerSession
+    users: int = 0
+    standalone: StandaloneStream | None = None
+    created_at: float = 0.0
+
+
+@attrs.define(eq=False)
+class SessionManager:
+    store: SessionStore
+    reply_timeout: float = 300.0
+    instance_id: str = attrs.field(factory=lambda: secrets.token_hex(4))
+    live: dict[str, LiveSession] = attrs.field(factory=dict)
+    _touched: set[str] = attrs.field(factory=set)
+
+    # -- records <-> sessions --
+
+    def to_record(self, session: ServerSession, *, created_at: float | None = None) -> SessionRecord:
+        proto = session.protocol
+        now = wall_clock()
+        return SessionRecord(
+            session_id=session.session_id or "",
+            principal=session.principal,
+            status="active" if proto.state is READY else "pending",
+            protocol_version=proto.protocol_version,
+            client_capabilities=proto.client_capabilities,
+            client_info=proto.client_info,
+            log_level=proto.log_level,
+            subscriptions=sorted(session.subscriptions),
+            created_at=created_at if created_at is not None else now,
+            last_accessed_at=now,
+        )
+
+    def new_session(self, session_id: str, principal: str | None) -> ServerSession:
+        session = ServerSession.new(
+            session_id, id_prefix=f"{self.instance_id}-", reply_timeout=self.reply_timeout
+        )
+        session.principal = principal
+        return session
+
+    def apply_record(self, session: ServerSession, record: SessionRecord) -> None:
+        """Rebuild protocol state from the record, so this instance behaves exactly as the origin did."""
+        proto = session.protocol
+        proto.state = READY if record.status == "active" else INITIALIZING
+        proto.protocol_version = record.protocol_version
+        proto.client_capabilities = record.client_capabilities
+        proto.client_info = record.client_info
+        proto.log_level = record.log_level
+        session.subscriptions = set(record.subscriptions)
+        session.principal = record.principal
+
+    async def save(self, session: ServerSession) -> None:
+        if session.session_id is None or session.protocol.state is NEW:
+            return
+        created = session.extra.get("created_at")
+        record = self.to_record(session, created_at=created if isinstance(created, float) else None)
+        session.extra["created_at"] = record.created_at
+        await self.store.set(record)
+
+    # -- live copies --
+
+    @asynccontextmanager
+    async def hold(self, session_id: str) -> AsyncIterator[LiveSession | None]:
+        """The session's live copy for the duration of a request or stream; None when unknown or expired.
+
+        The record is read on every request, so a change made on another instance (log level, subscriptions)
+        is seen here; the live copy keeps what only this instance has (in-flight requests, waiting replies).
+        """
+        record = await self.store.get(session_id)
+        if record is None:
+            yield None
+            return
+        # No await between the lookup and the registration: concurrent requests share one live copy.
+        live = self.live.get(session_id)
+        if live is None:
+            session = self.new_session(session_id, record.principal)
+            session.extra["created_at"] = record.created_at
+            live = self.live[session_id] = LiveSession(session=session)
+        self.apply_record(live.session, record)
+        self._touched.add(session_id)
+        live.users += 1
+        try:
+            yield live
+        finally:
+            self._release(live)
+
+    @asynccontextmanager
+    async def hold_new(self, session: ServerSession) -> AsyncIterator[LiveSession]:
+        assert session.session_id is not None
+        live = self.live[session.session_id] = LiveSession(session=session, users=1)
+        try:
+            yield live
+        finally:
+            self._release(live)
+
+    def _release(self, live: LiveSession) -> None:
+        live.users -= 1
+        sid = live.session.session_id
+        if live.users == 0 and sid is not None and self.live.get(sid) is live:
+            del self.live[sid]
+
+    async def end(self, session_id: str) -> bool:
+        """DELETE: remove the record and close the live copy here (its streams and in-flight requests)."""
+        removed = await self.store.delete(session_id)
+        self.close_live(session_id)
+        self._touched.discard(session_id)
+        return removed
+
+    def close_live(self, session_id: str) -> None:
+        live = self.live.get(session_id)
+        if live is None:
+            return
+        for scope in list(live.session.in_flight.values()):
+            scope.cancel()
+        if live.standalone is not None:
+            live.standalone.scope.cancel()
+        live.session.protocol.state = STATES["CLOSED"]
+
+    # -- batched liveness (one store call per heartbeat, never a write per request) --
+
+    def take_touched(self) -> list[str]:
+        touched = list(self._touched)
+        self._touched.clear()
+        return touched
+
+    async def flush_touches(self) -> None:
+        touched = self.take_touched()
+        if touched:
+            await self.store.touch(touched)
