@@ -1,5 +1,6 @@
 """trio_mcp: Trio-native Model Context Protocol servers and clients whose sessions survive many instances."""
 
+from ._client.http import open_client as open_client
 from ._client.session import ClientSession as ClientSession
 from ._proto.errors import LocalProtocolError as LocalProtocolError
 from ._proto.errors import McpError as McpError
@@ -12,6 +13,7 @@ from ._server.content import Image as Image
 from ._server.schema import SchemaError as SchemaError
 from ._server.server import Server as Server
 from ._server.tools import RegistrationError as RegistrationError
+from ._transport.serve import serve as serve
 
 __version__ = "0.1.0"
 
@@ -28,4 +30,6 @@ __all__ = [
     "RemoteProtocolError",
     "SchemaError",
     "Server",
+    "open_client",
+    "serve",
 ]
