@@ -20,7 +20,9 @@ from trio_mcp import Audio, Context, Image, Server
 from trio_mcp import types as t
 
 # A 1x1 PNG and a minimal WAV file, the test data of both reference servers.
-TEST_IMAGE_BASE64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+TEST_IMAGE_BASE64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
 TEST_AUDIO_BASE64 = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="
 TEST_IMAGE = base64.b64decode(TEST_IMAGE_BASE64)
 TEST_AUDIO = base64.b64decode(TEST_AUDIO_BASE64)
@@ -167,7 +169,9 @@ async def test_embedded_resource() -> t.EmbeddedResource:
     """Tests embedded resource content response."""
     return t.EmbeddedResource(
         resource=t.TextResourceContents(
-            uri="test://embedded-resource", mime_type="text/plain", text="This is an embedded resource content."
+            uri="test://embedded-resource",
+            mime_type="text/plain",
+            text="This is an embedded resource content.",
         )
     )
 
@@ -244,7 +248,9 @@ async def test_elicitation(message: Annotated[str, "The message to show the user
 @server.tool
 async def test_elicitation_sep1034_defaults(*, ctx: Context) -> str:
     """Tests elicitation with default values per SEP-1034."""
-    answer = await ctx.elicit("Please review and update the form fields with defaults", SEP1034_DEFAULTS_SCHEMA)
+    answer = await ctx.elicit(
+        "Please review and update the form fields with defaults", SEP1034_DEFAULTS_SCHEMA
+    )
     return f"Elicitation completed: action={answer.action}, content={_json(answer.content or {})}"
 
 
@@ -332,7 +338,7 @@ async def test_prompt_with_arguments(
 
 @server.prompt(title="Prompt With Embedded Resource")
 async def test_prompt_with_embedded_resource(
-    resourceUri: Annotated[str, "URI of the resource to embed"],  # noqa: N803 - the wire name is camelCase
+    resourceUri: Annotated[str, "URI of the resource to embed"],  # the wire name is camelCase
 ) -> list[t.PromptMessage]:
     """A prompt that includes an embedded resource."""
     return [
@@ -344,7 +350,9 @@ async def test_prompt_with_embedded_resource(
                 )
             ),
         ),
-        t.PromptMessage(role="user", content=t.TextContent(text="Please process the embedded resource above.")),
+        t.PromptMessage(
+            role="user", content=t.TextContent(text="Please process the embedded resource above.")
+        ),
     ]
 
 

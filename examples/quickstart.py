@@ -34,7 +34,7 @@ class Note:
     id: int
     title: str
     body: str
-    tags: list[str] = attrs.field(factory=list)
+    tags: list[str] = attrs.field(factory=list[str])
 
 
 @attrs.frozen
@@ -46,7 +46,12 @@ class SearchResult:
 
 NOTES: dict[int, Note] = {
     1: Note(id=1, title="Groceries", body="Milk, eggs, coffee beans.", tags=["home"]),
-    2: Note(id=2, title="Trio nurseries", body="Every task has a parent; errors propagate.", tags=["python", "trio"]),
+    2: Note(
+        id=2,
+        title="Trio nurseries",
+        body="Every task has a parent; errors propagate.",
+        tags=["python", "trio"],
+    ),
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
 import trio
@@ -39,7 +39,7 @@ async def open_memory_client(
     protocol_version: str | None = None,
     request_timeout: float = 30.0,
     initialize: bool = True,
-) -> AsyncIterator[ClientSession]:
+) -> AsyncGenerator[ClientSession]:
     """Connect a ClientSession to `server` through bounded in-memory byte channels and the full JSON encoding.
 
     The callbacks decide which client capabilities are declared (a callback given = capability declared).

@@ -150,7 +150,9 @@ def test_server_lifecycle_through_public_api() -> None:
     session.accept_initialize(event.params, SERVER_CAPS, SERVER_INFO)
     assert session.state is INITIALIZING
     notification = session.receive(Notification(method="notifications/initialized"))
-    assert notification == NotificationReceived(method="notifications/initialized", params=t.NotificationParams())
+    assert notification == NotificationReceived(
+        method="notifications/initialized", params=t.NotificationParams()
+    )
     assert session.state is READY
     # (S, READY, RECV_INITIALIZED) -> READY: a repeated `initialized` is harmless.
     session.receive(Notification(method="notifications/initialized"))
@@ -182,7 +184,9 @@ def test_client_lifecycle_through_public_api() -> None:
     assert event == ResponseReceived(
         id=1,
         method="initialize",
-        result=t.InitializeResult(protocol_version="2025-06-18", capabilities=SERVER_CAPS, server_info=SERVER_INFO),
+        result=t.InitializeResult(
+            protocol_version="2025-06-18", capabilities=SERVER_CAPS, server_info=SERVER_INFO
+        ),
     )
     assert session.protocol_version == "2025-06-18"
     assert session.server_capabilities == SERVER_CAPS
@@ -199,7 +203,9 @@ def test_client_lifecycle_through_public_api() -> None:
 
 def test_client_cannot_send_initialized_before_the_result() -> None:
     session = ProtocolSession(Role.CLIENT)
-    with pytest.raises(LocalProtocolError, match="cannot send notifications/initialized in state NEW as client"):
+    with pytest.raises(
+        LocalProtocolError, match="cannot send notifications/initialized in state NEW as client"
+    ):
         session.send_notification("notifications/initialized")
     session.send_request("initialize", init_params())
     with pytest.raises(
@@ -316,7 +322,8 @@ def test_initialize_with_capabilities_is_typed() -> None:
 
 
 @pytest.mark.parametrize(
-    "method", ["tools/list", "tools/call", "resources/read", "logging/setLevel", "prompts/list", "completion/complete"]
+    "method",
+    ["tools/list", "tools/call", "resources/read", "logging/setLevel", "prompts/list", "completion/complete"],
 )
 def test_request_before_initialize_is_invalid_request(method: str) -> None:
     session = ProtocolSession(Role.SERVER)
@@ -394,10 +401,14 @@ def test_unknown_request_method_before_initialize_is_method_not_found(method: st
 
 
 SERVER_TO_CLIENT_REQUESTS = sorted(
-    m for m, spec in METHODS.items() if spec.direction is Direction.SERVER_TO_CLIENT and not spec.is_notification
+    m
+    for m, spec in METHODS.items()
+    if spec.direction is Direction.SERVER_TO_CLIENT and not spec.is_notification
 )
 CLIENT_TO_SERVER_REQUESTS = sorted(
-    m for m, spec in METHODS.items() if spec.direction is Direction.CLIENT_TO_SERVER and not spec.is_notification
+    m
+    for m, spec in METHODS.items()
+    if spec.direction is Direction.CLIENT_TO_SERVER and not spec.is_notification
 )
 
 
@@ -451,9 +462,17 @@ def test_send_request_refuses_notification_and_unknown_methods() -> None:
     [
         ("tools/call", {"name": 5}, "Invalid params: params.name: expected a string, got 5"),
         ("tools/call", {"arguments": {}}, "Invalid params: params.name: required field missing"),
-        ("tools/call", {"name": "x", "arguments": [1]}, "Invalid params: params.arguments: expected an object, got [1]"),
+        (
+            "tools/call",
+            {"name": "x", "arguments": [1]},
+            "Invalid params: params.arguments: expected an object, got [1]",
+        ),
         ("resources/read", {}, "Invalid params: params.uri: required field missing"),
-        ("prompts/get", {"name": "p", "arguments": {"a": 1}}, "Invalid params: params.arguments['a']: expected a string, got 1"),
+        (
+            "prompts/get",
+            {"name": "p", "arguments": {"a": 1}},
+            "Invalid params: params.arguments['a']: expected a string, got 1",
+        ),
         ("logging/setLevel", {"level": "verbose"}, "Invalid params: params.level: verbose not in literal"),
         ("tools/list", {"cursor": 3}, "Invalid params: params.cursor: expected a string, got 3"),
     ],
@@ -475,7 +494,10 @@ def test_invalid_initialize_params_use_wire_names() -> None:
             params={"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "a"}},
         ),
     )
-    assert (err.code, err.message) == (INVALID_PARAMS, "Invalid params: params.clientInfo.version: required field missing")
+    assert (err.code, err.message) == (
+        INVALID_PARAMS,
+        "Invalid params: params.clientInfo.version: required field missing",
+    )
     # A refused initialize leaves the session where it was, so a corrected one may follow.
     assert session.state is NEW
     session.receive(Request(id=2, method="initialize", params=init_params()))
@@ -484,7 +506,10 @@ def test_invalid_initialize_params_use_wire_names() -> None:
 def test_invalid_notification_params() -> None:
     session = initialized_server()
     err = remote_error(session, Notification(method="notifications/progress", params={"progress": 1}))
-    assert (err.code, err.message) == (INVALID_PARAMS, "Invalid params: params.progressToken: required field missing")
+    assert (err.code, err.message) == (
+        INVALID_PARAMS,
+        "Invalid params: params.progressToken: required field missing",
+    )
 
 
 def test_unknown_notification_keeps_raw_params() -> None:
@@ -493,7 +518,9 @@ def test_unknown_notification_keeps_raw_params() -> None:
         method="vendor/thing", params={"a": 1}
     )
     # A request method sent as a notification is not a notification we know: ignored, never answered.
-    assert session.receive(Notification(method="tools/list")) == NotificationReceived(method="tools/list", params=None)
+    assert session.receive(Notification(method="tools/list")) == NotificationReceived(
+        method="tools/list", params=None
+    )
 
 
 def test_known_params_structured_and_progress_token() -> None:
@@ -546,7 +573,9 @@ def test_pending_table_response_consumes() -> None:
     )
     assert not session.expects_response(2)
     assert session.expects_response(1)
-    assert session.receive(Response(id=1, result={})) == ResponseReceived(id=1, method="ping", result=t.EmptyResult())
+    assert session.receive(Response(id=1, result={})) == ResponseReceived(
+        id=1, method="ping", result=t.EmptyResult()
+    )
     assert not session.expects_response(1)
     # A duplicate reply is refused: nothing awaits it any more.
     err = remote_error(session, Response(id=1, result={}))
@@ -575,7 +604,9 @@ def test_error_response_without_id() -> None:
     session = initialized_server()
     session.send_request("ping", None)
     error = ErrorObject(code=-32700, message="Parse error")
-    assert session.receive(ErrorResponse(id=None, error=error)) == ErrorReceived(id=None, method=None, error=error)
+    assert session.receive(ErrorResponse(id=None, error=error)) == ErrorReceived(
+        id=None, method=None, error=error
+    )
     # The pending request is untouched.
     assert session.expects_response(1)
 
@@ -652,7 +683,9 @@ def test_two_sessions_with_different_prefixes_do_not_collide() -> None:
 # --- batches ------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("version", "allowed"), [("2025-03-26", True), ("2025-06-18", False), ("2025-11-25", False)])
+@pytest.mark.parametrize(
+    ("version", "allowed"), [("2025-03-26", True), ("2025-06-18", False), ("2025-11-25", False)]
+)
 def test_batches_only_in_2025_03_26(version: str, allowed: bool) -> None:
     session = initialized_server(version=version)
     assert session.batches_allowed is allowed
@@ -710,7 +743,9 @@ def test_elicitation_capability_modes(elicitation: dict[str, Any] | None, modes:
             with pytest.raises(LocalProtocolError) as info:
                 session.send_request("elicitation/create", params)
             assert info.value.code == METHOD_NOT_FOUND
-            assert info.value.message == f"the client did not declare the elicitation capability for {mode} mode"
+            assert (
+                info.value.message == f"the client did not declare the elicitation capability for {mode} mode"
+            )
 
 
 def test_elicitation_modes_of_missing_capabilities() -> None:
@@ -800,7 +835,10 @@ def test_sampling_with_tools_capability() -> None:
 def test_roots_requires_capability() -> None:
     with pytest.raises(LocalProtocolError) as info:
         initialized_server().send_request("roots/list", None)
-    assert (info.value.code, info.value.message) == (METHOD_NOT_FOUND, "the client did not declare the roots capability")
+    assert (info.value.code, info.value.message) == (
+        METHOD_NOT_FOUND,
+        "the client did not declare the roots capability",
+    )
     assert initialized_server({"roots": {}}).send_request("roots/list", None) == Request(
         id=1, method="roots/list", params={}
     )
@@ -812,14 +850,18 @@ def test_server_ping_needs_no_capability() -> None:
 
 def test_server_request_before_initialize() -> None:
     session = ProtocolSession(Role.SERVER)
-    with pytest.raises(LocalProtocolError, match=r"cannot send roots/list before initialization finished \(state NEW\)"):
+    with pytest.raises(
+        LocalProtocolError, match=r"cannot send roots/list before initialization finished \(state NEW\)"
+    ):
         session.send_request("roots/list", None)
     # ping and logging may go out early.
     assert session.send_request("ping", None).id == 1
     assert session.send_notification(
         "notifications/message", t.LoggingMessageNotificationParams(level="info", data="early")
     ) == Notification(method="notifications/message", params={"level": "info", "data": "early"})
-    with pytest.raises(LocalProtocolError, match="cannot send notifications/tools/list_changed before initialization"):
+    with pytest.raises(
+        LocalProtocolError, match="cannot send notifications/tools/list_changed before initialization"
+    ):
         session.send_notification("notifications/tools/list_changed")
 
 
@@ -880,7 +922,9 @@ def test_should_log_warning() -> None:
 def test_client_early_traffic() -> None:
     session = ProtocolSession(Role.CLIENT)
     assert session.send_request("ping", None) == Request(id=1, method="ping", params={})
-    with pytest.raises(LocalProtocolError, match=r"cannot send tools/list before initialization finished \(state NEW\)"):
+    with pytest.raises(
+        LocalProtocolError, match=r"cannot send tools/list before initialization finished \(state NEW\)"
+    ):
         session.send_request("tools/list", None)
     session.send_request("initialize", init_params())
     with pytest.raises(LocalProtocolError, match=r"\(state INITIALIZE_SENT\)"):
@@ -890,7 +934,9 @@ def test_client_early_traffic() -> None:
     err = remote_error(session, Request(id="s2", method="roots/list"))
     assert err.code == INVALID_REQUEST
     # The server may log before initialization.
-    event = session.receive(Notification(method="notifications/message", params={"level": "info", "data": [1]}))
+    event = session.receive(
+        Notification(method="notifications/message", params={"level": "info", "data": [1]})
+    )
     assert event == NotificationReceived(
         method="notifications/message", params=t.LoggingMessageNotificationParams(level="info", data=[1])
     )
@@ -961,7 +1007,9 @@ def test_client_request_ids_and_cancel() -> None:
     cancel = session.send_notification(
         "notifications/cancelled", t.CancelledNotificationParams(request_id=2, reason="bored")
     )
-    assert cancel == Notification(method="notifications/cancelled", params={"requestId": 2, "reason": "bored"})
+    assert cancel == Notification(
+        method="notifications/cancelled", params={"requestId": 2, "reason": "bored"}
+    )
     session.forget_request(2)
     assert remote_error(session, Response(id=2, result={"content": []})).code == INVALID_REQUEST
 

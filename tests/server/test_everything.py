@@ -7,6 +7,7 @@ through the in-memory client; the exact-wire checks (raw schemas, integer progre
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -82,7 +83,9 @@ class Recorder:
     async def elicit(self, params: t.ElicitRequestParams) -> t.ElicitResult:
         self.elicitations.append(params)
         if params.message == "Please provide your information":
-            return t.ElicitResult(action="accept", content={"username": "testuser", "email": "test@example.com"})
+            return t.ElicitResult(
+                action="accept", content={"username": "testuser", "email": "test@example.com"}
+            )
         return t.ElicitResult(action="accept", content={})
 
     async def log(self, params: t.LoggingMessageNotificationParams) -> None:
@@ -148,7 +151,9 @@ class Wire:
         await self.send(message)
         return self.ids
 
-    async def until_response(self, request_id: int, seen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    async def until_response(
+        self, request_id: int, seen: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         while True:
             message = await self.receive()
             if message.get("id") == request_id and "method" not in message:
@@ -276,7 +281,9 @@ async def test_embedded_resource(rec: Recorder) -> None:
     assert result.content == [
         t.EmbeddedResource(
             resource=t.TextResourceContents(
-                uri="test://embedded-resource", mime_type="text/plain", text="This is an embedded resource content."
+                uri="test://embedded-resource",
+                mime_type="text/plain",
+                text="This is an embedded resource content.",
             )
         )
     ]
@@ -309,7 +316,7 @@ async def test_tool_with_logging_sends_three_info_messages_50ms_apart(rec: Recor
         ("info", "Tool execution completed"),
     ]
     times = [when for when, _ in rec.logs]
-    assert all(later - earlier >= 0.04 for earlier, later in zip(times, times[1:], strict=False)), times
+    assert all(later - earlier >= 0.04 for earlier, later in itertools.pairwise(times)), times
 
 
 async def test_tool_with_logging_respects_the_level(rec: Recorder) -> None:
@@ -344,7 +351,7 @@ async def test_tool_with_progress_reports_0_50_100_of_100(rec: Recorder) -> None
         "Completed step 100 of 100",
     ]
     times = [when for when, _ in seen]
-    assert all(later - earlier >= 0.04 for earlier, later in zip(times, times[1:], strict=False)), times
+    assert all(later - earlier >= 0.04 for earlier, later in itertools.pairwise(times)), times
 
 
 async def test_integer_progress_token_is_echoed_unchanged_on_the_wire() -> None:
@@ -374,7 +381,9 @@ async def test_sampling(rec: Recorder) -> None:
     assert only_text(result) == "LLM response: This is a test response from the client"
     (request,) = rec.sampling
     assert request.max_tokens == 100
-    assert request.messages == [t.SamplingMessage(role="user", content=t.TextContent(text="Test prompt for sampling"))]
+    assert request.messages == [
+        t.SamplingMessage(role="user", content=t.TextContent(text="Test prompt for sampling"))
+    ]
 
 
 async def test_sampling_request_on_the_wire() -> None:
@@ -432,7 +441,8 @@ async def elicited_schema(wire: Wire, tool: str, answer: dict[str, Any]) -> tupl
 async def test_elicitation_request_on_the_wire() -> None:
     async with open_wire() as wire:
         call = await wire.request(
-            "tools/call", {"name": "test_elicitation", "arguments": {"message": "Please provide your information"}}
+            "tools/call",
+            {"name": "test_elicitation", "arguments": {"message": "Please provide your information"}},
         )
         asked = await wire.receive()
         assert asked["method"] == "elicitation/create"
@@ -451,7 +461,9 @@ async def test_elicitation_request_on_the_wire() -> None:
 
 async def test_elicitation_sep1034_defaults_schema_exactly() -> None:
     async with open_wire() as wire:
-        params, text = await elicited_schema(wire, "test_elicitation_sep1034_defaults", {"name": "Jane", "age": 31})
+        params, text = await elicited_schema(
+            wire, "test_elicitation_sep1034_defaults", {"name": "Jane", "age": 31}
+        )
     assert params["message"] == "Please review and update the form fields with defaults"
     schema = params["requestedSchema"]
     assert schema == everything.SEP1034_DEFAULTS_SCHEMA
@@ -508,7 +520,9 @@ async def test_elicitation_sep1330_enums_schema_exactly() -> None:
     assert [option["const"] for option in titled_multi["items"]["anyOf"]] == ["value1", "value2", "value3"]
     assert all(isinstance(option["title"], str) for option in titled_multi["items"]["anyOf"])
 
-    assert text == f"Elicitation completed: action=accept, content={json.dumps(answer, separators=(',', ':'))}"
+    assert (
+        text == f"Elicitation completed: action=accept, content={json.dumps(answer, separators=(',', ':'))}"
+    )
 
 
 async def test_elicitation_schemas_reach_the_typed_client(rec: Recorder) -> None:
@@ -571,7 +585,9 @@ async def test_read_static_text(rec: Recorder) -> None:
         result = await client.read_resource("test://static-text")
     assert result.contents == [
         t.TextResourceContents(
-            uri="test://static-text", mime_type="text/plain", text="This is the content of the static text resource."
+            uri="test://static-text",
+            mime_type="text/plain",
+            text="This is the content of the static text resource.",
         )
     ]
 
@@ -579,7 +595,9 @@ async def test_read_static_text(rec: Recorder) -> None:
 async def test_read_static_binary(rec: Recorder) -> None:
     async with connect(rec) as client:
         result = await client.read_resource("test://static-binary")
-    assert result.contents == [t.BlobResourceContents(uri="test://static-binary", mime_type="image/png", blob=PNG)]
+    assert result.contents == [
+        t.BlobResourceContents(uri="test://static-binary", mime_type="image/png", blob=PNG)
+    ]
 
 
 async def test_read_template(rec: Recorder) -> None:
@@ -603,7 +621,9 @@ async def test_read_watched_and_unknown(rec: Recorder) -> None:
         with pytest.raises(McpError) as excinfo:
             await client.read_resource("test://no-such-thing")
     assert result.contents == [
-        t.TextResourceContents(uri="test://watched-resource", mime_type="text/plain", text="Watched resource content")
+        t.TextResourceContents(
+            uri="test://watched-resource", mime_type="text/plain", text="Watched resource content"
+        )
     ]
     assert excinfo.value.code == -32002
 
@@ -655,12 +675,15 @@ async def test_simple_prompt(rec: Recorder) -> None:
 
 async def test_prompt_with_arguments(rec: Recorder) -> None:
     async with connect(rec) as client:
-        result = await client.get_prompt("test_prompt_with_arguments", {"arg1": "testValue1", "arg2": "testValue2"})
+        result = await client.get_prompt(
+            "test_prompt_with_arguments", {"arg1": "testValue1", "arg2": "testValue2"}
+        )
         with pytest.raises(McpError) as excinfo:
             await client.get_prompt("test_prompt_with_arguments", {"arg1": "only one"})
     assert result.messages == [
         t.PromptMessage(
-            role="user", content=t.TextContent(text="Prompt with arguments: arg1='testValue1', arg2='testValue2'")
+            role="user",
+            content=t.TextContent(text="Prompt with arguments: arg1='testValue1', arg2='testValue2'"),
         )
     ]
     assert excinfo.value.code == -32602
@@ -677,11 +700,15 @@ async def test_prompt_with_embedded_resource(rec: Recorder) -> None:
             role="user",
             content=t.EmbeddedResource(
                 resource=t.TextResourceContents(
-                    uri="test://example-resource", mime_type="text/plain", text="Embedded resource content for testing."
+                    uri="test://example-resource",
+                    mime_type="text/plain",
+                    text="Embedded resource content for testing.",
                 )
             ),
         ),
-        t.PromptMessage(role="user", content=t.TextContent(text="Please process the embedded resource above.")),
+        t.PromptMessage(
+            role="user", content=t.TextContent(text="Please process the embedded resource above.")
+        ),
     ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -152,7 +152,7 @@ async def open_client(
     request_timeout: float = 60.0,
     listen: bool = False,
     http_client: httpx.AsyncClient | None = None,
-) -> AsyncIterator[ClientSession]:
+) -> AsyncGenerator[ClientSession]:
     """Connect to a Streamable HTTP MCP server, initialize, and DELETE the session on exit.
 
     `listen=True` also holds the standalone GET stream for server notifications (list_changed, resource updates).

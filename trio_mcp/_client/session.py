@@ -14,7 +14,15 @@ import trio
 
 from .._proto import types as t
 from .._proto.errors import INTERNAL_ERROR, METHOD_NOT_FOUND, McpError, RemoteProtocolError
-from .._proto.jsonrpc import ErrorResponse, Message, Notification, Request, Response, error_response
+from .._proto.jsonrpc import (
+    ErrorResponse,
+    Message,
+    Notification,
+    Request,
+    RequestId,
+    Response,
+    error_response,
+)
 from .._proto.session import (
     ErrorReceived,
     NotificationReceived,
@@ -64,6 +72,8 @@ class ClientSession:
     initialize_result: t.InitializeResult | None = attrs.field(default=None, init=False)
     _progress: dict[t.ProgressToken, ProgressCallback] = attrs.field(factory=dict, init=False)
     _progress_ids: int = attrs.field(default=0, init=False)
+    # Server requests being answered, so `notifications/cancelled` stops exactly that callback (U/cancellation).
+    _answering: dict[RequestId, trio.CancelScope] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         self.protocol = ProtocolSession(Role.CLIENT)
@@ -97,7 +107,9 @@ class ClientSession:
                 await self.send(error_response(message.id, exc.code, exc.message, exc.data))
                 return
             assert isinstance(event, RequestReceived)
-            self.nursery.start_soon(self._answer, event)
+            # Registered now, not when the task starts, so a cancellation read right after still finds it.
+            scope = self._answering[event.id] = trio.CancelScope()
+            self.nursery.start_soon(self._answer, event, scope)
             return
         try:
             event = self.protocol.receive(message)
@@ -108,7 +120,11 @@ class ClientSession:
         await self._on_notification(event)
 
     async def _on_notification(self, event: NotificationReceived) -> None:
-        if event.method == "notifications/progress":
+        if event.method == "notifications/cancelled":
+            scope = self._answering.get(event.params.request_id)
+            if scope is not None:
+                scope.cancel()
+        elif event.method == "notifications/progress":
             callback = self._progress.get(event.params.progress_token)
             if callback is not None:
                 await callback(event.params)
@@ -117,16 +133,24 @@ class ClientSession:
         if self.notification_callback is not None:
             await self.notification_callback(event.method, event.params)
 
-    async def _answer(self, event: RequestReceived) -> None:
+    async def _answer(self, event: RequestReceived, scope: trio.CancelScope) -> None:
+        reply: Message | None = None
         try:
-            result = await self._handle_server_request(event)
-            reply: Message = self.protocol.send_result(event.id, result)
-        except McpError as exc:
-            reply = error_response(event.id, exc.code, exc.message, exc.data)
-        except Exception as exc:
-            log.exception("client callback for %s raised", event.method)
-            reply = error_response(event.id, INTERNAL_ERROR, f"client error: {exc}")
-        await self.send(reply)
+            with scope:
+                try:
+                    result = await self._handle_server_request(event)
+                    reply = self.protocol.send_result(event.id, result)
+                except McpError as exc:
+                    reply = error_response(event.id, exc.code, exc.message, exc.data)
+                except Exception as exc:
+                    log.exception("client callback for %s raised", event.method)
+                    reply = error_response(event.id, INTERNAL_ERROR, f"client error: {exc}")
+        finally:
+            if self._answering.get(event.id) is scope:
+                del self._answering[event.id]
+        # Cancelled by the server: U/cancellation says send no response.
+        if reply is not None:
+            await self.send(reply)
 
     async def _handle_server_request(self, event: RequestReceived) -> Any:
         if event.method == "ping":

@@ -11,8 +11,6 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
-frozen = attrs.frozen(kw_only=True, slots=True)
-
 ProgressToken: TypeAlias = str | int
 RequestIdType: TypeAlias = str | int
 Cursor: TypeAlias = str
@@ -39,7 +37,7 @@ LOGGING_LEVELS: tuple[LoggingLevel, ...] = (
 # --- common --------------------------------------------------------------------------------------------------
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Icon:
     src: str
     mime_type: str | None = None
@@ -47,7 +45,7 @@ class Icon:
     theme: Literal["light", "dark"] | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Implementation:
     name: str
     version: str
@@ -57,37 +55,37 @@ class Implementation:
     icons: list[Icon] | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Annotations:
     audience: list[Role] | None = None
     priority: float | None = None
     last_modified: str | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class RequestParams:
     """Params of requests that carry nothing but `_meta` (ping, roots/list)."""
 
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class NotificationParams:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class EmptyResult:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class PaginatedRequestParams:
     cursor: Cursor | None = None
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class TaskMetadata:
     ttl: int | None = None
 
@@ -95,24 +93,24 @@ class TaskMetadata:
 # --- capabilities and initialization ---------------------------------------------------------------------------
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class RootsCapability:
     list_changed: bool | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class SamplingCapability:
     context: JsonObject | None = None
     tools: JsonObject | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ElicitationCapability:
     form: JsonObject | None = None
     url: JsonObject | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ClientCapabilities:
     experimental: dict[str, JsonObject] | None = None
     roots: RootsCapability | None = None
@@ -121,23 +119,23 @@ class ClientCapabilities:
     tasks: JsonObject | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class PromptsCapability:
     list_changed: bool | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ResourcesCapability:
     subscribe: bool | None = None
     list_changed: bool | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ToolsCapability:
     list_changed: bool | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ServerCapabilities:
     experimental: dict[str, JsonObject] | None = None
     logging: JsonObject | None = None
@@ -148,7 +146,7 @@ class ServerCapabilities:
     tasks: JsonObject | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class InitializeRequestParams:
     protocol_version: str
     capabilities: ClientCapabilities
@@ -156,7 +154,7 @@ class InitializeRequestParams:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class InitializeResult:
     protocol_version: str
     capabilities: ServerCapabilities
@@ -168,7 +166,7 @@ class InitializeResult:
 # --- utilities ---------------------------------------------------------------------------------------------------
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ProgressNotificationParams:
     progress_token: ProgressToken
     progress: float
@@ -177,20 +175,20 @@ class ProgressNotificationParams:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class CancelledNotificationParams:
     request_id: RequestIdType | None = None
     reason: str | None = None
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class SetLevelRequestParams:
     level: LoggingLevel
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class LoggingMessageNotificationParams:
     level: LoggingLevel
     data: Any
@@ -201,7 +199,7 @@ class LoggingMessageNotificationParams:
 # --- content -----------------------------------------------------------------------------------------------------
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class TextResourceContents:
     uri: str
     text: str
@@ -209,7 +207,7 @@ class TextResourceContents:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class BlobResourceContents:
     uri: str
     blob: str
@@ -220,7 +218,7 @@ class BlobResourceContents:
 ResourceContents: TypeAlias = TextResourceContents | BlobResourceContents
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class TextContent:
     type: Literal["text"] = "text"
     text: str
@@ -228,7 +226,7 @@ class TextContent:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ImageContent:
     type: Literal["image"] = "image"
     data: str
@@ -237,7 +235,7 @@ class ImageContent:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class AudioContent:
     type: Literal["audio"] = "audio"
     data: str
@@ -246,7 +244,7 @@ class AudioContent:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ResourceLink:
     type: Literal["resource_link"] = "resource_link"
     uri: str
@@ -260,7 +258,7 @@ class ResourceLink:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class EmbeddedResource:
     type: Literal["resource"] = "resource"
     resource: ResourceContents
@@ -271,7 +269,7 @@ class EmbeddedResource:
 ContentBlock: TypeAlias = TextContent | ImageContent | AudioContent | ResourceLink | EmbeddedResource
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ToolUseContent:
     type: Literal["tool_use"] = "tool_use"
     id: str
@@ -280,7 +278,7 @@ class ToolUseContent:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ToolResultContent:
     type: Literal["tool_result"] = "tool_result"
     tool_use_id: str
@@ -296,7 +294,7 @@ SamplingContent: TypeAlias = TextContent | ImageContent | AudioContent | ToolUse
 # --- resources ---------------------------------------------------------------------------------------------------
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Resource:
     uri: str
     name: str
@@ -309,7 +307,7 @@ class Resource:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ResourceTemplate:
     uri_template: str
     name: str
@@ -321,45 +319,45 @@ class ResourceTemplate:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ListResourcesResult:
     resources: list[Resource]
     next_cursor: Cursor | None = None
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ListResourceTemplatesResult:
     resource_templates: list[ResourceTemplate]
     next_cursor: Cursor | None = None
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ReadResourceRequestParams:
     uri: str
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ReadResourceResult:
     contents: list[ResourceContents]
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class SubscribeRequestParams:
     uri: str
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class UnsubscribeRequestParams:
     uri: str
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ResourceUpdatedNotificationParams:
     uri: str
     meta: Meta | None = None
@@ -368,7 +366,7 @@ class ResourceUpdatedNotificationParams:
 # --- prompts -----------------------------------------------------------------------------------------------------
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class PromptArgument:
     name: str
     title: str | None = None
@@ -376,7 +374,7 @@ class PromptArgument:
     required: bool | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Prompt:
     name: str
     title: str | None = None
@@ -386,27 +384,27 @@ class Prompt:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ListPromptsResult:
     prompts: list[Prompt]
     next_cursor: Cursor | None = None
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class GetPromptRequestParams:
     name: str
     arguments: dict[str, str] | None = None
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class PromptMessage:
     role: Role
     content: ContentBlock
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class GetPromptResult:
     messages: list[PromptMessage]
     description: str | None = None
@@ -416,7 +414,7 @@ class GetPromptResult:
 # --- tools -------------------------------------------------------------------------------------------------------
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ToolAnnotations:
     title: str | None = None
     read_only_hint: bool | None = None
@@ -425,12 +423,12 @@ class ToolAnnotations:
     open_world_hint: bool | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ToolExecution:
     task_support: Literal["forbidden", "optional", "required"] | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Tool:
     name: str
     input_schema: JsonObject
@@ -443,14 +441,14 @@ class Tool:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ListToolsResult:
     tools: list[Tool]
     next_cursor: Cursor | None = None
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class CallToolRequestParams:
     name: str
     arguments: JsonObject | None = None
@@ -458,7 +456,7 @@ class CallToolRequestParams:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class CallToolResult:
     content: list[ContentBlock]
     structured_content: JsonObject | None = None
@@ -469,14 +467,14 @@ class CallToolResult:
 # --- completion --------------------------------------------------------------------------------------------------
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class PromptReference:
     type: Literal["ref/prompt"] = "ref/prompt"
     name: str
     title: str | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ResourceTemplateReference:
     type: Literal["ref/resource"] = "ref/resource"
     uri: str
@@ -485,18 +483,18 @@ class ResourceTemplateReference:
 CompletionReference: TypeAlias = PromptReference | ResourceTemplateReference
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class CompletionArgument:
     name: str
     value: str
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class CompletionContext:
     arguments: dict[str, str] | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class CompleteRequestParams:
     ref: CompletionReference
     argument: CompletionArgument
@@ -504,14 +502,14 @@ class CompleteRequestParams:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Completion:
     values: list[str]
     total: int | None = None
     has_more: bool | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class CompleteResult:
     completion: Completion
     meta: Meta | None = None
@@ -520,12 +518,12 @@ class CompleteResult:
 # --- sampling ----------------------------------------------------------------------------------------------------
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ModelHint:
     name: str | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ModelPreferences:
     hints: list[ModelHint] | None = None
     cost_priority: float | None = None
@@ -533,19 +531,19 @@ class ModelPreferences:
     intelligence_priority: float | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class SamplingMessage:
     role: Role
     content: SamplingContent | list[SamplingContent]
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ToolChoice:
     mode: Literal["auto", "required", "none"] | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class CreateMessageRequestParams:
     messages: list[SamplingMessage]
     max_tokens: int
@@ -561,7 +559,7 @@ class CreateMessageRequestParams:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class CreateMessageResult:
     role: Role
     content: SamplingContent | list[SamplingContent]
@@ -573,14 +571,14 @@ class CreateMessageResult:
 # --- roots -------------------------------------------------------------------------------------------------------
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Root:
     uri: str
     name: str | None = None
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ListRootsResult:
     roots: list[Root]
     meta: Meta | None = None
@@ -589,7 +587,7 @@ class ListRootsResult:
 # --- elicitation -------------------------------------------------------------------------------------------------
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class StringSchema:
     type: Literal["string"] = "string"
     title: str | None = None
@@ -600,7 +598,7 @@ class StringSchema:
     default: str | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class NumberSchema:
     type: Literal["number", "integer"] = "number"
     title: str | None = None
@@ -610,7 +608,7 @@ class NumberSchema:
     default: float | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class BooleanSchema:
     type: Literal["boolean"] = "boolean"
     title: str | None = None
@@ -618,13 +616,13 @@ class BooleanSchema:
     default: bool | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class EnumOption:
     const: str
     title: str
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class UntitledSingleSelectEnumSchema:
     type: Literal["string"] = "string"
     enum: list[str]
@@ -633,7 +631,7 @@ class UntitledSingleSelectEnumSchema:
     default: str | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class TitledSingleSelectEnumSchema:
     type: Literal["string"] = "string"
     one_of: list[EnumOption]
@@ -642,7 +640,7 @@ class TitledSingleSelectEnumSchema:
     default: str | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class LegacyTitledEnumSchema:
     type: Literal["string"] = "string"
     enum: list[str]
@@ -652,18 +650,18 @@ class LegacyTitledEnumSchema:
     default: str | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class UntitledEnumItems:
     type: Literal["string"] = "string"
     enum: list[str]
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class TitledEnumItems:
     any_of: list[EnumOption]
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class UntitledMultiSelectEnumSchema:
     type: Literal["array"] = "array"
     items: UntitledEnumItems
@@ -674,7 +672,7 @@ class UntitledMultiSelectEnumSchema:
     default: list[str] | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class TitledMultiSelectEnumSchema:
     type: Literal["array"] = "array"
     items: TitledEnumItems
@@ -697,7 +695,7 @@ PrimitiveSchemaDefinition: TypeAlias = (
 )
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ElicitRequestedSchema:
     type: Literal["object"] = "object"
     properties: dict[str, PrimitiveSchemaDefinition]
@@ -705,7 +703,7 @@ class ElicitRequestedSchema:
     schema_uri: str | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ElicitRequestFormParams:
     message: str
     requested_schema: ElicitRequestedSchema
@@ -714,7 +712,7 @@ class ElicitRequestFormParams:
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ElicitRequestURLParams:
     mode: Literal["url"] = "url"
     message: str
@@ -728,14 +726,14 @@ ElicitRequestParams: TypeAlias = ElicitRequestFormParams | ElicitRequestURLParam
 ElicitContentValue: TypeAlias = str | int | float | bool | list[str]
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ElicitResult:
     action: Literal["accept", "decline", "cancel"]
     content: dict[str, ElicitContentValue] | None = None
     meta: Meta | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ElicitationCompleteNotificationParams:
     elicitation_id: str
     meta: Meta | None = None

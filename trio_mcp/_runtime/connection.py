@@ -41,8 +41,8 @@ async def serve_connection(
     send_channel, receive_channel = trio.open_memory_channel[Message](WRITE_QUEUE)
     outbound = ChannelOutbound(send_channel)
 
-    async def run_request(event: RequestReceived) -> None:
-        reply = await dispatcher.handle_request(session, event, outbound)
+    async def run_request(event: RequestReceived, scope: trio.CancelScope) -> None:
+        reply = await dispatcher.handle_request(session, event, outbound, scope=scope)
         if reply is not None:
             await outbound.send(reply)
 
@@ -71,7 +71,7 @@ def _handle_raw(
     session: ServerSession,
     raw: bytes | str,
     nursery: trio.Nursery,
-    run_request: Callable[[RequestReceived], Awaitable[None]],
+    run_request: Callable[[RequestReceived, trio.CancelScope], Awaitable[None]],
     outbound: ChannelOutbound,
 ) -> list[Message]:
     """Returns the replies to send at once (errors); requests are started, notifications handled in a task."""
@@ -101,7 +101,9 @@ def _handle_raw(
                 replies.append(event)
             elif isinstance(message, Request):
                 assert isinstance(event, RequestReceived)
-                nursery.start_soon(run_request, event)
+                # Registered before the task starts: a `notifications/cancelled` later in the same batch (or
+                # read before this task first runs) must find it (U/cancellation: handle the races).
+                nursery.start_soon(run_request, event, dispatcher.register_request(session, event))
             else:
                 nursery.start_soon(dispatcher.handle_notification, session, event, outbound)
     return replies

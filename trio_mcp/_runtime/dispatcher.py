@@ -76,11 +76,20 @@ class Dispatcher:
     # -- requests --
 
     async def handle_request(
-        self, session: ServerSession, event: RequestReceived, outbound: Outbound
+        self,
+        session: ServerSession,
+        event: RequestReceived,
+        outbound: Outbound,
+        *,
+        scope: trio.CancelScope | None = None,
     ) -> Message | None:
-        """Run one request to completion; None when `notifications/cancelled` cancelled it (no reply is sent)."""
-        scope = trio.CancelScope()
-        session.in_flight[event.id] = scope
+        """Run one request to completion; None when `notifications/cancelled` cancelled it (no reply is sent).
+
+        A caller that starts this in a new task passes the `scope` it already put in `session.in_flight` (see
+        `register_request`), so a cancellation read before the task first runs still finds the request.
+        """
+        if scope is None:
+            scope = self.register_request(session, event)
         try:
             with scope:
                 try:
@@ -103,6 +112,13 @@ class Dispatcher:
             return None
         finally:
             session.in_flight.pop(event.id, None)
+
+    @staticmethod
+    def register_request(session: ServerSession, event: RequestReceived) -> trio.CancelScope:
+        """Put the request's CancelScope in the in-flight table now (synchronously)."""
+        scope = trio.CancelScope()
+        session.in_flight[event.id] = scope
+        return scope
 
     async def _call(self, session: ServerSession, event: RequestReceived, outbound: Outbound) -> Any:
         method, params = event.method, event.params

@@ -13,6 +13,7 @@ import trio
 
 from .._proto import types as t
 from .._proto.jsonrpc import Message
+from .._proto.session import INITIALIZING, READY
 from .state import ServerSession
 
 
@@ -40,7 +41,9 @@ class ConnectionHub:
 
     async def broadcast(self, method: str) -> None:
         for session, channel in list(self._sessions.items()):
-            _offer(channel, session.protocol.send_notification(method, None))
+            # L§Initialization: a session still in its handshake gets no list_changed (and must not stop the rest).
+            if session.protocol.state in (INITIALIZING, READY):
+                _offer(channel, session.protocol.send_notification(method, None))
 
     async def resource_updated(self, uri: str) -> None:
         params = t.ResourceUpdatedNotificationParams(uri=uri)

@@ -7,6 +7,7 @@ another instance, the stream manager forwards it here and calls `deliver` just t
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
@@ -30,6 +31,8 @@ class _Waiter:
 class Peer:
     protocol: ProtocolSession
     default_timeout: float = 300.0
+    # Called with each request id before the request goes out (the HTTP app records where replies must go).
+    on_request: Callable[[RequestId], Awaitable[None]] | None = None
     _waiters: dict[RequestId, _Waiter] = attrs.field(factory=dict)
 
     def waiting_for(self, request_id: RequestId) -> bool:
@@ -49,6 +52,13 @@ class Peer:
         message = self.protocol.send_request(method, params)
         waiter = _Waiter()
         self._waiters[message.id] = waiter
+        if self.on_request is not None:
+            try:
+                await self.on_request(message.id)
+            except BaseException:
+                self._waiters.pop(message.id, None)
+                self.protocol.forget_request(message.id)
+                raise
         limit = self.default_timeout if timeout is None else timeout
         try:
             await outbound.send(message)

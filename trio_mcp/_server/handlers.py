@@ -29,8 +29,8 @@ def context_parameter(func: Callable[..., Any]) -> str | None:
 
 
 def description_of(func: Callable[..., Any], explicit: str | None) -> str | None:
-    if explicit:
-        return explicit
+    if explicit and explicit.strip():
+        return explicit.strip()
     doc = inspect.getdoc(func)
     return doc.strip() if doc and doc.strip() else None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
@@ -107,7 +107,7 @@ class SessionStore(Protocol):
 
     async def has(self, session_id: str) -> bool: ...
 
-    def keys(self) -> AsyncIterator[str]:
+    def keys(self) -> AsyncGenerator[str]:
         """Every live session id (SCAN-style iteration on Redis, never KEYS)."""
         ...
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 
 import attrs
 import trio
@@ -52,7 +52,7 @@ class MemorySessionStore:
     async def has(self, session_id: str) -> bool:
         return self._live(session_id) is not None
 
-    async def keys(self) -> AsyncIterator[str]:
+    async def keys(self) -> AsyncGenerator[str]:
         self._sweep()
         for sid in list(self._entries):
             yield sid

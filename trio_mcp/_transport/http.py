@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -40,10 +40,12 @@ from .._proto.jsonrpc import (
     parse_body,
 )
 from .._proto.session import READY, RequestReceived
-from .._proto.versions import LATEST_VERSION, SUPPORTED_VERSIONS, is_supported
+from .._proto.versions import LATEST_VERSION, SUPPORTED_VERSIONS, allows_batches, is_supported
 from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
 from .._runtime.state import ServerSession
 from .._stores._base import ExpiryPolicy, SessionStore, StoreUnavailable
+from .._streams._base import StreamManager
+from .._streams.memory import MemoryStreamManager
 from .asgi import (
     JSON_HEADERS,
     SSE_HEADERS,
@@ -56,7 +58,7 @@ from .asgi import (
     respond,
     respond_error,
 )
-from .config import HttpConfig, load_config
+from .config import ConfigError, HttpConfig, load_config
 from .headers import AcceptDecision, accept_decision, host_allowed, is_json_content_type, origin_allowed
 from .sessions import LiveSession, SessionManager, StandaloneStream, new_session_id
 
@@ -96,38 +98,48 @@ def _select_store(config: HttpConfig) -> SessionStore:
     )
 
 
-class HttpHub:
-    """Delivers server-wide notifications to the standalone (GET) streams held by this instance."""
+def _select_streams(config: HttpConfig, store: SessionStore) -> StreamManager:
+    """TRIO_MCP_STREAMS=memory|redis; defaults to redis when the store is Redis (DESIGN.md "Configuration")."""
+    choice = config.streams
+    if choice is not None and not isinstance(choice, str):
+        return choice  # pyright: ignore[reportUnknownVariableType]
+    if choice is None:
+        choice = "redis" if type(store).__name__ == "RedisSessionStore" else "memory"
+    if choice == "memory":
+        return MemoryStreamManager()
+    if choice == "redis":
+        from .._streams.select import redis_stream_manager
 
-    def __init__(self, sessions: SessionManager) -> None:
-        self._sessions = sessions
+        return redis_stream_manager(
+            config.redis_url, prefix=config.redis_prefix, heartbeat=config.heartbeat_interval
+        )
+    raise ConfigError(f"TRIO_MCP_STREAMS={choice!r} is not a stream manager; choose memory or redis")
+
+
+class HttpHub:
+    """Server-wide notifications go through the stream manager, so they reach sessions on every instance."""
+
+    def __init__(self, streams: StreamManager) -> None:
+        self._streams = streams
 
     async def broadcast(self, method: str) -> None:
-        for live in list(self._sessions.live.values()):
-            if live.standalone is not None:
-                _offer(live.standalone, live.session.protocol.send_notification(method, None))
+        await self._streams.broadcast({"kind": "notify", "method": method})
 
     async def resource_updated(self, uri: str) -> None:
-        from .._proto import types as t
-
-        params = t.ResourceUpdatedNotificationParams(uri=uri)
-        for live in list(self._sessions.live.values()):
-            if live.standalone is not None and uri in live.session.subscriptions:
-                _offer(
-                    live.standalone,
-                    live.session.protocol.send_notification("notifications/resources/updated", params),
-                )
+        await self._streams.broadcast({"kind": "resource_updated", "uri": uri})
 
 
-def _offer(stream: StandaloneStream, message: Message) -> None:
-    # A full buffer means a slow client: drop that stream (it can reconnect), never block or grow memory.
-    try:
-        stream.channel.send_nowait(message)
-    except trio.WouldBlock:
-        log.warning("standalone stream buffer full; closing the stream of a slow client")
-        stream.scope.cancel()
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        pass
+class SessionStreamOutbound:
+    """Messages of a request answered in JSON go to the session's standalone stream, wherever it is held."""
+
+    can_request = True
+
+    def __init__(self, streams: StreamManager, session_id: str) -> None:
+        self._streams = streams
+        self._session_id = session_id
+
+    async def send(self, message: Message) -> None:
+        await self._streams.publish(self._session_id, encode(message))
 
 
 class McpASGIApp:
@@ -137,15 +149,22 @@ class McpASGIApp:
         self.server = server
         self.config = load_config(**config)
         self.store = _select_store(self.config)
-        self.sessions = SessionManager(self.store, reply_timeout=self.config.reply_timeout)
+        self.streams = _select_streams(self.config, self.store)
+        self.sessions = SessionManager(
+            self.store,
+            self.streams,
+            reply_timeout=self.config.reply_timeout,
+            instance_id=self.streams.instance_id,
+        )
         self.dispatcher = server.dispatcher(self.sessions.save)
-        self.hub = HttpHub(self.sessions)
+        self.hub = HttpHub(self.streams)
+        self._nursery: trio.Nursery | None = None
         self._started = False
 
     # -- lifespan --
 
     @asynccontextmanager
-    async def lifespan(self) -> AsyncIterator[McpASGIApp]:
+    async def lifespan(self) -> AsyncGenerator[McpASGIApp]:
         """Opens the app nursery (heartbeat, store); enter it from a host app's lifespan when mounted."""
         if self._started:
             raise RuntimeError("this trio_mcp app is already running")
@@ -154,6 +173,8 @@ class McpASGIApp:
             await opener()
         try:
             async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                await nursery.start(self.streams.run, self)
                 nursery.start_soon(self._heartbeat)
                 self.server.add_hub(self.hub)
                 self._started = True
@@ -166,7 +187,9 @@ class McpASGIApp:
                         self.sessions.close_live(sid)
                     nursery.cancel_scope.cancel()
         finally:
+            self._nursery = None
             with trio.CancelScope(shield=True):
+                await self.streams.aclose()
                 await self.store.aclose()
 
     async def _heartbeat(self) -> None:
@@ -193,6 +216,57 @@ class McpASGIApp:
                 return
         await send({"type": "lifespan.shutdown.complete"})
 
+    # -- StreamEvents: control events from any instance --
+
+    def on_broadcast(self, event: dict[str, Any]) -> None:
+        kind = event.get("kind")
+        if kind == "notify" and isinstance(method := event.get("method"), str):
+            for sid, live in list(self.sessions.live.items()):
+                if live.standalone is not None:
+                    note = live.session.protocol.send_notification(method, None)
+                    self.streams.deliver_local(sid, encode(note))
+        elif kind == "resource_updated" and isinstance(uri := event.get("uri"), str):
+            if self._nursery is not None:
+                self._nursery.start_soon(self._resource_updated, uri)
+        elif kind == "stream_taken":
+            live = self.sessions.live.get(str(event.get("session")))
+            standalone = live.standalone if live is not None else None
+            if standalone is not None and standalone.token != event.get("token"):
+                # Another instance now holds this session's GET stream: each message on one stream (T§Multiple Connections).
+                standalone.superseded = True
+                standalone.scope.cancel()
+
+    async def _resource_updated(self, uri: str) -> None:
+        from .._proto import types as t
+
+        params = t.ResourceUpdatedNotificationParams(uri=uri)
+        for sid, live in list(self.sessions.live.items()):
+            if live.standalone is None:
+                continue
+            # Subscriptions live in the record (any instance may have changed them): read it, not our copy.
+            try:
+                record = await self.store.get(sid)
+            except StoreUnavailable:
+                return
+            if record is not None and uri in record.subscriptions:
+                note = live.session.protocol.send_notification("notifications/resources/updated", params)
+                self.streams.deliver_local(sid, encode(note))
+
+    def on_session_deleted(self, session_id: str) -> None:
+        self.sessions.close_live(session_id)
+
+    def on_reply(self, session_id: str, payload: bytes) -> None:
+        live = self.sessions.live.get(session_id)
+        if live is None:
+            return
+        try:
+            messages = parse_body(payload).messages
+        except RemoteProtocolError:
+            return
+        for message in messages:
+            if isinstance(message, Response | ErrorResponse):
+                self.dispatcher.deliver_reply(live.session, message)
+
     # -- ASGI entry --
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -205,7 +279,8 @@ class McpASGIApp:
             await send({"type": "websocket.close", "code": 1008, "reason": "use the HTTP endpoint"})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["path"].rstrip("/") != self.config.path.rstrip("/") and scope["path"] != self.config.path:
+        path = _route_path(scope)
+        if path.rstrip("/") != self.config.path.rstrip("/") and path != self.config.path:
             await respond(send, 404, b"Not Found", [(b"content-type", b"text/plain")])
             return
         if not self._started:
@@ -349,6 +424,12 @@ class McpASGIApp:
         except RemoteProtocolError as exc:
             await respond_error(send, 400, exc.code, exc.message, headers=cors)
             return
+        except RecursionError:
+            # json.loads recurses per nesting level: `[[[[...` within max_body_size would otherwise be a 500.
+            await respond_error(
+                send, 400, PARSE_ERROR, "Parse error: the JSON body is nested too deeply", headers=cors
+            )
+            return
         initialize = next(
             (m for m in parsed.messages if isinstance(m, Request) and m.method == "initialize"), None
         )
@@ -358,6 +439,18 @@ class McpASGIApp:
             await self._post_in_session(scope, send, h, accept, parsed, cors)
         elif self._stateless_for(accept) and not _is_modern(parsed):
             version = h.protocol_version or LATEST_VERSION
+            if parsed.is_batch and h.protocol_version is not None and not allows_batches(version):
+                # No session to go by: the header's version decides (batching exists only in 2025-03-26;
+                # with no header, T§Protocol Version Header says assume 2025-03-26, so a batch is fine).
+                await respond_error(
+                    send,
+                    400,
+                    INVALID_REQUEST,
+                    f"Invalid Request: JSON-RPC batches are not allowed in protocol version {version}; "
+                    "batching exists only in 2025-03-26",
+                    headers=cors,
+                )
+                return
             session = ServerSession.new(None)
             session.stateless = True
             session.protocol.state = READY
@@ -491,8 +584,10 @@ class McpASGIApp:
             if isinstance(message, InvalidMessage):
                 replies.append(error_response(message.id, message.error.code, message.error.message))
             elif isinstance(message, Response | ErrorResponse):
-                if not self.dispatcher.deliver_reply(session, message):
-                    log.debug("a reply to request %r arrived, but nothing here waits for it", message.id)
+                if not self.dispatcher.deliver_reply(session, message) and not await self._forward_reply(
+                    session, message
+                ):
+                    log.debug("a reply to request %r arrived, but nothing waits for it", message.id)
             elif isinstance(message, Notification):
                 try:
                     event = self.dispatcher.receive(session, message)
@@ -516,6 +611,12 @@ class McpASGIApp:
             await self._answer_json(session, send, parsed, requests, replies, headers, stateless=stateless)
         else:
             await self._answer_sse(session, send, requests, replies, headers)
+
+    async def _forward_reply(self, session: ServerSession, message: Response | ErrorResponse) -> bool:
+        """The handler waiting for this reply may run on another instance: route it there."""
+        if session.session_id is None or message.id is None:
+            return False
+        return await self.streams.forward_reply(session.session_id, message.id, encode(message))
 
     async def _answer_without_requests(
         self, send: Send, parsed: ParsedBody, replies: list[Message], headers: list[tuple[bytes, bytes]]
@@ -546,7 +647,11 @@ class McpASGIApp:
         *,
         stateless: bool,
     ) -> None:
-        outbound = NoBackChannel(STATELESS_REASON if stateless else JSON_MODE_REASON)
+        outbound: Outbound
+        if stateless or session.session_id is None:
+            outbound = NoBackChannel(STATELESS_REASON)
+        else:
+            outbound = SessionStreamOutbound(self.streams, session.session_id)
         for event in requests:
             reply = await self.dispatcher.handle_request(session, event, outbound)
             if reply is not None:
@@ -632,27 +737,32 @@ class McpASGIApp:
     async def _standalone_stream(
         self, live: LiveSession, receive: Receive, send: Send, headers: list[tuple[bytes, bytes]]
     ) -> None:
+        session_id = live.session.session_id
+        assert session_id is not None
         previous = live.standalone
         if previous is not None:
             # A new GET supersedes the old stream, so a client reconnecting after a blip is never locked out.
             previous.superseded = True
             previous.scope.cancel()
-        send_channel, receive_channel = trio.open_memory_channel[Message](self.config.stream_buffer)
-        stream = StandaloneStream(channel=send_channel, scope=trio.CancelScope())
+        stream = StandaloneStream(scope=trio.CancelScope(), token=secrets.token_hex(8))
         live.standalone = stream
-        writer = _SSEWriter(send, secrets.token_hex(4))
+        writer = _SSEWriter(send, stream.token)
         await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
         try:
             with stream.scope:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(_watch_disconnect, receive, nursery.cancel_scope)
-                    async with receive_channel:
-                        await writer.drain(receive_channel, self.config.keepalive_interval)
-                    nursery.cancel_scope.cancel()
+                async with self.streams.subscribe(session_id, self.config.stream_buffer) as channel:
+                    await self.streams.broadcast(
+                        {"kind": "stream_taken", "session": session_id, "token": stream.token}
+                    )
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(_watch_disconnect, receive, nursery.cancel_scope)
+                        await writer.drain(channel, self.config.keepalive_interval)
+                        # The channel ended: DELETE, or the client lagged and its buffer filled. Say when to retry.
+                        stream.superseded = True
+                        nursery.cancel_scope.cancel()
         finally:
             if live.standalone is stream:
                 live.standalone = None
-            send_channel.close()
             with trio.CancelScope(shield=True), trio.move_on_after(1):
                 if stream.superseded:
                     await writer.retry(self.config.sse_retry_ms)
@@ -683,7 +793,22 @@ class McpASGIApp:
             await self._session_not_found(send, cors)
             return
         await self.sessions.end(h.session_id)
+        await self.streams.session_deleted(h.session_id)
         await respond(send, 200, b"", cors)
+
+
+def _route_path(scope: Scope) -> str:
+    """The request path relative to where the app is mounted.
+
+    ASGI: `path` includes `root_path`, the mount prefix (Starlette's Mount, hypercorn's root_path), so
+    an app mounted at /tools sees path "/tools/mcp" and root_path "/tools". Servers that strip the prefix
+    from `path` themselves are handled too (the path then does not start with root_path).
+    """
+    path: str = scope["path"]
+    root: str = scope.get("root_path") or ""
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :] or "/"
+    return path
 
 
 def _is_modern(parsed: ParsedBody) -> bool:
@@ -726,15 +851,16 @@ class _SSEWriter:
     async def prime(self) -> None:
         await self._write(sse.encode_event(b"", id=self._next_id()))
 
-    async def message(self, message: Message) -> None:
-        await self._write(
-            sse.encode_event(dumps(message_to_obj(message)), id=self._next_id(), event="message")
-        )
+    async def message(self, message: Message | bytes) -> None:
+        data = message if isinstance(message, bytes) else dumps(message_to_obj(message))
+        await self._write(sse.encode_event(data, id=self._next_id(), event="message"))
 
     async def retry(self, milliseconds: int) -> None:
         await self._write(sse.encode_event(None, retry_ms=milliseconds))
 
-    async def drain(self, channel: trio.MemoryReceiveChannel[Message], keepalive: float) -> None:
+    async def drain(
+        self, channel: trio.MemoryReceiveChannel[Message] | trio.MemoryReceiveChannel[bytes], keepalive: float
+    ) -> None:
         while True:
             with trio.move_on_after(keepalive if keepalive > 0 else math.inf):
                 try:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
 import attrs
 import trio
 
-from .._proto.jsonrpc import Message
 from .._proto.session import INITIALIZING, NEW, READY, STATES
 from .._runtime.state import ServerSession
 from .._stores._base import SessionRecord, SessionStore, wall_clock
+from .._streams._base import StreamManager
 
 log = logging.getLogger("trio_mcp.http")
 
@@ -29,10 +29,10 @@ def new_session_id() -> str:
 
 @attrs.define(eq=False)
 class StandaloneStream:
-    """The session's GET stream on this instance: its bounded channel and the scope that ends it."""
+    """The session's GET stream on this instance: the scope that ends it and a token naming it."""
 
-    channel: trio.MemorySendChannel[Message]
     scope: trio.CancelScope
+    token: str
     superseded: bool = False
 
 
@@ -47,6 +47,7 @@ class LiveSession:
 @attrs.define(eq=False)
 class SessionManager:
     store: SessionStore
+    streams: StreamManager
     reply_timeout: float = 300.0
     instance_id: str = attrs.field(factory=lambda: secrets.token_hex(4))
     live: dict[str, LiveSession] = attrs.field(factory=dict)
@@ -99,7 +100,7 @@ class SessionManager:
     # -- live copies --
 
     @asynccontextmanager
-    async def hold(self, session_id: str) -> AsyncIterator[LiveSession | None]:
+    async def hold(self, session_id: str) -> AsyncGenerator[LiveSession | None]:
         """The session's live copy for the duration of a request or stream; None when unknown or expired.
 
         The record is read on every request, so a change made on another instance (log level, subscriptions)
@@ -124,7 +125,7 @@ class SessionManager:
             self._release(live)
 
     @asynccontextmanager
-    async def hold_new(self, session: ServerSession) -> AsyncIterator[LiveSession]:
+    async def hold_new(self, session: ServerSession) -> AsyncGenerator[LiveSession]:
         assert session.session_id is not None
         live = self.live[session.session_id] = LiveSession(session=session, users=1)
         try:

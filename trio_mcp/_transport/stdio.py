@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 import trio
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 MAX_LINE = 16 * 1024 * 1024
 
 
-async def lines(stream: trio.abc.ReceiveStream, *, max_line: int = MAX_LINE) -> AsyncIterator[bytes]:
+async def lines(stream: trio.abc.ReceiveStream, *, max_line: int = MAX_LINE) -> AsyncGenerator[bytes]:
     """Split a byte stream on b"\\n" (messages never contain raw newlines); a final unterminated line counts too."""
     buffer = bytearray()
     while True:

@@ -1,0 +1,274 @@
+"""RedisConnection: the one place trio_mcp talks to coredis (shared by the Redis session store and stream manager).
+
+What it adds to a bare ``coredis.Redis`` (measured behaviour of coredis 6.9 under trio: /tmp/coredis_notes.md,
+DESIGN.md §4):
+
+* **Lifetime.** coredis needs ``async with client:``; entering opens the connection pool's task group (a trio
+  nursery) in the entering task, and does not connect. :meth:`RedisConnection.open` enters it and
+  :meth:`RedisConnection.aclose` leaves it, so both must run in the same task and nest like ``async with``
+  (the ASGI lifespan does ``await store.open()`` ... ``await store.aclose()`` around its own nursery).
+  Entering is reference-counted so a store and a stream manager may share one connection: the first
+  ``open()`` enters the client, the last ``aclose()`` leaves it.
+* **Lazy connection, fail fast, recover by itself.** Nothing connects before the first command, so an app
+  starts while Redis is down. Every command gets a bounded connect/reply timeout (``timeout``, 2 s) plus an
+  overall deadline, and a dead pooled connection is replaced on the next command (one transparent retry on
+  connection errors only; timeouts are not retried, so a frozen server costs one timeout, not three).
+* **One error boundary.** Connection refused/reset/lost and timeouts become ``unavailable`` (the caller's
+  exception class, :class:`StoreUnavailable` for the session store) with a message naming the URL without its
+  password; other Redis errors become ``error``. coredis exception types never escape.
+* **No ResourceWarnings.** coredis 6.9 leaks six anyio memory streams per *failed* connection attempt
+  (``ResourceWarning: Unclosed <MemoryObjectSendStream>`` at GC time); the connection classes used here close
+  them. ``tests/stores/test_redis.py`` fails if coredis renames those attributes.
+
+coredis is imported lazily: importing this module (and so ``trio_mcp.stores``) works without the ``redis``
+extra; constructing a connection without it raises an ImportError naming the extra.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Awaitable, Callable, Generator, Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import trio
+
+if TYPE_CHECKING:
+    import coredis
+
+T = TypeVar("T")
+
+EXTRA_HINT = "pip install 'trio_mcp[redis]'"
+DEFAULT_TIMEOUT = 2.0
+
+# The anyio memory streams coredis' BaseConnection.__init__ creates and only closes after a successful connect.
+_CONNECTION_STREAMS = (
+    "_write_buffer_in",
+    "_write_buffer_out",
+    "_push_message_buffer_in",
+    "_push_message_buffer_out",
+    "_streamed_message_buffer_in",
+    "_streamed_message_buffer_out",
+)
+
+
+class RedisUnavailable(Exception):
+    """Default ``unavailable`` class when the caller gives none (the stores pass their own)."""
+
+
+def require_coredis() -> None:
+    """Raise a clear ImportError when the ``redis`` extra is missing."""
+    try:
+        import coredis  # noqa: F401  # pyright: ignore[reportUnusedImport]
+    except ImportError as exc:
+        raise ImportError(f"the Redis backends need coredis, which is not installed: {EXTRA_HINT}") from exc
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (safe for logs and error messages)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<unparsable Redis URL>"
+    if not password:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username or ''}:***@{host}"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _close_streams(connection: object) -> None:
+    for name in _CONNECTION_STREAMS:
+        stream = getattr(connection, name, None)
+        close = getattr(stream, "close", None)
+        if callable(close):
+            close()
+
+
+@functools.cache
+def _closing_connection_classes() -> dict[type[Any], type[Any]]:
+    """coredis connection class -> subclass that closes its memory streams however ``run()`` ends."""
+    from anyio import TASK_STATUS_IGNORED
+    from anyio.abc import TaskStatus
+    from coredis.connection import TCPConnection, UnixDomainSocketConnection
+
+    class ClosingTCPConnection(TCPConnection):
+        async def run(self, *, task_status: TaskStatus[None] = TASK_STATUS_IGNORED) -> None:
+            try:
+                await super().run(task_status=task_status)
+            finally:
+                _close_streams(self)
+
+    class ClosingUnixDomainSocketConnection(UnixDomainSocketConnection):
+        async def run(self, *, task_status: TaskStatus[None] = TASK_STATUS_IGNORED) -> None:
+            try:
+                await super().run(task_status=task_status)
+            finally:
+                _close_streams(self)
+
+    return {
+        TCPConnection: ClosingTCPConnection,
+        UnixDomainSocketConnection: ClosingUnixDomainSocketConnection,
+    }
+
+
+def _root_cause(exc: BaseException) -> str:
+    """``exc`` plus the innermost cause's text ("Unable to establish ... (Connection refused)")."""
+    seen = {id(exc)}
+    cause = exc
+    while (nxt := cause.__cause__ or cause.__context__) is not None and id(nxt) not in seen:
+        seen.add(id(nxt))
+        cause = nxt
+    text = str(cause) or type(cause).__name__
+    return str(exc) if cause is exc else f"{exc} ({text})"
+
+
+def _leaves(exc: BaseException) -> Iterator[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:  # pyright: ignore[reportUnknownVariableType]
+            yield from _leaves(inner)  # pyright: ignore[reportUnknownArgumentType]
+    else:
+        yield exc
+
+
+class RedisConnection:
+    """A lazily connecting coredis client with bounded timeouts and one error boundary.
+
+    ``unavailable`` is raised (as ``unavailable(message)``) when Redis cannot be reached or answered too late;
+    ``error`` for any other failure reported by Redis (a script error, a wrong key type...).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        unavailable: Callable[[str], Exception] = RedisUnavailable,
+        error: Callable[[str], Exception] = RuntimeError,
+        owner: str = "RedisConnection",
+    ) -> None:
+        require_coredis()
+        import coredis
+        from coredis.exceptions import ConnectionError as RedisConnectionError
+        from coredis.pool import ConnectionPool
+        from coredis.retry import ConstantRetryPolicy
+
+        if not timeout > 0 or math.isinf(timeout):
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        self.url = url
+        self.display_url = redact_url(url)
+        self.timeout = timeout
+        # Overall bound of one operation (a connect retried once, or a connect and a reply).
+        self.deadline = 2 * timeout
+        self._unavailable = unavailable
+        self._error = error
+        self._owner = owner
+        try:
+            pool = ConnectionPool.from_url(
+                url,
+                decode_responses=True,
+                connect_timeout=timeout,
+                stream_timeout=timeout,
+                timeout=timeout,  # waiting for a free pooled connection
+            )
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"invalid Redis URL {self.display_url!r}: {exc}") from None
+        closing = _closing_connection_classes().get(pool.connection_class)
+        if closing is not None:
+            pool.connection_class = closing
+        self._client: coredis.Redis[str] = coredis.Redis(
+            connection_pool=pool,
+            decode_responses=True,
+            # Replace a dead pooled connection transparently (Redis restarted); never retry a timeout.
+            retry_policy=ConstantRetryPolicy((RedisConnectionError,), retries=1, delay=0.01),
+        )
+        self._entered = 0
+        self._closed_once = False
+
+    # -- lifetime --
+
+    @property
+    def is_open(self) -> bool:
+        return self._entered > 0
+
+    async def open(self) -> None:
+        """Enter the client (no connection is made yet). Pair with :meth:`aclose` in the same task."""
+        if self._entered == 0:
+            await self._client.__aenter__()
+        self._entered += 1
+
+    async def aclose(self) -> None:
+        """Leave the client when the last user closes it: its connections are closed."""
+        if self._entered == 0:
+            return
+        self._entered -= 1
+        if self._entered == 0:
+            self._closed_once = True
+            await self._client.__aexit__(None, None, None)
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def client(self) -> coredis.Redis[str]:
+        """The raw coredis client, for internal callers (Pub/Sub...); wrap its use in :meth:`errors`."""
+        if self._entered == 0:
+            state = "closed" if self._closed_once else "not open"
+            raise RuntimeError(
+                f"{self._owner} is {state}: use `async with ...:` or `await ....open()` before using it"
+            )
+        return self._client
+
+    # -- the error boundary --
+
+    @contextmanager
+    def errors(self, action: str) -> Generator[None]:
+        """Map coredis/transport failures raised inside the block (also inside exception groups)."""
+        from coredis.exceptions import ConnectionError as RedisConnectionError
+        from coredis.exceptions import RedisError
+
+        try:
+            yield
+        except BaseException as exc:
+            leaves = list(_leaves(exc))
+            if any(not isinstance(leaf, Exception) for leaf in leaves):
+                raise  # Cancelled, KeyboardInterrupt...: never converted
+            down = [
+                leaf
+                for leaf in leaves
+                if isinstance(leaf, RedisConnectionError | TimeoutError | OSError | trio.TooSlowError)
+            ]
+            if down and len(down) == len(leaves):
+                raise self._unavailable(
+                    f"Redis at {self.display_url} is unavailable ({action}): {_root_cause(down[0])}"
+                ) from exc
+            if all(isinstance(leaf, RedisError) for leaf in leaves):
+                raise self._error(f"Redis at {self.display_url} failed ({action}): {leaves[0]}") from exc
+            raise
+
+    async def run(self, action: str, operation: Callable[[coredis.Redis[str]], Awaitable[T]]) -> T:
+        """``await operation(client)`` within the deadline, with errors mapped (``action`` names it)."""
+        client = self.client()
+        with self.errors(action):
+            with trio.move_on_after(self.deadline) as scope:
+                return await operation(client)
+        assert scope.cancelled_caught
+        raise self._unavailable(
+            f"Redis at {self.display_url} is unavailable ({action}): no answer within {self.deadline:g} s"
+        )
+
+    def __repr__(self) -> str:
+        return f"<RedisConnection {self.display_url} {'open' if self.is_open else 'closed'}>"
