@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -343,7 +344,7 @@ async def test_client_timeout_cancels_exactly_one_request(autojump_clock: trio.t
         assert results == {
             1: "done 1",
             3: "done 3",
-            0: (-32003, "tools/call got no reply within 5 seconds"),
+            0: (-32003, "tools/call got no reply within 5 s (timeout)"),
         }
         # L§Timeouts: the client sent notifications/cancelled and the server cancelled only that handler.
         await client.ping()
@@ -729,7 +730,7 @@ async def test_elicitation_not_offered_in_2025_03_26() -> None:
     ) as client:
         result = await client.call_tool("ask")
         assert result.is_error is True
-        assert "elicitation capability" in text_of(result)
+        assert "elicitation does not exist in protocol version 2025-03-26" in text_of(result)
 
 
 async def test_raw_handler_without_capability_gets_method_not_found() -> None:
@@ -775,7 +776,7 @@ async def test_reply_timeout(autojump_clock: trio.testing.MockClock) -> None:
         assert trio.current_time() - start == pytest.approx(1)
         assert (info.value.code, info.value.message) == (
             -32003,
-            "elicitation/create got no reply within 1 seconds",
+            "elicitation/create got no reply within 1 s (timeout)",
         )
         # L§Timeouts: the server told the client it stopped waiting ...
         await client.ping()
@@ -794,7 +795,10 @@ async def test_reply_timeout(autojump_clock: trio.testing.MockClock) -> None:
         assert not session.protocol.expects_response(1)
 
 
-async def test_late_reply_after_timeout_is_dropped(autojump_clock: trio.testing.MockClock) -> None:
+async def test_late_reply_after_timeout_is_dropped(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="trio_mcp")
     server, sessions = probe_server()
     answered = trio.Event()
 
@@ -815,12 +819,14 @@ async def test_late_reply_after_timeout_is_dropped(autojump_clock: trio.testing.
     async with open_memory_client(server, elicitation_callback=slow) as client:
         assert (
             text_of(await client.call_tool("ask"))
-            == "gave up: elicitation/create got no reply within 2 seconds"
+            == "gave up: elicitation/create got no reply within 2 s (timeout)"
         )
         await answered.wait()
         await client.ping()
         assert text_of(await client.call_tool("probe")).startswith("2025-11-25")
         assert_idle(sessions[0])
+    # The late answer reached the server, which dropped it: nobody waits for request 1 any more.
+    assert "dropped a reply to request id 1 that nobody waits for" in caplog.messages
 
 
 # --- load -------------------------------------------------------------------------------------------------------

@@ -161,7 +161,12 @@ def _check_client_capability(
             )
     elif method == "elicitation/create":
         mode = "url" if _is_url_elicitation(params) else "form"
-        if not has_elicitation(version) or mode not in elicitation_modes(caps):
+        if not has_elicitation(version):
+            raise LocalProtocolError(
+                f"elicitation does not exist in protocol version {version} (it arrived in 2025-06-18)",
+                code=METHOD_NOT_FOUND,
+            )
+        if mode not in elicitation_modes(caps):
             raise LocalProtocolError(
                 f"the client did not declare the elicitation capability for {mode} mode",
                 code=METHOD_NOT_FOUND,

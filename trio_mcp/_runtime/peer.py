@@ -76,7 +76,7 @@ class Peer:
                 with trio.CancelScope(shield=True):
                     with trio.move_on_after(1):
                         await outbound.send(cancel)
-                raise McpError(REQUEST_TIMEOUT, f"{method} got no reply within {limit:g} seconds")
+                raise McpError(REQUEST_TIMEOUT, f"{method} got no reply within {limit:g} s (timeout)")
         finally:
             if self._waiters.pop(message.id, None) is not None and not waiter.done.is_set():
                 self.protocol.forget_request(message.id)

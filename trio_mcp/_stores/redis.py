@@ -372,7 +372,9 @@ class RedisSessionStore:
         return await self._conn.run("keys", lambda r: r.zscan(self._index, cursor=cursor, count=_SCAN_COUNT))
 
     async def _scan_page(self, cursor: int, pattern: str) -> tuple[int, tuple[str, ...]]:
-        return await self._conn.run("clear", lambda r: r.scan(cursor=cursor, match=pattern, count=_SCAN_COUNT))
+        return await self._conn.run(
+            "clear", lambda r: r.scan(cursor=cursor, match=pattern, count=_SCAN_COUNT)
+        )
 
     async def _delete_keys(self, keys: list[str]) -> None:
         await self._conn.run("clear", lambda r: r.delete(keys))
