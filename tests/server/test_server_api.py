@@ -211,11 +211,6 @@ class Level(enum.StrEnum):
     TOP = "top"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="validation.py bug: the int/str scalar hooks (singledispatch) win over the Enum hook for IntEnum, "
-    "StrEnum and (str, Enum) classes, so the function gets a bare int/str instead of the member",
-)
 async def test_int_and_str_enum_arguments_are_converted_to_members() -> None:
     server = Server("convert-enums")
     received: dict[str, Any] = {}

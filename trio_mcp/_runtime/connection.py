@@ -33,10 +33,13 @@ async def serve_connection(
     write: Callable[[bytes], Awaitable[None]],
     *,
     hub: ConnectionHub | None = None,
+    eof_grace: float = 10.0,
 ) -> None:
     """Read messages until EOF; each request runs in its own task; one task owns all writes.
 
-    On EOF the in-flight handlers are cancelled: the peer that would read their answers is gone.
+    `initialize` runs inline, so requests piped right behind it see an initialized session. On EOF the
+    in-flight handlers get `eof_grace` seconds to finish and write their answers (a client may close stdin
+    right after its last request), then they are cancelled.
     """
     send_channel, receive_channel = trio.open_memory_channel[Message](WRITE_QUEUE)
     outbound = ChannelOutbound(send_channel)
@@ -57,8 +60,17 @@ async def serve_connection(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(writer)
             async for raw in incoming:
-                for reply in _handle_raw(dispatcher, session, raw, nursery, run_request, outbound):
+                replies, initialize = _handle_raw(dispatcher, session, raw, nursery, run_request, outbound)
+                for reply in replies:
                     await outbound.send(reply)
+                if initialize is not None:
+                    await run_request(initialize, dispatcher.register_request(session, initialize))
+            with trio.move_on_after(eof_grace):
+                while session.in_flight:
+                    await trio.sleep(0.01)
+            await send_channel.aclose()
+            with trio.move_on_after(1):
+                await _drained(receive_channel)
             nursery.cancel_scope.cancel()
     finally:
         if hub is not None:
@@ -73,18 +85,19 @@ def _handle_raw(
     nursery: trio.Nursery,
     run_request: Callable[[RequestReceived, trio.CancelScope], Awaitable[None]],
     outbound: ChannelOutbound,
-) -> list[Message]:
-    """Returns the replies to send at once (errors); requests are started, notifications handled in a task."""
+) -> tuple[list[Message], RequestReceived | None]:
+    """The replies to send at once (errors) and an initialize to run inline; other requests are started."""
     try:
         parsed = parse_body(raw)
     except RemoteProtocolError as exc:
-        return [error_response(None, exc.code, exc.message)]
+        return [error_response(None, exc.code, exc.message)], None
     replies: list[Message] = []
+    initialize: RequestReceived | None = None
     if parsed.is_batch:
         try:
             session.protocol.check_batch()
         except RemoteProtocolError as exc:
-            return [error_response(None, exc.code, exc.message)]
+            return [error_response(None, exc.code, exc.message)], None
     for message in parsed.messages:
         if isinstance(message, InvalidMessage):
             replies.append(error_response(message.id, message.error.code, message.error.message))
@@ -99,6 +112,9 @@ def _handle_raw(
                 continue
             if isinstance(event, ErrorResponse):
                 replies.append(event)
+            elif isinstance(message, Request) and message.method == "initialize" and not parsed.is_batch:
+                assert isinstance(event, RequestReceived)
+                initialize = event
             elif isinstance(message, Request):
                 assert isinstance(event, RequestReceived)
                 # Registered before the task starts: a `notifications/cancelled` later in the same batch (or
@@ -106,4 +122,10 @@ def _handle_raw(
                 nursery.start_soon(run_request, event, dispatcher.register_request(session, event))
             else:
                 nursery.start_soon(dispatcher.handle_notification, session, event, outbound)
-    return replies
+    return replies, initialize
+
+
+async def _drained(channel: trio.MemoryReceiveChannel[Message]) -> None:
+    # The writer owns the receive end; wait until it has written everything and seen the end of the channel.
+    while channel.statistics().current_buffer_used:
+        await trio.sleep(0.01)

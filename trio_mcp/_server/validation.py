@@ -521,7 +521,10 @@ def _format_bind_error(exc: BaseException, hint: type | None) -> str:
 # arm is being tried (cattrs's defaults would turn "3" into 3 or 3 into "3").
 
 
-def _structure_str(value: Any, _: Any) -> str:
+def _structure_str(value: Any, hint: Any) -> Any:
+    # IntEnum/StrEnum/(str, Enum) reach these scalar hooks first (cattrs dispatches on the base class).
+    if _is_enum_class(hint):
+        return _structure_enum(value, hint)
     if not isinstance(value, str):
         raise _BindError(f"expected string, got {_describe(value)}")
     return value
@@ -533,7 +536,9 @@ def _structure_bool(value: Any, _: Any) -> bool:
     return value
 
 
-def _structure_int(value: Any, _: Any) -> int:
+def _structure_int(value: Any, hint: Any) -> Any:
+    if _is_enum_class(hint):
+        return _structure_enum(value, hint)
     if not _matches_type(value, "integer"):
         raise _BindError(f"expected integer, got {_describe(value)}")
     return int(value)  # 3.0 passed validation as an integer

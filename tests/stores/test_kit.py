@@ -1,0 +1,64 @@
+"""The one conformance kit, run against every backend."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from trio_mcp._stores.kit import check_session_store
+from trio_mcp.stores import (
+    ExpiryPolicy,
+    FileSessionStore,
+    MemorySessionStore,
+    RedisSessionStore,
+    SessionStore,
+)
+from trio_mcp._stores._base import Clock
+
+
+async def test_memory_store_passes_the_kit() -> None:
+    @asynccontextmanager
+    async def factory(policy: ExpiryPolicy, clock: Clock) -> AsyncIterator[SessionStore]:
+        yield MemorySessionStore(policy=policy, clock=clock)
+
+    await check_session_store(factory)
+
+
+async def test_file_store_passes_the_kit(tmp_path: Path) -> None:
+    counter = itertools.count()
+
+    def factory(policy: ExpiryPolicy, clock: Clock) -> AbstractAsyncContextManager[SessionStore]:
+        return FileSessionStore(tmp_path / f"kit-{next(counter)}.json", policy=policy, clock=clock)
+
+    await check_session_store(factory)
+
+
+@pytest.mark.redis
+async def test_redis_store_passes_the_kit(redis_url: str) -> None:
+    counter = itertools.count()
+
+    @asynccontextmanager
+    async def factory(policy: ExpiryPolicy, clock: Clock) -> AsyncIterator[SessionStore]:
+        store = RedisSessionStore.from_url(redis_url, prefix=f"kit{next(counter)}:", policy=policy, clock=clock)
+        async with store:
+            yield store
+            await store.clear()
+
+    await check_session_store(factory)
+
+
+async def test_the_kit_catches_a_broken_store() -> None:
+    class ForgetfulStore(MemorySessionStore):
+        async def delete(self, session_id: str) -> bool:
+            return True  # claims to delete, keeps the record
+
+    @asynccontextmanager
+    async def factory(policy: ExpiryPolicy, clock: Clock) -> AsyncIterator[SessionStore]:
+        yield ForgetfulStore(policy=policy, clock=clock)
+
+    with pytest.raises(AssertionError, match=r"ForgetfulStore / basics\] delete\(\) of an unknown id returned True"):
+        await check_session_store(factory)
