@@ -109,6 +109,18 @@ class RawConnection:
     ) -> None:
         """Send a request through h11. `chunks` sends a chunked body without Content-Length. For what h11
         refuses to send (no Host, a bad Content-Length), use `raw_request`."""
+        await self.stream.send_all(self._serialise(method, target, headers, body, chunks=chunks, host=host))
+
+    def _serialise(
+        self,
+        method: str,
+        target: str,
+        headers: HeaderList,
+        body: bytes | None,
+        *,
+        chunks: Sequence[bytes] | None = None,
+        host: str | bytes | None = None,
+    ) -> bytes:
         self._next_cycle()
         hdrs: list[tuple[bytes, bytes]] = [(b"host", _b(self.host_header if host is None else host))]
         hdrs += [(_b(k), _b(v)) for k, v in headers]
@@ -125,15 +137,20 @@ class RawConnection:
         elif body:
             data += self.conn.send(h11.Data(data=body)) or b""
         data += self.conn.send(h11.EndOfMessage()) or b""
-        await self.stream.send_all(data)
+        return data
 
     async def send_raw(self, raw: bytes, method: str = "POST") -> None:
         """Write `raw` (a whole request, however malformed) as is; h11 is only told a `method` request went out,
         so it can parse the response."""
-        self._next_cycle()
-        self.conn.send(h11.Request(method=method, target="/", headers=[("host", "x"), ("content-length", "0")]))
-        self.conn.send(h11.EndOfMessage())
+        self._pretend_sent(method)
         await self.stream.send_all(raw)
+
+    def _pretend_sent(self, method: str) -> None:
+        self._next_cycle()
+        self.conn.send(
+            h11.Request(method=method, target="/", headers=[("host", "x"), ("content-length", "0")])
+        )
+        self.conn.send(h11.EndOfMessage())
 
     # -- receiving --
 
@@ -210,16 +227,39 @@ class RawConnection:
         body: bytes | None = b"",
         **kwargs: Any,
     ) -> RawResponse:
-        await self.send(method, target, headers, body, **kwargs)
-        return await self.read_response()
+        return await self._exchange(self._serialise(method, target, headers, body, **kwargs))
+
+    async def _exchange(self, data: bytes) -> RawResponse:
+        # Send while reading: a server may answer (413) and close before taking a large body, and a send
+        # blocked on a full socket buffer must not stop us from reading that answer.
+        broken: list[trio.BrokenResourceError] = []
+
+        async def send() -> None:
+            try:
+                await self.stream.send_all(data)
+            except trio.BrokenResourceError as exc:
+                broken.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(send)
+            try:
+                response = await self.read_response()
+            except (ConnectionError, h11.RemoteProtocolError) as exc:
+                if broken:
+                    raise ConnectionError(f"the server closed the connection early ({exc})") from broken[0]
+                raise
+            nursery.cancel_scope.cancel()
+        return response
 
     async def raw_request(
         self, method: str, target: str = "/mcp", headers: HeaderList = (), body: bytes = b""
     ) -> RawResponse:
         """Send a request serialised by hand (no validation: any header bytes, any Content-Length) and read
         the response whole. Add a content-length header yourself if the request needs one."""
-        await self.send_raw(build_request(method, target, [("host", self.host_header), *headers], body), method)
-        return await self.read_response()
+        self._pretend_sent(method)
+        return await self._exchange(
+            build_request(method, target, [("host", self.host_header), *headers], body)
+        )
 
     @property
     def reusable(self) -> bool:
@@ -323,9 +363,7 @@ async def initialize(
     capabilities: dict[str, Any] | None = None,
 ) -> str:
     """A new session (initialize + notifications/initialized); returns its id."""
-    response = await target.request(
-        "POST", post_headers(), init_body(version, capabilities=capabilities)
-    )
+    response = await target.request("POST", post_headers(), init_body(version, capabilities=capabilities))
     assert response.status == 200, (response.status, response.body)
     session_id = response.header("mcp-session-id")
     assert session_id
@@ -341,12 +379,14 @@ async def initialize(
 
 # -- assertions --
 
-_TRACEBACK_MARKERS = (b"Traceback (most recent call last)", b'File "/', b".py\", line ")
+_TRACEBACK_MARKERS = (b"Traceback (most recent call last)", b'File "/', b'.py", line ')
 
 
 def assert_no_traceback(response: RawResponse) -> None:
     for marker in _TRACEBACK_MARKERS:
-        assert marker not in response.body, f"a traceback leaked into a response body: {response.body[:500]!r}"
+        assert marker not in response.body, (
+            f"a traceback leaked into a response body: {response.body[:500]!r}"
+        )
 
 
 def assert_error(response: RawResponse, status: int, code: int, *phrases: str) -> dict[str, Any]:
@@ -361,7 +401,8 @@ def assert_error(response: RawResponse, status: int, code: int, *phrases: str) -
     error = body["error"]
     assert error["code"] == code, body
     message = error["message"]
-    assert isinstance(message, str) and message, body
+    assert isinstance(message, str), body
+    assert message, body
     for phrase in phrases:
         assert phrase.lower() in message.lower(), f"{phrase!r} not in {message!r}"
     return error

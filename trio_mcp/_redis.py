@@ -228,7 +228,7 @@ class RedisConnection:
         if self._entered == 0:
             state = "closed" if self._closed_once else "not open"
             raise RuntimeError(
-                f"{self._owner} is {state}: use `async with ...:` or `await ....open()` before using it"
+                f"{self._owner} is {state}: enter it with `async with` or call `await open()` before using it"
             )
         return self._client
 
@@ -237,20 +237,26 @@ class RedisConnection:
     @contextmanager
     def errors(self, action: str) -> Generator[None]:
         """Map coredis/transport failures raised inside the block (also inside exception groups)."""
+        from anyio import BrokenResourceError, ClosedResourceError, EndOfStream
         from coredis.exceptions import ConnectionError as RedisConnectionError
         from coredis.exceptions import RedisError
 
+        down_types = (
+            RedisConnectionError,
+            TimeoutError,
+            OSError,
+            trio.TooSlowError,
+            BrokenResourceError,
+            ClosedResourceError,
+            EndOfStream,
+        )
         try:
             yield
         except BaseException as exc:
             leaves = list(_leaves(exc))
             if any(not isinstance(leaf, Exception) for leaf in leaves):
                 raise  # Cancelled, KeyboardInterrupt...: never converted
-            down = [
-                leaf
-                for leaf in leaves
-                if isinstance(leaf, RedisConnectionError | TimeoutError | OSError | trio.TooSlowError)
-            ]
+            down = [leaf for leaf in leaves if isinstance(leaf, down_types)]
             if down and len(down) == len(leaves):
                 raise self._unavailable(
                     f"Redis at {self.display_url} is unavailable ({action}): {_root_cause(down[0])}"

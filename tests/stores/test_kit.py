@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from trio_mcp._stores._base import Clock
 from trio_mcp._stores.kit import check_session_store
 from trio_mcp.stores import (
     ExpiryPolicy,
@@ -17,7 +18,6 @@ from trio_mcp.stores import (
     RedisSessionStore,
     SessionStore,
 )
-from trio_mcp._stores._base import Clock
 
 
 async def test_memory_store_passes_the_kit() -> None:
@@ -43,7 +43,9 @@ async def test_redis_store_passes_the_kit(redis_url: str) -> None:
 
     @asynccontextmanager
     async def factory(policy: ExpiryPolicy, clock: Clock) -> AsyncIterator[SessionStore]:
-        store = RedisSessionStore.from_url(redis_url, prefix=f"kit{next(counter)}:", policy=policy, clock=clock)
+        store = RedisSessionStore.from_url(
+            redis_url, prefix=f"kit{next(counter)}:", policy=policy, clock=clock
+        )
         async with store:
             yield store
             await store.clear()
@@ -60,5 +62,7 @@ async def test_the_kit_catches_a_broken_store() -> None:
     async def factory(policy: ExpiryPolicy, clock: Clock) -> AsyncIterator[SessionStore]:
         yield ForgetfulStore(policy=policy, clock=clock)
 
-    with pytest.raises(AssertionError, match=r"ForgetfulStore / basics\] delete\(\) of an unknown id returned True"):
+    with pytest.raises(
+        AssertionError, match=r"ForgetfulStore / basics\] delete\(\) of an unknown id returned True"
+    ):
         await check_session_store(factory)

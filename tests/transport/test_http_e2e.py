@@ -96,7 +96,11 @@ async def test_unsupported_protocol_version_header_is_400(target: Target, method
     if method == "POST":
         response = await target.request("POST", post_headers(session_id, version=bad), rpc("tools/list"))
     else:
-        headers = [("mcp-session-id", session_id), ("mcp-protocol-version", bad), ("accept", "text/event-stream")]
+        headers = [
+            ("mcp-session-id", session_id),
+            ("mcp-protocol-version", bad),
+            ("accept", "text/event-stream"),
+        ]
         response = await target.request(method, headers, None)
     assert_error(response, 400, INVALID_REQUEST, "MCP-Protocol-Version", bad, *SUPPORTED)
     # The rejected DELETE did not end the session.
@@ -134,7 +138,9 @@ async def test_accept_header_is_order_and_q_value_tolerant(target: Target, accep
     session_id = response.header("mcp-session-id")
     assert session_id
     assert body_message(response)["result"]["protocolVersion"] == "2025-11-25"
-    ack = await target.request("POST", post_headers(session_id, accept=accept), note("notifications/initialized"))
+    ack = await target.request(
+        "POST", post_headers(session_id, accept=accept), note("notifications/initialized")
+    )
     assert ack.status == 202
 
 
@@ -150,7 +156,13 @@ async def test_accept_with_neither_type_is_406(target: Target, accept: str) -> N
 
 @pytest.mark.parametrize(
     "origin",
-    ["http://evil.example.com", "http://localhost.evil.example", "https://127.0.0.1.evil.example", "null", "file://"],
+    [
+        "http://evil.example.com",
+        "http://localhost.evil.example",
+        "https://127.0.0.1.evil.example",
+        "null",
+        "file://",
+    ],
 )
 async def test_bad_origin_is_403(target: Target, origin: str) -> None:
     response = await target.request("POST", post_headers(extra=[("origin", origin)]), init_body())
@@ -175,9 +187,13 @@ async def test_loopback_origin_with_port_is_allowed(target: Target, origin: str)
 
 async def test_allowed_origins_config(start: Start) -> None:
     target = await start(allowed_origins=["https://app.example.com"])
-    ok = await target.request("POST", post_headers(extra=[("origin", "https://app.example.com")]), init_body())
+    ok = await target.request(
+        "POST", post_headers(extra=[("origin", "https://app.example.com")]), init_body()
+    )
     assert ok.status == 200
-    bad = await target.request("POST", post_headers(extra=[("origin", "https://app.example.com:8443")]), init_body())
+    bad = await target.request(
+        "POST", post_headers(extra=[("origin", "https://app.example.com:8443")]), init_body()
+    )
     assert_error(bad, 403, INVALID_REQUEST, "https://app.example.com:8443")
 
 
@@ -192,7 +208,9 @@ async def test_host_outside_allowlist_is_421(target: Target, host: str) -> None:
 async def test_allowed_hosts_config(start: Start) -> None:
     target = await start(allowed_hosts=["mcp.example.com"])
     async with await target.connect() as conn:
-        ok = await conn.request("POST", target.path, post_headers(accept=JSON), rpc("ping"), host="mcp.example.com")
+        ok = await conn.request(
+            "POST", target.path, post_headers(accept=JSON), rpc("ping"), host="mcp.example.com"
+        )
         assert ok.status == 200
         local = await conn.request("POST", target.path, post_headers(accept=JSON), rpc("ping"))
         assert_error(local, 421, INVALID_REQUEST, "Host")
@@ -219,7 +237,9 @@ async def test_body_over_max_body_size_is_413(start: Start) -> None:
     await tools_list_ok(target, session_id)
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/jsonx", None])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/jsonx", None]
+)
 async def test_wrong_content_type_is_415(target: Target, content_type: str | None) -> None:
     headers: list[tuple[str | bytes, str | bytes]] = [("accept", ACCEPT_BOTH)]
     if content_type is not None:
@@ -275,18 +295,22 @@ async def test_get_without_event_stream_accept_is_406(target: Target, accept: st
     headers: list[tuple[str | bytes, str | bytes]] = [("mcp-session-id", session_id)]
     if accept is not None:
         headers.append(("accept", accept))
-    response = await target.request("GET", headers, None)
     if accept is None:
         # No Accept means "anything" (RFC 9110 §12.5.1): the stream opens.
-        assert response.status == 200 or response.content_type == "text/event-stream"
+        async with await target.connect() as conn:
+            await conn.send("GET", target.path, headers, None)
+            head = await conn.read_head()
+        assert head.status == 200
+        assert head.content_type == "text/event-stream"
         return
+    response = await target.request("GET", headers, None)
     assert_error(response, 406, INVALID_REQUEST, "Not Acceptable", "text/event-stream")
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "HEAD"])
 async def test_other_methods_are_405(target: Target, method: str) -> None:
     session_id = await initialize(target)
-    response = await target.request(method, post_headers(session_id), b"{}")
+    response = await target.request(method, post_headers(session_id), None if method == "HEAD" else b"{}")
     assert response.status == 405
     assert response.header("allow") == "GET, POST, DELETE"
     if method != "HEAD":
@@ -376,7 +400,9 @@ async def test_no_priming_event_before_2025_11_25(target: Target) -> None:
 
 async def test_logs_go_on_the_post_stream_after_set_level(target: Target) -> None:
     session_id = await initialize(target)
-    response = await target.request("POST", post_headers(session_id), rpc("logging/setLevel", {"level": "info"}))
+    response = await target.request(
+        "POST", post_headers(session_id), rpc("logging/setLevel", {"level": "info"})
+    )
     assert body_message(response) == {"jsonrpc": "2.0", "id": 1, "result": {}}
     body = rpc("tools/call", {"name": "test_tool_with_logging", "arguments": {}}, id=2)
     response = await target.request("POST", post_headers(session_id), body)
@@ -393,7 +419,9 @@ async def test_logs_go_on_the_post_stream_after_set_level(target: Target) -> Non
     assert messages[-1]["result"]["content"][0]["text"] == "Tool with logging executed successfully"
     # Above the level, nothing is sent.
     await target.request("POST", post_headers(session_id), rpc("logging/setLevel", {"level": "error"}, id=3))
-    response = await target.request("POST", post_headers(session_id), rpc("tools/call", {"name": "test_tool_with_logging"}, id=4))
+    response = await target.request(
+        "POST", post_headers(session_id), rpc("tools/call", {"name": "test_tool_with_logging"}, id=4)
+    )
     messages = [json.loads(e.data) for e in response.events() if e.data]
     assert [m.get("id") for m in messages] == [4]
 
@@ -416,7 +444,8 @@ async def test_event_ids_are_unique_across_the_streams_of_a_session(target: Targ
         await server.send_tools_list_changed()
         with trio.fail_after(2):
             event = await conn.next_event()
-        assert event is not None and event.id is not None
+        assert event is not None
+        assert event.id is not None
         assert json.loads(event.data)["method"] == "notifications/tools/list_changed"
         all_ids.append(event.id)
     assert len(all_ids) == 3 * 5 + 1
@@ -485,7 +514,9 @@ async def test_delete_closes_an_open_get_stream(target: Target) -> None:
         assert (await target.request("DELETE", [("mcp-session-id", session_id)], None)).status == 200
         with trio.fail_after(2):
             await conn.read_events()  # ends
-    assert target.app.sessions.live == {}
+    with trio.fail_after(2):
+        while target.app.sessions.live:  # the stream's task unwinds right after its last byte
+            await trio.sleep(0.01)
 
 
 # ===== stateless =====
@@ -555,7 +586,8 @@ async def test_new_get_supersedes_the_previous_stream(target: Target) -> None:
                 event = await second.next_event()
             assert event is not None
             assert json.loads(event.data) == {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
-            assert event.id is not None and EVENT_ID.match(event.id)
+            assert event.id is not None
+            assert EVENT_ID.match(event.id)
             # The second stream stays open.
             with trio.move_on_after(0.2) as idle:
                 await second.next_event()
@@ -619,7 +651,9 @@ def batch(*messages: bytes) -> bytes:
 async def test_batches_accepted_on_2025_03_26(target: Target, accept: str) -> None:
     session_id = await initialize(target, "2025-03-26")
     body = batch(rpc("ping", id=1), rpc("tools/list", id=2), note("notifications/roots/list_changed"))
-    response = await target.request("POST", post_headers(session_id, accept=accept, version="2025-03-26"), body)
+    response = await target.request(
+        "POST", post_headers(session_id, accept=accept, version="2025-03-26"), body
+    )
     assert response.status == 200
     if response.content_type == "text/event-stream":
         messages = [json.loads(e.data) for e in response.events() if e.data]
@@ -641,9 +675,11 @@ async def test_batches_accepted_on_2025_03_26(target: Target, accept: str) -> No
     response = await target.request("POST", post_headers(session_id, accept=JSON), body)
     assert response.status == 200
     messages = response.json()
-    assert messages[0] == {"jsonrpc": "2.0", "id": 5, "result": {}}
-    assert [m.get("id") for m in messages[1:]] == [6, None]
-    assert all(m["error"]["code"] == INVALID_REQUEST for m in messages[1:])
+    assert len(messages) == 3  # JSON-RPC 2.0 §6: answers may come in any order
+    assert {"jsonrpc": "2.0", "id": 5, "result": {}} in messages
+    errors = sorted((m for m in messages if "error" in m), key=lambda m: m["id"] is None)
+    assert [m["id"] for m in errors] == [6, None]
+    assert all(m["error"]["code"] == INVALID_REQUEST for m in errors)
 
 
 @pytest.mark.parametrize("version", ["2025-11-25", "2025-06-18"])
@@ -683,7 +719,9 @@ async def test_modern_style_request_is_400_naming_supported_versions(target: Tar
 async def test_modern_protocol_version_header_is_400(target: Target) -> None:
     response = await target.request("POST", post_headers(version="2026-07-28"), rpc("tools/list"))
     assert_error(response, 400, INVALID_REQUEST, "2026-07-28", *SUPPORTED)
-    response = await target.request("POST", post_headers(accept=JSON, version="2026-07-28"), rpc("tools/list"))
+    response = await target.request(
+        "POST", post_headers(accept=JSON, version="2026-07-28"), rpc("tools/list")
+    )
     assert_error(response, 400, INVALID_REQUEST, "2026-07-28")
 
 
@@ -710,3 +748,49 @@ async def test_shutdown_with_open_streams_and_requests_in_flight() -> None:
     assert app.hub not in server._hubs
     await conn.aclose()
     await post.aclose()
+
+
+async def test_notification_right_after_get_headers_is_delivered(target: Target) -> None:
+    # The stream subscribes before it sends its 200: whatever is published once the client saw the headers
+    # reaches it (no window where a GET is open but deaf).
+    session_id = await initialize(target)
+    for _ in range(5):
+        conn, head = await open_get(target, session_id)
+        async with conn:
+            assert head.status == 200
+            await server.send_tools_list_changed()
+            with trio.fail_after(2):
+                event = await conn.next_event()
+            assert event is not None
+            assert json.loads(event.data)["method"] == "notifications/tools/list_changed"
+
+
+async def test_session_ids_are_unique_visible_ascii(target: Target) -> None:
+    # T§Session Management: globally unique, cryptographically secure, only visible ASCII 0x21-0x7E.
+    ids = [await initialize(target, initialized=False) for _ in range(20)]
+    assert len(set(ids)) == 20
+    for session_id in ids:
+        assert len(session_id) >= 16
+        assert all(0x21 <= ord(c) <= 0x7E for c in session_id), session_id
+
+
+async def test_json_answers_inside_a_session(start: Start) -> None:
+    target = await start()
+    session_id = await initialize(target)
+    body = rpc("tools/call", {"name": "test_tool_with_progress", "_meta": {"progressToken": "j"}}, id=4)
+    # A client of the session that asks for JSON only gets one JSON object.
+    response = await target.request("POST", post_headers(session_id, accept=JSON), body)
+    assert response.status == 200
+    assert response.content_type == "application/json"
+    assert response.json() == {
+        "jsonrpc": "2.0",
+        "id": 4,
+        "result": {"content": [{"type": "text", "text": "j"}]},
+    }
+    # json_response=True answers JSON even to clients accepting SSE.
+    target = await start(json_response=True)
+    session_id = await initialize(target)
+    response = await target.request("POST", post_headers(session_id), body)
+    assert response.status == 200
+    assert response.content_type == "application/json"
+    assert response.json()["result"]["content"][0]["text"] == "j"

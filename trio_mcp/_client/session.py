@@ -70,10 +70,14 @@ class ClientSession:
     protocol: ProtocolSession = attrs.field(init=False)
     peer: Peer = attrs.field(init=False)
     initialize_result: t.InitializeResult | None = attrs.field(default=None, init=False)
-    _progress: dict[t.ProgressToken, ProgressCallback] = attrs.field(factory=dict, init=False)
+    _progress: dict[t.ProgressToken, ProgressCallback] = attrs.field(
+        factory=dict[t.ProgressToken, ProgressCallback], init=False
+    )
     _progress_ids: int = attrs.field(default=0, init=False)
     # Server requests being answered, so `notifications/cancelled` stops exactly that callback (U/cancellation).
-    _answering: dict[RequestId, trio.CancelScope] = attrs.field(factory=dict, init=False)
+    _answering: dict[RequestId, trio.CancelScope] = attrs.field(
+        factory=dict[RequestId, trio.CancelScope], init=False
+    )
 
     def __attrs_post_init__(self) -> None:
         self.protocol = ProtocolSession(Role.CLIENT)

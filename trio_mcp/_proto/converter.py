@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar, cast, get_args
 
 import attrs
 import cattrs
@@ -95,14 +95,14 @@ def _identity(value: Any) -> Any:
 def _tag_of(value: Any, key: str) -> Any:
     if not isinstance(value, dict):
         raise TypeError(f"expected an object, got {_describe(value)}")
-    return value.get(key)  # pyright: ignore[reportUnknownMemberType]
+    return value.get(key)  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
 
 
 def _by_tag(conv: cattrs.Converter, union: Any, key: str = "type") -> Callable[[Any, Any], Any]:
     """Structure a union whose members carry a distinct Literal `type` (content blocks, references)."""
     table: dict[str, type] = {}
     for member in get_args(union):
-        tag = attrs.fields_dict(member)[key].default
+        tag: str = attrs.fields_dict(member)[key].default  # pyright: ignore[reportAssignmentType]
         table[tag] = member
 
     def structure(value: Any, _: Any) -> Any:
@@ -110,7 +110,7 @@ def _by_tag(conv: cattrs.Converter, union: Any, key: str = "type") -> Callable[[
         member = table.get(tag)
         if member is None:
             raise TypeError(f"unknown {key} {_describe(tag)}; expected one of {sorted(table)}")
-        return conv.structure(value, member)
+        return conv.structure(value, member)  # pyright: ignore[reportUnknownVariableType]
 
     return structure
 
@@ -155,7 +155,9 @@ def _primitive_schema(conv: cattrs.Converter) -> Callable[[Any, Any], t.Primitiv
     def structure(value: Any, _: Any) -> t.PrimitiveSchemaDefinition:
         if not isinstance(value, dict):
             raise TypeError(f"expected an object, got {_describe(value)}")
-        return conv.structure(value, pick(value))  # pyright: ignore[reportUnknownArgumentType]
+        kind: type[Any] = pick(value)  # pyright: ignore[reportUnknownArgumentType]
+        out: t.PrimitiveSchemaDefinition = conv.structure(value, kind)
+        return out
 
     return structure
 
@@ -216,13 +218,13 @@ def make_converter(*, detailed: bool = False) -> cattrs.Converter:
             for a in attrs.fields(cls)
             if wire_name(a.name) != a.name
         }
-        generated = make_dict_structure_fn(cls, conv, **renames)  # pyright: ignore[reportArgumentType]
+        generated: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, conv, **renames)  # pyright: ignore[reportArgumentType,reportUnknownVariableType]
 
         def structure(value: Any, target: Any) -> Any:
             # The generated code only tests `key in value`, which a string or a list would pass.
             if not isinstance(value, dict):
                 raise TypeError(f"expected an object, got {_describe(value)}")
-            return generated(value, target)
+            return generated(cast(dict[str, Any], value), target)  # pyright: ignore[reportUnknownVariableType]
 
         return structure
 
@@ -231,7 +233,7 @@ def make_converter(*, detailed: bool = False) -> cattrs.Converter:
             a.name: override(rename=wire_name(a.name), omit_if_default=a.default is None)
             for a in attrs.fields(cls)
         }
-        return make_dict_unstructure_fn(cls, conv, **overrides)  # pyright: ignore[reportArgumentType]
+        return make_dict_unstructure_fn(cls, conv, **overrides)  # pyright: ignore[reportArgumentType,reportUnknownVariableType]
 
     conv.register_structure_hook_factory(attrs.has, structure_factory)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
@@ -297,7 +299,7 @@ def structure_params(conv: cattrs.Converter | None, method: str, params: Mapping
     spec = METHODS.get(method)
     if spec is None:
         raise KeyError(method)
-    return structure_as(params if params is not None else {}, spec.params_type, root="params", conv=conv)
+    return structure_as(params if params is not None else {}, spec.params_type, root="params", conv=conv)  # pyright: ignore[reportUnknownVariableType]
 
 
 def structure_result(conv: cattrs.Converter | None, method: str, result: Mapping[str, Any]) -> Any:
@@ -306,7 +308,7 @@ def structure_result(conv: cattrs.Converter | None, method: str, result: Mapping
     spec = METHODS.get(method)
     if spec is None or spec.result_type is None:
         raise KeyError(method)
-    return structure_as(result, spec.result_type, root="result", conv=conv)
+    return structure_as(result, spec.result_type, root="result", conv=conv)  # pyright: ignore[reportUnknownVariableType]
 
 
 def unstructure(value: Any) -> Any:

@@ -7,7 +7,7 @@ converter structures them only when a handler needs them. That keeps parsing one
 from __future__ import annotations
 
 import json
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import attrs
 
@@ -79,6 +79,8 @@ def loads(data: bytes | str) -> Any:
         raise RemoteProtocolError(
             f"Parse error: the body is not valid UTF-8 JSON ({exc})", code=PARSE_ERROR
         ) from None
+    except RecursionError:
+        raise RemoteProtocolError("Parse error: the JSON is nested too deeply", code=PARSE_ERROR) from None
 
 
 def parse_body(data: bytes | str) -> ParsedBody:
@@ -103,11 +105,11 @@ def _parse_batch_item(item: Any) -> Message | InvalidMessage:
 
 def recoverable_id(obj: Any) -> RequestId | None:
     """The id of a malformed message when it can still be read, so the error response can echo it."""
-    if isinstance(obj, dict):
-        value = obj.get("id")  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
-        if is_request_id(value):
-            return value  # pyright: ignore[reportUnknownVariableType]
-    return None
+    if not isinstance(obj, dict):
+        return None
+    fields = cast(dict[str, Any], obj)
+    value = fields.get("id")
+    return value if is_request_id(value) else None
 
 
 def _invalid(why: str) -> RemoteProtocolError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -25,9 +26,9 @@ class Direction(enum.Enum):
 @attrs.frozen(kw_only=True)
 class MethodSpec:
     method: str
-    params_type: type
+    params_type: type[Any]
     # None for notifications.
-    result_type: type | None
+    result_type: type[Any] | None
     direction: Direction
     # L§Initialization: before initialization the client sends only ping, the server only ping and logging.
     before_initialized: bool = False

@@ -195,7 +195,7 @@ class ProtocolSession:
     converter: cattrs.Converter = attrs.field(factory=default_converter)
     _ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
     # Our outstanding requests: id -> method, so a response can be typed and out-of-order replies caught.
-    _pending: dict[RequestId, str] = attrs.field(factory=dict)
+    _pending: dict[RequestId, str] = attrs.field(factory=dict[RequestId, str])
 
     # -- lifecycle --
 
@@ -262,7 +262,7 @@ class ProtocolSession:
                 "(L§Initialization: only ping is allowed before initialize)",
                 code=INVALID_REQUEST,
             )
-        params = structure_as(message.params or {}, spec.params_type, root="params", conv=self.converter)
+        params: Any = structure_as(message.params or {}, spec.params_type, root="params", conv=self.converter)
         if message.method == "initialize":
             self._transition(Transition.RECV_INITIALIZE)
         return RequestReceived(id=message.id, method=message.method, params=params)
@@ -277,7 +277,7 @@ class ProtocolSession:
                 f"Invalid Request: {message.method} received before initialization finished",
                 code=INVALID_REQUEST,
             )
-        params = structure_as(message.params or {}, spec.params_type, root="params", conv=self.converter)
+        params: Any = structure_as(message.params or {}, spec.params_type, root="params", conv=self.converter)
         if message.method == "notifications/initialized" and self.role is Role.SERVER:
             if self.state is NEW:
                 raise RemoteProtocolError(
@@ -299,7 +299,7 @@ class ProtocolSession:
             )
         spec = METHODS[method]
         assert spec.result_type is not None
-        result = structure_as(message.result, spec.result_type, root="result", conv=self.converter)
+        result: Any = structure_as(message.result, spec.result_type, root="result", conv=self.converter)
         if method == "initialize":
             assert isinstance(result, t.InitializeResult)
             self.protocol_version = result.protocol_version

@@ -17,7 +17,7 @@ from .._proto.jsonrpc import (
     error_response,
     parse_body,
 )
-from .._proto.session import RequestReceived
+from .._proto.session import NotificationReceived, RequestReceived
 from .dispatcher import Dispatcher, log
 from .hub import ConnectionHub
 from .outbound import ChannelOutbound
@@ -59,19 +59,20 @@ async def serve_connection(
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(writer)
-            async for raw in incoming:
-                replies, initialize = _handle_raw(dispatcher, session, raw, nursery, run_request, outbound)
-                for reply in replies:
-                    await outbound.send(reply)
-                if initialize is not None:
-                    await run_request(initialize, dispatcher.register_request(session, initialize))
-            with trio.move_on_after(eof_grace):
-                while session.in_flight:
-                    await trio.sleep(0.01)
+            async with trio.open_nursery() as handlers:
+                async for raw in incoming:
+                    replies, initialize = _handle_raw(
+                        dispatcher, session, raw, handlers, run_request, outbound
+                    )
+                    for reply in replies:
+                        await outbound.send(reply)
+                    if initialize is not None:
+                        await run_request(initialize, dispatcher.register_request(session, initialize))
+                # EOF: the handlers still running get a grace period, then are cancelled.
+                handlers.cancel_scope.deadline = trio.current_time() + eof_grace
+            # Every handler is done: closing the channel lets the writer flush what is left and stop.
             await send_channel.aclose()
-            with trio.move_on_after(1):
-                await _drained(receive_channel)
-            nursery.cancel_scope.cancel()
+            nursery.cancel_scope.deadline = trio.current_time() + 1
     finally:
         if hub is not None:
             hub.detach(session)
@@ -121,11 +122,6 @@ def _handle_raw(
                 # read before this task first runs) must find it (U/cancellation: handle the races).
                 nursery.start_soon(run_request, event, dispatcher.register_request(session, event))
             else:
+                assert isinstance(event, NotificationReceived)
                 nursery.start_soon(dispatcher.handle_notification, session, event, outbound)
     return replies, initialize
-
-
-async def _drained(channel: trio.MemoryReceiveChannel[Message]) -> None:
-    # The writer owns the receive end; wait until it has written everything and seen the end of the channel.
-    while channel.statistics().current_buffer_used:
-        await trio.sleep(0.01)

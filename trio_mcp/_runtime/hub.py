@@ -31,7 +31,9 @@ class NotificationHub(Protocol):
 class ConnectionHub:
     """Sessions of stream transports (memory pair, stdio, WebSocket) living in this process."""
 
-    _sessions: dict[ServerSession, trio.MemorySendChannel[Message]] = attrs.field(factory=dict)
+    _sessions: dict[ServerSession, trio.MemorySendChannel[Message]] = attrs.field(
+        factory=dict[ServerSession, trio.MemorySendChannel[Message]]
+    )
 
     def attach(self, session: ServerSession, channel: trio.MemorySendChannel[Message]) -> None:
         self._sessions[session] = channel

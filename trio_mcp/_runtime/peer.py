@@ -33,7 +33,7 @@ class Peer:
     default_timeout: float = 300.0
     # Called with each request id before the request goes out (the HTTP app records where replies must go).
     on_request: Callable[[RequestId], Awaitable[None]] | None = None
-    _waiters: dict[RequestId, _Waiter] = attrs.field(factory=dict)
+    _waiters: dict[RequestId, _Waiter] = attrs.field(factory=dict[RequestId, _Waiter])
 
     def waiting_for(self, request_id: RequestId) -> bool:
         return request_id in self._waiters

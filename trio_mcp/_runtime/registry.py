@@ -18,8 +18,8 @@ NotificationHandler = Callable[["Context", Any], Awaitable[None]]
 class HandlerRegistry:
     """Handlers get the request's Context and the typed params; they return the typed result (or a dict)."""
 
-    requests: dict[str, RequestHandler] = attrs.field(factory=dict)
-    notifications: dict[str, NotificationHandler] = attrs.field(factory=dict)
+    requests: dict[str, RequestHandler] = attrs.field(factory=dict[str, RequestHandler])
+    notifications: dict[str, NotificationHandler] = attrs.field(factory=dict[str, NotificationHandler])
 
     def request(self, method: str) -> Callable[[RequestHandler], RequestHandler]:
         def register(handler: RequestHandler) -> RequestHandler:

@@ -20,13 +20,13 @@ class ServerSession:
     protocol: ProtocolSession
     peer: Peer
     principal: str | None = None
-    subscriptions: set[str] = attrs.field(factory=set)
+    subscriptions: set[str] = attrs.field(factory=set[str])
     # A request's CancelScope under its JSON-RPC id, so `notifications/cancelled` cancels exactly that one.
-    in_flight: dict[RequestId, trio.CancelScope] = attrs.field(factory=dict)
+    in_flight: dict[RequestId, trio.CancelScope] = attrs.field(factory=dict[RequestId, trio.CancelScope])
     # Set by the transport: a stateless request has no session and no back-channel.
     stateless: bool = False
     # Free-form per-session data a server author may keep (this instance only; not persisted).
-    extra: dict[str, Any] = attrs.field(factory=dict)
+    extra: dict[str, Any] = attrs.field(factory=dict[str, Any])
 
     @classmethod
     def new(

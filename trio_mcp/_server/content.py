@@ -74,7 +74,8 @@ def to_content(value: Any, *, mime_type: str | None = None, uri: str = "data:") 
 
 def to_jsonable(value: Any) -> Any:
     """attrs instances, TypedDicts, dicts and scalars as plain JSON values."""
-    if attrs.has(type(value)):
+    cls: type[Any] = value.__class__
+    if attrs.has(cls):
         return default_converter().unstructure(value)
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]

@@ -128,8 +128,8 @@ class ResourceDefinition:
 
 @attrs.define(eq=False)
 class ResourceTable:
-    static: dict[str, ResourceDefinition] = attrs.field(factory=dict)
-    templates: list[ResourceDefinition] = attrs.field(factory=list)
+    static: dict[str, ResourceDefinition] = attrs.field(factory=dict[str, ResourceDefinition])
+    templates: list[ResourceDefinition] = attrs.field(factory=list[ResourceDefinition])
 
     def add(self, resource: ResourceDefinition) -> None:
         if resource.template is None:

@@ -156,7 +156,8 @@ class ToolDefinition:
             if isinstance(structured, dict):
                 # Srv/tools §Structured Content: also send the JSON as text for older clients.
                 return t.CallToolResult(
-                    content=[t.TextContent(text=to_json_text(structured))], structured_content=structured
+                    content=[t.TextContent(text=to_json_text(structured))],
+                    structured_content=structured,  # pyright: ignore[reportUnknownArgumentType]
                 )
         return t.CallToolResult(
             content=to_content(value, mime_type=self.mime_type, uri=f"tool://{self.name}/result")

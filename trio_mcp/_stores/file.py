@@ -32,6 +32,7 @@ place.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -39,7 +40,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
@@ -129,10 +130,18 @@ class _Lock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the lock file {self.path} of session file {self.data_path}: {exc}"
+            ) from exc
         try:
             self._lock(fd)
-        except OSError:
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES, errno.EDEADLK):
+                os.close(fd)
+                raise StoreError(f"cannot lock {self.path} (session file {self.data_path}): {exc}") from exc
             holder = self._holder(fd)
             os.close(fd)
             who = "another process"
@@ -319,7 +328,7 @@ class FileSessionStore:
     async def has(self, session_id: str) -> bool:
         return self._live(session_id) is not None
 
-    async def keys(self) -> AsyncIterator[str]:
+    async def keys(self) -> AsyncGenerator[str]:
         self._sweep()
         for sid in list(self._entries):
             yield sid
@@ -394,6 +403,8 @@ class FileSessionStore:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise StoreError(f"cannot read session file {self.path}: {exc}") from exc
         try:
             return self._parse(raw)
         except StoreCorrupt as exc:

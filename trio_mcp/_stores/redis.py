@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -272,7 +272,7 @@ class RedisSessionStore:
         key = self.session_key(session_id)
         return bool(await self._conn.run("has", lambda r: r.exists([key])))
 
-    async def keys(self) -> AsyncIterator[str]:
+    async def keys(self) -> AsyncGenerator[str]:
         seen: set[str] = set()
         cursor = 0
         while True:

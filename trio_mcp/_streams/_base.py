@@ -16,6 +16,10 @@ ROUTE_TTL = 300.0  # mcp:route:{sid}:{request_id} lives 5 minutes (DESIGN.md §3
 DEFAULT_HEARTBEAT = 10.0
 
 
+class StreamUnavailable(Exception):
+    """The stream backend (Redis) cannot be reached right now; the HTTP app answers 503, like StoreUnavailable."""
+
+
 class StreamEvents(Protocol):
     """What an instance does with control events; called from the pump task, so never block."""
 

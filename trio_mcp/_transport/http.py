@@ -747,10 +747,15 @@ class McpASGIApp:
         stream = StandaloneStream(scope=trio.CancelScope(), token=secrets.token_hex(8))
         live.standalone = stream
         writer = _SSEWriter(send, stream.token)
-        await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
+        start = {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]}
+        started = False
         try:
             with stream.scope:
                 async with self.streams.subscribe(session_id, self.config.stream_buffer) as channel:
+                    # Subscribed before the client sees the 200: a message published as soon as it does
+                    # (e.g. list_changed right after the GET returned its headers) must not be lost.
+                    await send(start)
+                    started = True
                     await self.streams.broadcast(
                         {"kind": "stream_taken", "session": session_id, "token": stream.token}
                     )
@@ -763,10 +768,13 @@ class McpASGIApp:
         finally:
             if live.standalone is stream:
                 live.standalone = None
-            with trio.CancelScope(shield=True), trio.move_on_after(1):
-                if stream.superseded:
-                    await writer.retry(self.config.sse_retry_ms)
-                await writer.close()
+            if started or stream.scope.cancelled_caught:
+                with trio.CancelScope(shield=True), trio.move_on_after(1):
+                    if not started:  # superseded before it began: still a stream, ended with retry
+                        await send(start)
+                    if stream.superseded:
+                        await writer.retry(self.config.sse_retry_ms)
+                    await writer.close()
 
     # -- DELETE --
 

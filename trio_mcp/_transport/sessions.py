@@ -159,7 +159,9 @@ class SessionManager:
     # -- batched liveness (one store call per heartbeat, never a write per request) --
 
     def take_touched(self) -> list[str]:
-        touched = list(self._touched)
+        # A session with a live copy here (an open GET stream, a long request) is in use even when the
+        # client sends nothing: refresh it too, or it would expire under an open stream.
+        touched = list(self._touched | self.live.keys())
         self._touched.clear()
         return touched
 

@@ -1,0 +1,163 @@
+"""A small keep-alive HTTP/1.1 client (trio + h11) for the parts of the benchmark wrk cannot do.
+
+Used to open sessions, hold 1,000 GET streams open, and drive N sequential calls while Redis commands are
+counted. It is never the load generator of a throughput cell (wrk is).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import h11
+import trio
+
+PROTOCOL_VERSION = "2025-11-25"
+ACCEPT_BOTH = "application/json, text/event-stream"
+
+
+def rpc(method: str, params: dict[str, Any] | None = None, id: int | None = None) -> bytes:
+    message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+    if params is not None:
+        message["params"] = params
+    if id is not None:
+        message["id"] = id
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
+INITIALIZE = rpc(
+    "initialize",
+    {"protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
+    id=0,
+)
+INITIALIZED = rpc("notifications/initialized")
+
+
+def add_call(id: int) -> bytes:
+    return rpc("tools/call", {"name": "add", "arguments": {"a": 1, "b": 2}}, id=id)
+
+
+class Connection:
+    """One keep-alive TCP connection; `request()` sends one request and reads the whole response."""
+
+    def __init__(self, stream: trio.SocketStream, host: str) -> None:
+        self.stream = stream
+        self.host = host
+        self.h11 = h11.Connection(h11.CLIENT)
+
+    @classmethod
+    async def open(cls, port: int, host: str = "127.0.0.1") -> Connection:
+        return cls(await trio.open_tcp_stream(host, port), f"{host}:{port}")
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+    async def send_head(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes = b"") -> None:
+        all_headers = [("host", self.host), *headers]
+        if method != "GET":
+            all_headers.append(("content-length", str(len(body))))
+        data = self.h11.send(h11.Request(method=method, target=path, headers=all_headers))
+        if body:
+            data += self.h11.send(h11.Data(data=body))
+        if method != "GET" or body:
+            data += self.h11.send(h11.EndOfMessage())
+        await self.stream.send_all(data)
+
+    async def next_event(self) -> Any:
+        while True:
+            event = self.h11.next_event()
+            if event is h11.NEED_DATA:
+                chunk = await self.stream.receive_some(65536)
+                self.h11.receive_data(chunk)
+                continue
+            return event
+
+    async def read_head(self) -> tuple[int, dict[str, str]]:
+        event = await self.next_event()
+        if not isinstance(event, h11.Response):
+            raise RuntimeError(f"expected a response, got {event!r}")
+        return event.status_code, {k.decode().lower(): v.decode() for k, v in event.headers}
+
+    async def request(
+        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes = b""
+    ) -> tuple[int, dict[str, str], bytes]:
+        await self.send_head(method, path, headers, body)
+        status, response_headers = await self.read_head()
+        chunks: list[bytes] = []
+        while True:
+            event = await self.next_event()
+            if isinstance(event, h11.Data):
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            else:
+                raise RuntimeError(f"unexpected event {event!r}")
+        if self.h11.our_state is h11.MUST_CLOSE or self.h11.their_state is h11.MUST_CLOSE:
+            raise RuntimeError("the server closed a keep-alive connection")
+        self.h11.start_next_cycle()
+        return status, response_headers, b"".join(chunks)
+
+
+def session_headers(session_id: str, accept: str = ACCEPT_BOTH) -> list[tuple[str, str]]:
+    return [
+        ("content-type", "application/json"),
+        ("accept", accept),
+        ("mcp-session-id", session_id),
+        ("mcp-protocol-version", PROTOCOL_VERSION),
+    ]
+
+
+async def open_session(conn: Connection, path: str = "/mcp") -> str:
+    """initialize + notifications/initialized; returns the session id."""
+    status, headers, body = await conn.request(
+        "POST", path, [("content-type", "application/json"), ("accept", ACCEPT_BOTH)], INITIALIZE
+    )
+    session_id = headers.get("mcp-session-id")
+    if status != 200 or not session_id:
+        raise RuntimeError(f"initialize failed: {status} {body[:300]!r}")
+    status, _, body = await conn.request("POST", path, session_headers(session_id), INITIALIZED)
+    if status != 202:
+        raise RuntimeError(f"notifications/initialized failed: {status} {body[:300]!r}")
+    return session_id
+
+
+async def open_sessions(port: int, count: int, parallel: int = 8, path: str = "/mcp") -> list[str]:
+    """`count` initialized sessions, opened over `parallel` keep-alive connections (closed afterwards)."""
+    out: list[str] = []
+
+    async def worker(share: int) -> None:
+        conn = await Connection.open(port)
+        try:
+            for _ in range(share):
+                out.append(await open_session(conn, path))
+        finally:
+            await conn.aclose()
+
+    async with trio.open_nursery() as nursery:
+        for i in range(parallel):
+            share = count // parallel + (1 if i < count % parallel else 0)
+            nursery.start_soon(worker, share)
+    return out
+
+
+async def call_add(conn: Connection, id: int, session_id: str | None, sse: bool, path: str = "/mcp") -> None:
+    if session_id is None:
+        headers = [("content-type", "application/json"), ("accept", "application/json")]
+    else:
+        headers = session_headers(session_id, ACCEPT_BOTH if sse else "application/json")
+    status, _, body = await conn.request("POST", path, headers, add_call(id))
+    if status != 200 or b'"result"' not in body:
+        raise RuntimeError(f"tools/call failed: {status} {body[:300]!r}")
+
+
+async def open_get_stream(port: int, session_id: str, path: str = "/mcp") -> Connection:
+    """A GET stream held open for `session_id` (the response head is read, the body never is)."""
+    conn = await Connection.open(port)
+    headers = [("accept", "text/event-stream"), ("mcp-session-id", session_id)]
+    headers.append(("mcp-protocol-version", PROTOCOL_VERSION))
+    await conn.send_head("GET", path, headers)
+    status, _ = await conn.read_head()
+    if status != 200:
+        await conn.aclose()
+        raise RuntimeError(f"GET stream for {session_id} answered {status}")
+    return conn
