@@ -37,7 +37,13 @@ def serve(session: nox.Session) -> None:
     """The example server on 127.0.0.1:8000/mcp under hypercorn's trio worker."""
     session.install("-e", ".[redis]")
     session.run(
-        "hypercorn", "--worker-class", "trio", "-b", "127.0.0.1:8000", "examples.everything:app", *session.posargs
+        "hypercorn",
+        "--worker-class",
+        "trio",
+        "-b",
+        "127.0.0.1:8000",
+        "examples.everything:app",
+        *session.posargs,
     )
 
 
@@ -64,16 +70,35 @@ def conformance(session: nox.Session) -> None:
     session.install("-e", ".[redis]")
     port = _free_port()
     server = subprocess.Popen(
-        [os.path.join(session.bin, "hypercorn"), "--worker-class", "trio", "--graceful-timeout", "1",
-         "-b", f"127.0.0.1:{port}", "examples.everything:app"],
+        [
+            os.path.join(session.bin, "hypercorn"),
+            "--worker-class",
+            "trio",
+            "--graceful-timeout",
+            "1",
+            "-b",
+            f"127.0.0.1:{port}",
+            "examples.everything:app",
+        ],
         env={**os.environ, "PATH": f"{session.bin}{os.pathsep}{os.environ.get('PATH', '')}"},
     )
     try:
         _wait_for_port(port)
         url = f"http://127.0.0.1:{port}/mcp"
         session.run("timeout", "300", *CONFORMANCE, "server", "--url", url, external=True)
-        session.run("timeout", "300", *CONFORMANCE, "server", "--url", url, "--suite", "pending",
-                    "--scenario", "json-schema-2020-12", external=True)
+        session.run(
+            "timeout",
+            "300",
+            *CONFORMANCE,
+            "server",
+            "--url",
+            url,
+            "--suite",
+            "pending",
+            "--scenario",
+            "json-schema-2020-12",
+            external=True,
+        )
     finally:
         server.terminate()
         server.wait(timeout=15)

@@ -27,7 +27,11 @@ def rpc(method: str, params: dict[str, Any] | None = None, id: int | None = None
 
 INITIALIZE = rpc(
     "initialize",
-    {"protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
+    {
+        "protocolVersion": PROTOCOL_VERSION,
+        "capabilities": {},
+        "clientInfo": {"name": "bench", "version": "1"},
+    },
     id=0,
 )
 INITIALIZED = rpc("notifications/initialized")
@@ -52,7 +56,9 @@ class Connection:
     async def aclose(self) -> None:
         await self.stream.aclose()
 
-    async def send_head(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes = b"") -> None:
+    async def send_head(
+        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes = b""
+    ) -> None:
         all_headers = [("host", self.host), *headers]
         if method != "GET":
             all_headers.append(("content-length", str(len(body))))

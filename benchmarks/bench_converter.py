@@ -20,7 +20,10 @@ RESULT = {
     "content": [
         {"type": "text", "text": "Sunny, 21 °C"},
         {"type": "image", "data": "iVBORw0KGgo=", "mimeType": "image/png"},
-        {"type": "resource", "resource": {"uri": "weather://oslo/today", "mimeType": "application/json", "text": "{}"}},
+        {
+            "type": "resource",
+            "resource": {"uri": "weather://oslo/today", "mimeType": "application/json", "text": "{}"},
+        },
     ],
     "structuredContent": {"city": "Oslo", "days": ["sun", "sun", "rain"]},
     "isError": False,

@@ -29,10 +29,10 @@ function init(args)
    state = 0
    sid = nil
    if mode == "stateless" then
-      wrk.method = "POST"
-      wrk.body = call_body(1)
-      wrk.headers["Content-Type"] = "application/json"
-      wrk.headers["Accept"] = "application/json"
+      static = wrk.format("POST", nil, {
+         ["Content-Type"] = "application/json",
+         ["Accept"] = "application/json",
+      }, call_body(1))
    elseif mode == "sse" then
       local ids = {}
       for id in string.gmatch(args[2] or "", "[^,]+") do table.insert(ids, id) end
@@ -40,13 +40,13 @@ function init(args)
    end
 end
 
-local function header(headers, name)
-   return headers[name] or headers[string.lower(name)] or headers["Mcp-Session-Id"]
+local function session_id(headers)
+   return headers["mcp-session-id"] or headers["Mcp-Session-Id"]
 end
 
 function request()
    if mode == "stateless" then
-      return wrk.request()
+      return static
    end
    if mode == "sse" then
       counter = counter + 1
@@ -86,7 +86,7 @@ function response(status, headers, body)
       return
    end
    if state == 0 then
-      sid = header(headers, "mcp-session-id")
+      sid = session_id(headers)
       if status == 200 and sid then state = 1 else bad = bad + 1 end
    elseif state == 1 then
       if status == 202 then state = 2 else bad = bad + 1; state = 0 end

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 import trio
 
-from ._base import StreamEvents, offer
+from ._base import ROUTE_TTL, StreamEvents, offer
 
 
 @attrs.define(eq=False)
@@ -20,7 +20,8 @@ class MemoryStreamManager:
     _streams: dict[str, trio.MemorySendChannel[bytes]] = attrs.field(
         factory=dict[str, "trio.MemorySendChannel[bytes]"]
     )
-    _routes: set[tuple[str, str | int]] = attrs.field(factory=set[tuple[str, "str | int"]])
+    # (session, request id) -> expiry (trio clock); insertion order = expiry order, as every route lives ROUTE_TTL.
+    _routes: dict[tuple[str, str | int], float] = attrs.field(factory=dict[tuple[str, "str | int"], float])
 
     async def run(
         self, events: StreamEvents, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -64,12 +65,17 @@ class MemoryStreamManager:
             self._events.on_session_deleted(session_id)
 
     async def set_route(self, session_id: str, request_id: str | int) -> None:
-        self._routes.add((session_id, request_id))
+        now = trio.current_time()
+        # Routes of replies delivered locally are never forwarded: expire them (bounded, like Redis' TTL).
+        while self._routes and next(iter(self._routes.values())) <= now:
+            del self._routes[next(iter(self._routes))]
+        self._routes.pop((session_id, request_id), None)
+        self._routes[(session_id, request_id)] = now + ROUTE_TTL
 
     async def forward_reply(self, session_id: str, request_id: str | int, payload: bytes) -> bool:
-        if (session_id, request_id) not in self._routes or self._events is None:
+        expiry = self._routes.pop((session_id, request_id), None)
+        if expiry is None or expiry <= trio.current_time() or self._events is None:
             return False
-        self._routes.discard((session_id, request_id))
         self._events.on_reply(session_id, payload)
         return True
 

@@ -1,0 +1,1102 @@
+"""Side-by-side benchmark: trio_mcp against a bare ASGI app (the ceiling) and the official `mcp` SDK.
+
+Run it with `nox -s bench` (it installs wrk, the SDK, Redis and matplotlib); `nox -s bench -- --quick` is a
+one-round smoke run, `-- --profile` adds a py-spy profile of the trio_mcp hot path.
+
+Every server runs in its own `hypercorn --worker-class trio` process on 127.0.0.1 (a free port); wrk with
+`lua/mcp.lua` loads it. The cells of one round run back to back, and each cell is compared with the bare app of
+the same round; the table shows medians over the rounds. Servers, wrk and Redis share the machine's cores, so
+the absolute numbers move with the machine: read the ratios. Targets are shown, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import importlib.util
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SERVERS = HERE / "servers"
+LUA = HERE / "lua" / "mcp.lua"
+RESULTS = HERE / "results"
+sys.path.insert(0, str(HERE))
+
+import _client  # noqa: E402  (benchmarks/ is not a package)
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+# Targets from the benchmark issue (shown in the table, never asserted).
+TARGET_STATELESS = 0.60  # x bare
+TARGET_SSE = 0.45  # x bare
+TARGET_CHURN_VS_SDK = 2.0  # x SDK
+TARGET_IDLE_KIB = 20.0
+TARGET_GET_KIB = 50.0
+TARGET_REDIS_CMDS = 1.0
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads) from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def children(pid: int) -> list[int]:
+    out: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(x) for x in f.read().split()]
+    return out
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _raise_nofile() -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+@dataclass
+class ServerSpec:
+    key: str  # "bare", "trio_mcp/memory", "trio_mcp/redis", "sdk/stateless", "sdk/stateful"
+    app: str  # module:attribute under benchmarks/servers
+    env: dict[str, str] = field(default_factory=dict)
+    worker: str = "trio"
+
+
+class ServerProcess:
+    """`python -m hypercorn --worker-class <worker> -b 127.0.0.1:<free port> <app>` with its worker's pid."""
+
+    def __init__(self, spec: ServerSpec, logdir: Path) -> None:
+        self.spec = spec
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/mcp"
+        self.log_path = logdir / f"{spec.key.replace('/', '-')}-{spec.worker}-{self.port}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TRIO_MCP_") and k != "REDIS_URL"}
+        env |= spec.env
+        argv = [sys.executable, "-m", "hypercorn", "--worker-class", spec.worker, "--graceful-timeout", "1"]
+        argv += ["-b", f"127.0.0.1:{self.port}", spec.app]
+        with self.log_path.open("wb") as out:
+            self.proc = subprocess.Popen(
+                argv, cwd=SERVERS, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_raise_nofile
+            )
+        self.worker_pid = self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.spec.key} exited with {self.proc.returncode}:\n{self.tail()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    pass
+            except OSError:
+                time.sleep(0.1)
+                continue
+            # hypercorn's default is one spawned worker process: it is the one we measure.
+            workers = [p for p in children(self.proc.pid) if "resource_tracker" not in cmdline(p)]
+            return workers[0] if workers else self.proc.pid
+        self.stop()
+        raise RuntimeError(f"{self.spec.key} did not listen within {timeout} s:\n{self.tail()}")
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        worker = self.worker_pid if hasattr(self, "worker_pid") else None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if worker is not None and worker != self.proc.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- Redis
+
+
+def load_redis_helper() -> Any:
+    """tests/_redis_server.py, imported by path (the tests directory is not a package)."""
+    path = ROOT / "tests" / "_redis_server.py"
+    spec = importlib.util.spec_from_file_location("_bench_redis_server", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def commandstats(redis: Any) -> dict[str, int]:
+    """Calls per command from INFO commandstats (the INFO calls themselves left out)."""
+    raw = redis.command("INFO", "commandstats")
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    out: dict[str, int] = {}
+    for match in re.finditer(r"^cmdstat_([^:]+):calls=(\d+)", text, re.MULTILINE):
+        if match.group(1) != "info":
+            out[match.group(1)] = int(match.group(2))
+    return out
+
+
+def stats_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+
+
+# --------------------------------------------------------------------------- wrk
+
+
+@dataclass
+class CellResult:
+    requests: int
+    seconds: float
+    rps: float
+    loops: int
+    bad: int
+    errors: int
+    cpu_us_per_request: float
+    wrk_cpu_us_per_request: float
+    p50_ms: float
+    p99_ms: float
+    redis_commands: dict[str, int] | None = None
+    redis_cpu_us_per_request: float | None = None
+
+    @property
+    def redis_per_request(self) -> float | None:
+        if self.redis_commands is None or not self.requests:
+            return None
+        return sum(self.redis_commands.values()) / self.requests
+
+
+def run_wrk(
+    server: ServerProcess,
+    mode: str,
+    seconds: float,
+    threads: int,
+    connections: int,
+    extra: list[str] | None = None,
+    redis: Any = None,
+) -> CellResult:
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "-s", str(LUA)]
+    argv += [server.url, "--", mode, *(extra or [])]
+    redis_before = commandstats(redis) if redis is not None else None
+    redis_cpu_before = cpu_seconds(redis.pid) if redis is not None else 0.0
+    cpu_before = cpu_seconds(server.worker_pid)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode(errors="replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    cpu = cpu_seconds(server.worker_pid) - cpu_before
+    redis_commands = stats_delta(redis_before, commandstats(redis)) if redis_before is not None else None
+    redis_cpu = cpu_seconds(redis.pid) - redis_cpu_before if redis is not None else 0.0
+    line = next((x for x in output.splitlines() if x.startswith("BENCH ")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({proc.returncode}):\n{output}")
+    data = json.loads(line[6:])
+    requests = int(data["requests"])
+    secs = data["duration_us"] / 1e6
+    errors = sum(int(data[k]) for k in ("connect_errors", "read_errors", "write_errors", "timeouts"))
+    per = max(requests, 1)
+    return CellResult(
+        requests=requests,
+        seconds=secs,
+        rps=requests / secs if secs else 0.0,
+        loops=int(data["loops"]),
+        bad=int(data["bad"]),
+        errors=errors,
+        cpu_us_per_request=cpu / per * 1e6,
+        wrk_cpu_us_per_request=(usage.ru_utime + usage.ru_stime) / per * 1e6,
+        p50_ms=data["p50_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        redis_commands=redis_commands,
+        redis_cpu_us_per_request=redis_cpu / per * 1e6 if redis is not None else None,
+    )
+
+
+# --------------------------------------------------------------------------- checks through the trio client
+
+
+def probe(server: ServerProcess, stateful: bool) -> None:
+    """One real tools/call (after an initialize for a stateful-only server), so a broken app fails early."""
+
+    async def main() -> None:
+        with trio.fail_after(20):
+            await check()
+
+    async def check() -> None:
+        conn = await _client.Connection.open(server.port)
+        try:
+            if stateful:
+                sid = await _client.open_session(conn)
+                await _client.call_add(conn, 1, sid, sse=True)
+                await conn.request("DELETE", "/mcp", _client.session_headers(sid))
+            else:
+                await _client.call_add(conn, 1, None, sse=False)
+        finally:
+            await conn.aclose()
+
+    trio.run(main)
+
+
+def open_sessions(server: ServerProcess, count: int) -> list[str]:
+    async def main() -> list[str]:
+        with trio.fail_after(120):
+            return await _client.open_sessions(server.port, count)
+
+    return trio.run(main)
+
+
+def redis_used_memory(redis: Any) -> int:
+    raw = redis.command("INFO", "memory")
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    match = re.search(r"^used_memory:(\d+)", text, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def memory_cell(server: ServerProcess, sessions: int, redis: Any = None) -> dict[str, Any]:
+    """Server RSS before/after `sessions` idle sessions, then with one GET stream held on each."""
+
+    async def main() -> dict[str, Any]:
+        with trio.fail_after(300):
+            # Warm the code paths (and the allocator) before the baseline.
+            warm = await _client.open_sessions(server.port, 20, parallel=4)
+            held = [await _client.open_get_stream(server.port, sid) for sid in warm]
+            for conn in held:
+                await conn.aclose()
+            await trio.sleep(1.0)
+            base = rss_bytes(server.worker_pid)
+            redis_base = redis_used_memory(redis) if redis is not None else 0
+            ids = await _client.open_sessions(server.port, sessions)
+            await trio.sleep(1.0)
+            idle = rss_bytes(server.worker_pid)
+            redis_idle = redis_used_memory(redis) if redis is not None else 0
+            conns: list[_client.Connection] = []
+            try:
+                limiter = trio.CapacityLimiter(50)
+
+                async def hold(sid: str) -> None:
+                    async with limiter:
+                        conns.append(await _client.open_get_stream(server.port, sid))
+
+                async with trio.open_nursery() as nursery:
+                    for sid in ids:
+                        nursery.start_soon(hold, sid)
+                await trio.sleep(1.0)
+                streams = rss_bytes(server.worker_pid)
+            finally:
+                with trio.CancelScope(shield=True):
+                    for conn in conns:
+                        await conn.aclose()
+            result: dict[str, Any] = {
+                "sessions": sessions,
+                "get_streams": len(conns),
+                "rss_base_kib": base / 1024,
+                "rss_idle_kib": idle / 1024,
+                "rss_streams_kib": streams / 1024,
+                "idle_kib_per_session": (idle - base) / sessions / 1024,
+                "get_kib_per_session": (streams - base) / sessions / 1024,
+            }
+            if redis is not None:
+                result["redis_kib_per_session"] = (redis_idle - redis_base) / sessions / 1024
+            return result
+
+    return trio.run(main)
+
+
+def redis_calls_per_request(server: ServerProcess, redis: Any, calls: int) -> dict[str, Any]:
+    """Redis commands per tools/call, counted with INFO commandstats around `calls` sequential calls."""
+    out: dict[str, Any] = {}
+
+    async def run(sse: bool | None) -> None:
+        conn = await _client.Connection.open(server.port)
+        try:
+            sid = None if sse is None else await _client.open_session(conn)
+            await _client.call_add(conn, 1, sid, sse=bool(sse))  # the first call may load the session
+            before = commandstats(redis)
+            for i in range(calls):
+                await _client.call_add(conn, i + 2, sid, sse=bool(sse))
+            delta = stats_delta(before, commandstats(redis))
+            name = {None: "stateless", True: "session_sse", False: "session_json"}[sse]
+            out[name] = {"per_call": sum(delta.values()) / calls, "commands": delta, "calls": calls}
+        finally:
+            await conn.aclose()
+
+    async def main() -> None:
+        with trio.fail_after(120):
+            for sse in (None, True, False):
+                await run(sse)
+
+    trio.run(main)
+    return out
+
+
+# --------------------------------------------------------------------------- the harness
+
+
+@dataclass
+class Config:
+    rounds: int
+    seconds: float
+    warmup: float
+    sessions: int
+    calls_for_redis: int
+    threads: int = 2
+    connections: int = 8
+    churn_connections: int = 8
+
+
+SCENARIOS = ("stateless", "sse", "churn")
+
+
+def sdk_available() -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version("mcp")
+    except Exception:
+        return None
+
+
+def redis_backend_status() -> tuple[bool, bool, str]:
+    """(store available, stream manager available, note)."""
+    store = importlib.util.find_spec("trio_mcp._stores.redis") is not None
+    streams = importlib.util.find_spec("trio_mcp._streams.redis") is not None
+    if importlib.util.find_spec("coredis") is None:
+        return False, False, "coredis is not installed (pip install 'trio_mcp[redis]')"
+    note = "" if streams else "Redis stream manager not available yet: Redis store + memory stream manager"
+    return store, streams, note
+
+
+class Bench:
+    def __init__(self, cfg: Config, args: argparse.Namespace) -> None:
+        self.cfg = cfg
+        self.args = args
+        self.logdir = Path(tempfile.mkdtemp(prefix="trio-mcp-bench-"))
+        self.notes: list[str] = []
+        self.servers: dict[str, ServerProcess] = {}
+        self.na: dict[str, str] = {}  # server key -> why it has no numbers
+        self.cells: dict[tuple[str, str], list[CellResult]] = {}
+        self.bare: list[CellResult] = []
+        self.redis: Any = None
+        self.redis_streams = False
+        self.sdk_version = sdk_available()
+        self.worker: dict[str, str] = {}
+
+    # -- setup
+
+    def specs(self) -> list[ServerSpec]:
+        specs = [ServerSpec("bare", "bare_app:app"), ServerSpec("trio_mcp/memory", "trio_mcp_app:app")]
+        specs[1].env = {"TRIO_MCP_STORE": "memory"}
+        if self.redis is not None:
+            env = {"TRIO_MCP_STORE": "redis", "REDIS_URL": self.redis.url}
+            if not self.redis_streams:
+                env["TRIO_MCP_STREAMS"] = "memory"
+            specs.append(ServerSpec("trio_mcp/redis", "trio_mcp_app:app", env))
+        if self.sdk_version is not None:
+            specs.append(ServerSpec("sdk/stateless", "sdk_app:stateless_app"))
+            specs.append(ServerSpec("sdk/stateful", "sdk_app:stateful_app"))
+        return specs
+
+    def start_redis(self) -> None:
+        if self.args.no_redis:
+            self.na["trio_mcp/redis"] = "skipped (--no-redis)"
+            return
+        store, streams, note = redis_backend_status()
+        if not store:
+            self.na["trio_mcp/redis"] = note or "the Redis session store is not available yet"
+            return
+        try:
+            helper = load_redis_helper()
+            self.redis = helper.RedisServer()
+            self.redis.start()
+        except Exception as exc:
+            self.redis = None
+            self.na["trio_mcp/redis"] = f"no Redis server: {exc}".splitlines()[0]
+            return
+        self.redis_streams = streams
+        if note:
+            self.notes.append(note)
+        log(f"Redis: {self.redis.kind} {self.redis.binary} on port {self.redis.port}")
+
+    def start(self, spec: ServerSpec, stateful_probe: bool) -> ServerProcess | None:
+        workers = [spec.worker] + (["asyncio"] if spec.key.startswith("sdk/") else [])
+        error = ""
+        for worker in workers:
+            spec.worker = worker
+            server: ServerProcess | None = None
+            try:
+                server = ServerProcess(spec, self.logdir)
+                probe(server, stateful_probe)
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                log(f"{spec.key} under the {worker} worker failed: {error.splitlines()[0]}")
+                if server is not None:
+                    log(server.tail(10))
+                    server.stop()
+                continue
+            if worker != "trio":
+                self.notes.append(
+                    f"{spec.key} does not run under hypercorn's trio worker: measured on asyncio"
+                )
+            self.worker[spec.key] = worker
+            return server
+        self.na[spec.key] = error.splitlines()[0] if error else "failed to start"
+        return None
+
+    def start_all(self) -> None:
+        for spec in self.specs():
+            server = self.start(spec, stateful_probe=spec.key == "sdk/stateful")
+            if server is not None:
+                self.servers[spec.key] = server
+                log(f"{spec.key}: {server.url} (worker pid {server.worker_pid}, {spec.worker} worker)")
+
+    def stop_all(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+        self.servers.clear()
+
+    # -- load cells
+
+    def cell_plan(self) -> list[tuple[str, str, str]]:
+        """(result key, server key, mode) for one round; the bare app first."""
+        plan = [("bare", "bare", "stateless")]
+        for key in ("trio_mcp/memory", "trio_mcp/redis"):
+            plan += [(key, key, mode) for mode in SCENARIOS]
+        plan += [
+            ("sdk", "sdk/stateless", "stateless"),
+            ("sdk", "sdk/stateful", "sse"),
+            ("sdk", "sdk/stateful", "churn"),
+        ]
+        return [p for p in plan if p[1] in self.servers]
+
+    def run_cell(self, server_key: str, mode: str, seconds: float) -> CellResult:
+        server = self.servers[server_key]
+        extra: list[str] = []
+        threads, connections = self.cfg.threads, self.cfg.connections
+        if mode == "sse":
+            extra = [",".join(open_sessions(server, threads))]
+        elif mode == "churn":
+            threads = connections = self.cfg.churn_connections
+        redis = self.redis if server_key == "trio_mcp/redis" else None
+        return run_wrk(server, mode, seconds, threads, connections, extra, redis)
+
+    def warm_up(self) -> None:
+        for _, server_key, mode in self.cell_plan():
+            self.run_cell(server_key, mode, self.cfg.warmup)
+
+    def rounds(self) -> None:
+        plan = self.cell_plan()
+        for r in range(self.cfg.rounds):
+            log(f"round {r + 1}/{self.cfg.rounds}")
+            for key, server_key, mode in plan:
+                result = self.run_cell(server_key, mode, self.cfg.seconds)
+                if key == "bare":
+                    self.bare.append(result)
+                else:
+                    self.cells.setdefault((key, mode), []).append(result)
+                extra = f", {result.loops / result.seconds:.0f} loops/s" if mode == "churn" else ""
+                redis = (
+                    f", {result.redis_per_request:.2f} Redis cmds/req"
+                    if result.redis_commands is not None
+                    else ""
+                )
+                log(
+                    f"  {server_key:<16} {mode:<9} {result.rps:8.0f} req/s{extra}  "
+                    f"{result.cpu_us_per_request:6.0f} µs CPU/req  wrk {result.wrk_cpu_us_per_request:4.0f} µs/req"
+                    f"  bad={result.bad} errors={result.errors}{redis}"
+                )
+
+    # -- memory and Redis cells
+
+    def memory(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        wanted = ["trio_mcp/memory", "trio_mcp/redis", "sdk/stateful"]
+        for spec in self.specs():
+            if spec.key not in wanted or spec.key in self.na:
+                continue
+            spec.worker = self.worker.get(spec.key, "trio")
+            server = None
+            try:
+                server = ServerProcess(spec, self.logdir)
+                redis = self.redis if spec.key == "trio_mcp/redis" else None
+                result = memory_cell(server, self.cfg.sessions, redis)
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                log(f"memory cell {spec.key} failed: {msg}")
+                out[spec.key] = {"error": msg}
+                continue
+            finally:
+                if server is not None:
+                    server.stop()
+            out[spec.key] = result
+            log(
+                f"  {spec.key:<16} {result['idle_kib_per_session']:6.1f} KiB/idle session, "
+                f"{result['get_kib_per_session']:6.1f} KiB/session with a GET stream "
+                f"({result['get_streams']} streams)"
+                + (
+                    f", Redis {result['redis_kib_per_session']:.2f} KiB/session"
+                    if "redis_kib_per_session" in result
+                    else ""
+                )
+            )
+        return out
+
+    def redis_round_trips(self) -> dict[str, Any] | None:
+        server = self.servers.get("trio_mcp/redis")
+        if server is None or self.redis is None:
+            return None
+        return redis_calls_per_request(server, self.redis, self.cfg.calls_for_redis)
+
+    def close(self) -> None:
+        self.stop_all()
+        if self.redis is not None:
+            self.redis.stop()
+
+
+# --------------------------------------------------------------------------- side benchmarks
+
+
+def run_side_benchmarks(quick: bool) -> dict[str, Any]:
+    """bench_converter.py and (when present) bench_streams.py; the last JSON line of each is kept."""
+    out: dict[str, Any] = {}
+    for name in ("bench_converter.py", "bench_streams.py"):
+        path = HERE / name
+        if not path.exists():
+            out[name] = "not present"
+            continue
+        argv = [sys.executable, str(path), *(["--quick"] if quick else [])]
+        log(f"{name} ...")
+        try:
+            done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=240)
+        except subprocess.TimeoutExpired:
+            out[name] = "timed out after 240 s"
+            continue
+        print(done.stdout, end="", flush=True)
+        if done.returncode != 0:
+            out[name] = f"failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:] or ''}"
+            print(done.stderr, end="", file=sys.stderr)
+            continue
+        parsed: Any = None
+        for line in reversed(done.stdout.splitlines()):
+            with contextlib.suppress(ValueError):
+                parsed = json.loads(line)
+                break
+        out[name] = parsed if parsed is not None else done.stdout.strip().splitlines()[-5:]
+    return out
+
+
+# --------------------------------------------------------------------------- report
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def summarize(bench: Bench) -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    bare_rps = [c.rps for c in bench.bare]
+    rows["bare"] = {
+        "rps": median(bare_rps),
+        "cpu_us": median([c.cpu_us_per_request for c in bench.bare]),
+        "wrk_cpu_us": median([c.wrk_cpu_us_per_request for c in bench.bare]),
+        "rounds": [c.__dict__ for c in bench.bare],
+    }
+    for (key, mode), cells in bench.cells.items():
+        ratios = [c.rps / b.rps for c, b in zip(cells, bench.bare, strict=False) if b.rps]
+        entry: dict[str, Any] = {
+            "rps": median([c.rps for c in cells]),
+            "ratio_to_bare": median(ratios),
+            "cpu_us": median([c.cpu_us_per_request for c in cells]),
+            "wrk_cpu_us": median([c.wrk_cpu_us_per_request for c in cells]),
+            "bad": sum(c.bad for c in cells),
+            "errors": sum(c.errors for c in cells),
+            "rounds": [c.__dict__ for c in cells],
+        }
+        if mode == "churn":
+            entry["loops_per_s"] = median([c.loops / c.seconds for c in cells])
+        per = [c.redis_per_request for c in cells if c.redis_per_request is not None]
+        if per:
+            entry["redis_cmds_per_request"] = median(per)
+            entry["redis_cpu_us"] = median([c.redis_cpu_us_per_request or 0.0 for c in cells])
+        rows[f"{key}:{mode}"] = entry
+    # churn against the SDK, per round
+    sdk = bench.cells.get(("sdk", "churn"), [])
+    for key in ("trio_mcp/memory", "trio_mcp/redis"):
+        ours = bench.cells.get((key, "churn"), [])
+        if ours and sdk:
+            vs = [a.loops / b.loops for a, b in zip(ours, sdk, strict=False) if b.loops]
+            rows[f"{key}:churn"]["vs_sdk"] = median(vs)
+    return rows
+
+
+def fmt(value: float | None, spec: str = ".0f", suffix: str = "") -> str:
+    if value is None or value != value:  # NaN
+        return "n/a"
+    return f"{value:{spec}}{suffix}"
+
+
+def verdict(value: float | None, target: float, higher_is_better: bool = True) -> str:
+    if value is None or value != value:
+        return "n/a"
+    ok = value >= target if higher_is_better else value <= target
+    return "met" if ok else "MISSED"
+
+
+def table(bench: Bench, rows: dict[str, Any], memory: dict[str, Any], redis: dict[str, Any] | None) -> str:
+    out = [
+        "| scenario | server (store) | worker | req/s |x bare | CPU µs/req | target | status |",
+        "|---|---|---|---:|---:|---:|---|---|",
+    ]
+    bare = rows["bare"]
+    out.append(
+        f"| POST, fixed JSON body | bare ASGI app (ceiling) | trio | {fmt(bare['rps'])} | 1.00 | "
+        f"{fmt(bare['cpu_us'])} | | |"
+    )
+
+    def label(key: str) -> str:
+        if key == "sdk":
+            return f"official SDK mcp {bench.sdk_version}"
+        store = key.split("/")[1]
+        if store == "redis" and not bench.redis_streams:
+            return "trio_mcp (Redis store, memory streams)"
+        return f"trio_mcp ({store})" if store == "memory" else "trio_mcp (Redis store + streams)"
+
+    def worker(key: str, mode: str) -> str:
+        if key == "sdk":
+            return bench.worker.get("sdk/stateless" if mode == "stateless" else "sdk/stateful", "n/a")
+        return bench.worker.get(key, "n/a")
+
+    def na_reason(key: str, mode: str) -> str | None:
+        server = key if key != "sdk" else ("sdk/stateless" if mode == "stateless" else "sdk/stateful")
+        if key == "sdk" and bench.sdk_version is None:
+            return "the mcp package is not installed"
+        return bench.na.get(server)
+
+    names = {
+        "stateless": "stateless JSON tools/call",
+        "sse": "stateful SSE tools/call",
+        "churn": "session churn",
+    }
+    targets = {"stateless": TARGET_STATELESS, "sse": TARGET_SSE}
+    for mode in SCENARIOS:
+        for key in ("trio_mcp/memory", "trio_mcp/redis", "sdk"):
+            row = rows.get(f"{key}:{mode}")
+            ours = key != "sdk"
+            if row is None:
+                reason = na_reason(key, mode) or "not measured"
+                out.append(f"| {names[mode]} | {label(key)} | n/a | n/a | n/a | n/a | | n/a: {reason} |")
+                continue
+            rps = fmt(row["rps"])
+            if mode == "churn":
+                rps += f" ({fmt(row['loops_per_s'])} sessions/s)"
+            target = status = ""
+            if ours and mode in targets:
+                target = f"≥ {targets[mode]:.2f}x bare"
+                status = verdict(row["ratio_to_bare"], targets[mode])
+            elif ours and mode == "churn":
+                target = f"≥ {TARGET_CHURN_VS_SDK:.1f}x SDK"
+                vs = row.get("vs_sdk")
+                status = f"{fmt(vs, '.2f')}x SDK: {verdict(vs, TARGET_CHURN_VS_SDK)}"
+            if row["bad"] or row["errors"]:
+                status += f" ({row['bad']} bad answers, {row['errors']} socket errors)"
+            out.append(
+                f"| {names[mode]} | {label(key)} | {worker(key, mode)} | {rps} | {fmt(row['ratio_to_bare'], '.2f')} | "
+                f"{fmt(row['cpu_us'])} | {target} | {status} |"
+            )
+    for server_key, name in (
+        ("trio_mcp/memory", "trio_mcp/memory"),
+        ("trio_mcp/redis", "trio_mcp/redis"),
+        ("sdk/stateful", "sdk"),
+    ):
+        m = memory.get(server_key)
+        lab = label(name)
+        if m is None or "error" in m:
+            reason = (m or {}).get("error") or na_reason(name, "sse") or "not measured"
+            for what in ("RSS per idle session", "RSS per session + GET stream"):
+                out.append(f"| {what} | {lab} | n/a | | | | | n/a: {reason} |")
+            continue
+        ours = server_key != "sdk/stateful"
+        for what, value, target in (
+            ("RSS per idle session", m["idle_kib_per_session"], TARGET_IDLE_KIB),
+            ("RSS per session + GET stream", m["get_kib_per_session"], TARGET_GET_KIB),
+        ):
+            out.append(
+                f"| {what} ({m['sessions']} sessions) | {lab} | {worker(name, 'sse')} | {value:.1f} KiB | | | "
+                f"{f'≤ {target:.0f} KiB' if ours else ''} | {verdict(value, target, False) if ours else ''} |"
+            )
+    if redis is not None:
+        for name, what in (
+            ("session_sse", "Redis commands per tools/call (session, SSE)"),
+            ("session_json", "Redis commands per tools/call (session, JSON)"),
+            ("stateless", "Redis commands per tools/call (stateless)"),
+        ):
+            r = redis.get(name)
+            if r is None:
+                continue
+            detail = (
+                ", ".join(f"{k} {v / r['calls']:.2f}" for k, v in sorted(r["commands"].items())) or "none"
+            )
+            out.append(
+                f"| {what} | {label('trio_mcp/redis')} | trio | {r['per_call']:.2f} ({detail}) | | | ≤ 1 round trip | "
+                f"{verdict(r['per_call'], TARGET_REDIS_CMDS, False)} |"
+            )
+    else:
+        reason = bench.na.get("trio_mcp/redis", "not measured")
+        out.append(
+            f"| Redis commands per tools/call | trio_mcp (Redis) | n/a | | | | ≤ 1 round trip | n/a: {reason} |"
+        )
+    return "\n".join(out)
+
+
+def chart(path: Path, rows: dict[str, Any], memory: dict[str, Any]) -> str | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not installed: no chart"
+    modes = list(SCENARIOS)
+    names = ["stateless JSON", "stateful SSE", "session churn"]
+    series = [
+        ("trio_mcp/memory", "trio_mcp (memory)"),
+        ("trio_mcp/redis", "trio_mcp (Redis)"),
+        ("sdk", "official SDK"),
+    ]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [3, 2]})
+    width = 0.26
+    for i, (key, label) in enumerate(series):
+        values = [rows.get(f"{key}:{mode}", {}).get("ratio_to_bare", 0.0) or 0.0 for mode in modes]
+        bars = ax.bar([x + (i - 1) * width for x in range(len(modes))], values, width, label=label)
+        ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    for x, target in ((0, TARGET_STATELESS), (1, TARGET_SSE)):
+        ax.hlines(target, x - 1.5 * width, x + 1.5 * width, colors="black", linestyles="dashed")
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set_xticks(range(len(modes)), names)
+    ax.set_ylabel("req/s ÷ bare ASGI app (same round)")
+    ax.set_title("Throughput relative to the bare app (dashed: targets)")
+    ax.legend(fontsize=8)
+    mem_series = [
+        ("trio_mcp/memory", "trio_mcp (memory)"),
+        ("trio_mcp/redis", "trio_mcp (Redis)"),
+        ("sdk/stateful", "official SDK"),
+    ]
+    for i, (key, label) in enumerate(mem_series):
+        m = memory.get(key) or {}
+        values = [m.get("idle_kib_per_session", 0.0), m.get("get_kib_per_session", 0.0)]
+        bars = ax2.bar([x + (i - 1) * width for x in range(2)], values, width, label=label)
+        ax2.bar_label(bars, fmt="%.1f", fontsize=8)
+    for x, target in ((0, TARGET_IDLE_KIB), (1, TARGET_GET_KIB)):
+        ax2.hlines(target, x - 1.5 * width, x + 1.5 * width, colors="black", linestyles="dashed")
+    ax2.set_xticks(range(2), ["idle session", "session + GET stream"])
+    ax2.set_ylabel("KiB of server RSS per session")
+    ax2.set_title("Memory per session (dashed: targets)")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
+# --------------------------------------------------------------------------- profile
+
+
+def profile(bench: Bench, seconds: float) -> dict[str, Any]:
+    """py-spy samples of the trio_mcp (memory) worker under stateless JSON and stateful SSE load."""
+    server = bench.servers.get("trio_mcp/memory")
+    pyspy = shutil.which("py-spy")
+    if server is None or pyspy is None:
+        return {"error": "py-spy is not installed" if pyspy is None else "trio_mcp/memory is not running"}
+    out: dict[str, Any] = {}
+    for mode in ("stateless", "sse"):
+        raw = bench.logdir / f"profile-{mode}.txt"
+        spy = subprocess.Popen(
+            [pyspy, "record", "--pid", str(server.worker_pid), "--duration", str(int(seconds) + 1), "--rate", "250",
+             "--format", "raw", "--output", str(raw), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        time.sleep(0.5)
+        bench.run_cell("trio_mcp/memory", mode, seconds)
+        _, err = spy.communicate(timeout=60)
+        if not raw.exists():
+            out[mode] = {"error": err.decode(errors="replace").strip()[-500:]}
+            continue
+        out[mode] = top_costs(raw)
+        shutil.copy(raw, RESULTS / f"profile-{mode}.txt")
+    return out
+
+
+FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^():]+)(?::\d+)?\)$")
+
+
+def _frame_key(frame: str) -> str:
+    match = FRAME.match(frame.strip())
+    if match is None:
+        return frame.strip()
+    file = match.group("file")
+    for marker in ("site-packages/", "/work/main/", str(ROOT) + "/", "lib/python3"):
+        if marker in file:
+            file = file.split(marker, 1)[1]
+            break
+    return f"{file}:{match.group('func')}"
+
+
+def top_costs(raw: Path, n: int = 25) -> dict[str, Any]:
+    """Self and inclusive share of samples per file:function from py-spy's collapsed stacks."""
+    self_counts: dict[str, int] = {}
+    incl_counts: dict[str, int] = {}
+    group_counts: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [_frame_key(f) for f in stack.split(";") if f and not f.startswith("process ")]
+        frames = [f for f in frames if not f.startswith("thread ")]
+        if not frames:
+            continue
+        self_counts[frames[-1]] = self_counts.get(frames[-1], 0) + count
+        for frame in set(frames):
+            incl_counts[frame] = incl_counts.get(frame, 0) + count
+        leaf_pkg = _package(frames[-1])
+        group_counts[leaf_pkg] = group_counts.get(leaf_pkg, 0) + count
+    if not total:
+        return {"samples": 0}
+
+    def top(counts: dict[str, int], k: int) -> list[tuple[str, float]]:
+        return [
+            (name, round(c / total * 100, 1)) for name, c in sorted(counts.items(), key=lambda x: -x[1])[:k]
+        ]
+
+    trio_mcp_incl = {k: v for k, v in incl_counts.items() if k.startswith("trio_mcp/")}
+    return {
+        "samples": total,
+        "self": top(self_counts, n),
+        "inclusive_trio_mcp": top(trio_mcp_incl, n),
+        "by_package_self": top(group_counts, 12),
+    }
+
+
+def _package(frame: str) -> str:
+    file = frame.split(":", 1)[0]
+    if file.startswith("trio_mcp/"):
+        return "/".join(file.split("/")[:2])
+    return file.split("/", 1)[0] if "/" in file else file
+
+
+def print_profile(result: dict[str, Any]) -> None:
+    for mode, data in result.items():
+        print(f"\nprofile of trio_mcp (memory), {mode} tools/call: {data.get('samples', 0)} samples")
+        if "error" in data:
+            print(f"  {data['error']}")
+            continue
+        print("  self time, top file:function")
+        for name, pct in data["self"][:15]:
+            print(f"    {pct:5.1f}%  {name}")
+        print("  inclusive time in trio_mcp functions")
+        for name, pct in data["inclusive_trio_mcp"][:15]:
+            print(f"    {pct:5.1f}%  {name}")
+        print("  self time by package/module")
+        for name, pct in data["by_package_self"]:
+            print(f"    {pct:5.1f}%  {name}")
+
+
+# --------------------------------------------------------------------------- main
+
+
+@contextlib.contextmanager
+def cleanup(bench: Bench) -> Iterator[None]:
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous: Callable[..., Any] | int | None = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        bench.close()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one short round, fewer sessions (smoke run)")
+    parser.add_argument("--rounds", type=int, help="rounds (default 3, quick 1)")
+    parser.add_argument("--seconds", type=float, help="seconds per cell (default 5, quick 2)")
+    parser.add_argument(
+        "--sessions", type=int, help="sessions for the memory cells (default 1000, quick 200)"
+    )
+    parser.add_argument("--profile", action="store_true", help="also py-spy the trio_mcp hot path")
+    parser.add_argument("--no-redis", action="store_true", help="leave out the Redis rows")
+    parser.add_argument(
+        "--no-side", action="store_true", help="leave out bench_converter.py / bench_streams.py"
+    )
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print(
+            "wrk is not installed: run `nox -s bench` (it installs it) or `apt-get install -y wrk`",
+            file=sys.stderr,
+        )
+        return 2
+    _raise_nofile()
+    cfg = Config(
+        rounds=args.rounds or (1 if args.quick else 3),
+        seconds=args.seconds or (2.0 if args.quick else 5.0),
+        warmup=1.0,
+        sessions=args.sessions or (200 if args.quick else 1000),
+        calls_for_redis=100 if args.quick else 500,
+    )
+    started = time.monotonic()
+    RESULTS.mkdir(exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    side = {} if args.no_side else run_side_benchmarks(args.quick)
+
+    bench = Bench(cfg, args)
+    log(
+        f"logs in {bench.logdir}; {cfg.rounds} round(s) of {cfg.seconds:g} s cells; cpu count {os.cpu_count()}"
+    )
+    if bench.sdk_version is None:
+        bench.na["sdk/stateless"] = bench.na["sdk/stateful"] = "the mcp package is not installed in this venv"
+    with cleanup(bench):
+        bench.start_redis()
+        bench.start_all()
+        if "bare" not in bench.servers:
+            print("the bare ASGI app did not start: nothing to compare with", file=sys.stderr)
+            return 1
+        log("warm-up")
+        bench.warm_up()
+        bench.rounds()
+        redis = bench.redis_round_trips()
+        prof = profile(bench, cfg.seconds) if args.profile else None
+        bench.stop_all()
+        log(f"memory cells: {cfg.sessions} sessions each")
+        memory = bench.memory()
+
+    rows = summarize(bench)
+    text = table(bench, rows, memory, redis)
+    elapsed = time.monotonic() - started
+    header = (
+        f"trio_mcp benchmark {stamp}: {cfg.rounds} round(s) x {cfg.seconds:g} s cells, medians; wrk "
+        f"-t{cfg.threads} -c{cfg.connections} (churn -t{cfg.churn_connections} -c{cfg.churn_connections}); "
+        f"{os.cpu_count()} cores shared by servers, wrk and Redis; Python {platform.python_version()}; "
+        f"took {elapsed:.0f} s"
+    )
+    print()
+    print(header)
+    print()
+    print(text)
+    notes = [
+        *bench.notes,
+        f"load generator: wrk, median {fmt(rows['bare']['wrk_cpu_us'])} µs CPU per request on the bare app "
+        f"against {fmt(rows['bare']['cpu_us'])} µs in the server, so wrk is not the bottleneck",
+        "CPU µs/req is the server worker process's utime+stime delta over the cell divided by its requests",
+    ]
+    for note in notes:
+        print(f"note: {note}")
+    if prof is not None:
+        print_profile(prof)
+
+    payload = {
+        "stamp": stamp,
+        "quick": args.quick,
+        "elapsed_s": elapsed,
+        "config": {**cfg.__dict__},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "sdk_version": bench.sdk_version,
+        "workers": bench.worker,
+        "redis": None if bench.redis is None else {"kind": bench.redis.kind, "streams": bench.redis_streams},
+        "not_available": bench.na,
+        "notes": notes,
+        "results": rows,
+        "memory": memory,
+        "redis_commands": redis,
+        "side_benchmarks": side,
+        "profile": prof,
+        "table": text,
+    }
+    json_path = RESULTS / f"bench-{stamp}.json"
+    json_path.write_text(json.dumps(payload, indent=2, default=str))
+    (RESULTS / "latest.json").write_text(json.dumps(payload, indent=2, default=str))
+    (RESULTS / "latest.md").write_text(f"{header}\n\n{text}\n\n" + "".join(f"- {n}\n" for n in notes))
+    png = RESULTS / f"bench-{stamp}.png"
+    problem = chart(png, rows, memory)
+    if problem is None:
+        shutil.copy(png, RESULTS / "latest.png")
+        print(f"\nwrote {json_path.relative_to(ROOT)}, {png.relative_to(ROOT)} (and latest.json/.md/.png)")
+    else:
+        print(f"\nwrote {json_path.relative_to(ROOT)} (and latest.json/.md); {problem}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,403 @@
+"""check_stream_manager: ONE conformance kit for every StreamManager backend (memory, Redis, yours).
+
+Usage (pytest-trio)::
+
+    from contextlib import asynccontextmanager
+    from trio_mcp.streams import RedisStreamManager, check_stream_manager
+
+    async def test_redis_streams(redis_url):
+        @asynccontextmanager
+        async def factory():
+            yield RedisStreamManager.from_url(redis_url, prefix="kit:", heartbeat_interval=1)
+
+        await check_stream_manager(factory, shares_backend=True)
+
+``factory()`` returns an async context manager yielding a NEW manager that is not running yet. The kit runs
+each manager itself (``await nursery.start(manager.run, events)`` with its own recording :class:`StreamEvents`),
+stops it (cancels ``run``, then ``await manager.aclose()``) and only then leaves the factory's context.
+
+``shares_backend=True`` promises that every manager the factory produces talks to the SAME backend, like
+instances of one app behind a load balancer. The kit then opens two at a time and checks what crosses
+instances: a stream held on B receives what A publishes, ``holder`` on A names B, broadcasts and deletions
+reach every manager (the sender's own events included), a reply forwarded from B reaches the instance waiting
+on A, a stopped instance no longer holds anything. Independent managers (``MemoryStreamManager``: each is its
+own process-local backend) pass ``shares_backend=False``: the kit then runs the same checks with ONE manager in
+both roles (sender = holder), which is all a single-process backend can promise. Nothing is skipped silently:
+the docstring of each section says which checks need a shared backend.
+
+Sections: basics (subscribe/publish/deliver_local/holder), supersede (a second subscribe ends the first),
+events (broadcast and session_deleted, exactly once per manager), routes (set_route/forward_reply True/False,
+one reply per route), slow consumer (a full channel ends that stream; the publisher never blocks; other
+streams receive every message), cross-instance (shared only) and aclose (held channels end; shared: the
+holder is gone for the others).
+
+Every wait is bounded (:data:`WAIT` seconds); the kit never relies on time passing quickly. Run it in a normal
+trio test, not under ``autojump_clock`` (the Redis backend waits on sockets).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import Any
+
+import attrs
+import trio
+
+from ._base import StreamManager
+
+StreamManagerFactory = Callable[[], AbstractAsyncContextManager[StreamManager]]
+
+WAIT = 5.0  # the longest the kit waits for anything to arrive
+SETTLE = 0.2  # how long it waits for duplicates that must NOT arrive
+
+__all__ = ["WAIT", "RecordingEvents", "StreamManagerFactory", "check_stream_manager"]
+
+
+@attrs.define(eq=False)
+class RecordingEvents:
+    """A StreamEvents that records every callback (never blocks)."""
+
+    broadcasts: list[dict[str, Any]] = attrs.field(factory=list[dict[str, Any]])
+    deleted: list[str] = attrs.field(factory=list[str])
+    replies: list[tuple[str, bytes]] = attrs.field(factory=list[tuple[str, bytes]])
+
+    def on_broadcast(self, event: dict[str, Any]) -> None:
+        self.broadcasts.append(event)
+
+    def on_session_deleted(self, session_id: str) -> None:
+        self.deleted.append(session_id)
+
+    def on_reply(self, session_id: str, payload: bytes) -> None:
+        self.replies.append((session_id, payload))
+
+
+@attrs.define(eq=False)
+class _Instance:
+    manager: StreamManager
+    events: RecordingEvents = attrs.field(factory=RecordingEvents)
+    scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
+    finished: trio.Event = attrs.field(factory=trio.Event)
+    closed: bool = False
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            with self.scope:
+                await self.manager.run(self.events, task_status=task_status)
+        finally:
+            self.finished.set()
+
+    async def stop(self) -> None:
+        """What the app's lifespan does at shutdown: cancel run(), then aclose()."""
+        if self.closed:
+            return
+        self.closed = True
+        with trio.CancelScope(shield=True):
+            self.scope.cancel()
+            with trio.move_on_after(WAIT):
+                await self.finished.wait()
+            await self.manager.aclose()
+
+
+class _Section:
+    def __init__(self, name: str, instances: Sequence[_Instance]) -> None:
+        self.name = name
+        self.instances = instances
+
+    def fail(self, message: str) -> AssertionError:
+        kind = type(self.instances[0].manager).__name__
+        return AssertionError(f"[{kind} / {self.name}] {message}")
+
+    def check(self, condition: bool, message: str) -> None:
+        if not condition:
+            raise self.fail(message)
+
+    async def wait_for(self, condition: Callable[[], bool], what: str) -> None:
+        with trio.move_on_after(WAIT):
+            while not condition():  # noqa: ASYNC110 (bounded polling: callbacks feed these conditions)
+                await trio.sleep(0.005)
+            return
+        raise self.fail(f"{what} within {WAIT:g} s")
+
+    async def receive(self, channel: trio.MemoryReceiveChannel[bytes], what: str) -> bytes:
+        with trio.move_on_after(WAIT):
+            try:
+                return await channel.receive()
+            except trio.EndOfChannel:
+                raise self.fail(f"the channel ended while waiting for {what}") from None
+        raise self.fail(f"{what} did not arrive within {WAIT:g} s")
+
+    async def expect_end(self, channel: trio.MemoryReceiveChannel[bytes], what: str, *, at_most: int) -> int:
+        """Drain what is buffered (at most `at_most` items) and expect the channel to end."""
+        drained = 0
+        with trio.move_on_after(WAIT):
+            while True:
+                try:
+                    channel.receive_nowait()
+                except trio.WouldBlock:
+                    await trio.sleep(0.005)
+                    continue
+                except trio.EndOfChannel:
+                    return drained
+                drained += 1
+                self.check(drained <= at_most, f"{what}: more than {at_most} messages were buffered")
+        raise self.fail(f"{what}: the channel did not end within {WAIT:g} s")
+
+    async def expect_quiet(self, channel: trio.MemoryReceiveChannel[bytes], what: str) -> None:
+        await trio.sleep(SETTLE)
+        try:
+            got = channel.receive_nowait()
+        except (trio.WouldBlock, trio.EndOfChannel):
+            return
+        raise self.fail(f"{what}: got unexpected {got!r}")
+
+
+def _sid(label: str) -> str:
+    return f"kit-{label}-{secrets.token_hex(6)}"
+
+
+def _payload(n: int, tag: str = "m") -> bytes:
+    return b'{"jsonrpc":"2.0","method":"notifications/message","params":{"tag":"%s","n":%d}}' % (
+        tag.encode(),
+        n,
+    )
+
+
+Body = Callable[[_Section], Awaitable[None]]
+
+
+async def check_stream_manager(factory: StreamManagerFactory, *, shares_backend: bool) -> None:
+    """Run the conformance kit against the managers ``factory`` produces (see the module docstring)."""
+    pair = 2 if shares_backend else 1
+    await _run("basics", factory, 1, _basics)
+    await _run("supersede", factory, 1, _supersede)
+    await _run("events", factory, pair, _events)
+    await _run("routes", factory, pair, _routes)
+    await _run("slow consumer", factory, pair, _slow_consumer)
+    if shares_backend:
+        await _run("cross-instance", factory, 2, _cross_instance)
+    await _run("aclose", factory, pair, _aclose)
+
+
+async def _run(name: str, factory: StreamManagerFactory, count: int, body: Body) -> None:
+    try:
+        async with AsyncExitStack() as stack:
+            nursery = await stack.enter_async_context(trio.open_nursery())
+            instances: list[_Instance] = []
+            for _ in range(count):
+                manager = await stack.enter_async_context(factory())
+                instance = _Instance(manager)
+                await nursery.start(instance.run)
+                stack.push_async_callback(instance.stop)
+                instances.append(instance)
+            await body(_Section(name, instances))
+            for instance in reversed(instances):
+                await instance.stop()
+    except BaseExceptionGroup as group:
+        failures = _leaves(group)
+        if len(failures) == 1 and isinstance(failures[0], AssertionError):
+            raise failures[0] from None  # the kit's message, not a nursery's wrapping
+        raise
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        found: list[BaseException] = []
+        for inner in exc.exceptions:  # pyright: ignore[reportUnknownVariableType]
+            found += _leaves(inner)  # pyright: ignore[reportUnknownArgumentType]
+        return found
+    return [exc]
+
+
+def _held(
+    s: _Section, manager: StreamManager, session_id: str, capacity: int = 16
+) -> AbstractAsyncContextManager[trio.MemoryReceiveChannel[bytes]]:
+    del s  # (kept for symmetry with the other helpers; subscribe() itself is awaited unbounded)
+    return manager.subscribe(session_id, capacity)
+
+
+# -- sections --
+
+
+async def _basics(s: _Section) -> None:
+    """One manager: subscribe, publish and deliver_local to a stream held here; holder; release."""
+    m = s.instances[0].manager
+    s.check(isinstance(m.instance_id, str) and bool(m.instance_id), f"instance_id {m.instance_id!r}")
+    sid, other = _sid("basics"), _sid("nobody")
+    s.check(await m.holder(sid) is None, "holder() of a session never subscribed is not None")
+    s.check(not m.deliver_local(sid, _payload(0)), "deliver_local() to a stream held nowhere returned True")
+    await m.publish(other, _payload(0))  # held nowhere: dropped, no error
+    async with _held(s, m, sid) as channel:
+        s.check(await m.holder(sid) == m.instance_id, "holder() of a stream held here is not instance_id")
+        s.check(m.deliver_local(sid, _payload(1)), "deliver_local() to a stream held here returned False")
+        got = await s.receive(channel, "the deliver_local() message")
+        s.check(got == _payload(1), f"deliver_local() delivered {got!r}, not {_payload(1)!r}")
+        for n in range(2, 7):
+            await m.publish(sid, _payload(n))
+        for n in range(2, 7):
+            got = await s.receive(channel, f"published message {n}")
+            s.check(
+                got == _payload(n), f"publish() delivered {got!r} where {_payload(n)!r} was expected (order)"
+            )
+        s.check(not m.deliver_local(other, _payload(0)), "deliver_local() to an unheld session returned True")
+        await s.expect_quiet(channel, "a stream received a message published to another session")
+    s.check(
+        not m.deliver_local(sid, _payload(9)), "deliver_local() after the subscription ended returned True"
+    )
+    s.check(await m.holder(sid) is None, "holder() still names an instance after the subscription ended")
+
+
+async def _supersede(s: _Section) -> None:
+    """A second subscribe of the same session on one manager ends the first channel (a new GET wins)."""
+    m = s.instances[0].manager
+    sid = _sid("supersede")
+    async with _held(s, m, sid) as first:
+        async with _held(s, m, sid) as second:
+            await s.expect_end(first, "the superseded channel", at_most=0)
+            await m.publish(sid, _payload(1))
+            got = await s.receive(second, "a message for the new subscription")
+            s.check(got == _payload(1), f"the new subscription received {got!r}")
+        s.check(await m.holder(sid) is None, "holder() still set after both subscriptions ended")
+
+
+async def _events(s: _Section) -> None:
+    """broadcast() and session_deleted() reach every manager's events exactly once, the sender's included.
+
+    Shared backend: sent on A, checked on A and B. Otherwise: the one manager's own events.
+    """
+    sender = s.instances[0].manager
+    first = {"kind": "notify", "method": "notifications/tools/list_changed", "nonce": secrets.token_hex(4)}
+    marker = {"kind": "marker", "nonce": secrets.token_hex(4)}
+    await sender.broadcast(first)
+    await sender.broadcast(marker)
+    for i, instance in enumerate(s.instances):
+        await s.wait_for(
+            lambda instance=instance: marker in instance.events.broadcasts,
+            f"a broadcast did not reach manager #{i}'s on_broadcast",
+        )
+    await trio.sleep(SETTLE)
+    for i, instance in enumerate(s.instances):
+        count = instance.events.broadcasts.count(first)
+        s.check(count == 1, f"manager #{i} received the broadcast {count} times, not once")
+    sid = _sid("deleted")
+    await s.instances[-1].manager.session_deleted(sid)
+    for i, instance in enumerate(s.instances):
+        await s.wait_for(
+            lambda instance=instance: sid in instance.events.deleted,
+            f"session_deleted() did not reach manager #{i}'s on_session_deleted",
+        )
+    await trio.sleep(SETTLE)
+    for i, instance in enumerate(s.instances):
+        count = instance.events.deleted.count(sid)
+        s.check(count == 1, f"manager #{i} got on_session_deleted {count} times, not once")
+
+
+async def _routes(s: _Section) -> None:
+    """set_route() on the waiting manager; forward_reply() (from the other one, when shared) reaches it, once.
+
+    Unknown routes give False; a route is consumed by the reply it forwards; int and str ids both work.
+    """
+    waiter, forwarder = s.instances[0], s.instances[-1]
+    sid = _sid("routes")
+    reply = b'{"jsonrpc":"2.0","id":"r-1","result":{}}'
+    ok = await forwarder.manager.forward_reply(sid, "r-1", reply)
+    s.check(not ok, "forward_reply() for a request nobody waits for returned True")
+    await waiter.manager.set_route(sid, "r-1")
+    ok = await forwarder.manager.forward_reply(sid, "r-1", reply)
+    s.check(ok, "forward_reply() to a waiting instance returned False")
+    await s.wait_for(
+        lambda: (sid, reply) in waiter.events.replies,
+        "the forwarded reply did not reach the waiter's on_reply",
+    )
+    again = await forwarder.manager.forward_reply(sid, "r-1", reply)
+    s.check(not again, "a second forward_reply() for the same request returned True (one reply per route)")
+    await waiter.manager.set_route(sid, 7)
+    numeric = b'{"jsonrpc":"2.0","id":7,"result":{}}'
+    s.check(
+        await forwarder.manager.forward_reply(sid, 7, numeric), "forward_reply() for an int id returned False"
+    )
+    await s.wait_for(lambda: (sid, numeric) in waiter.events.replies, "the reply to an int id did not arrive")
+    await trio.sleep(SETTLE)
+    s.check(waiter.events.replies.count((sid, reply)) == 1, "the waiter got the reply more than once")
+    if forwarder is not waiter:
+        s.check(
+            not forwarder.events.replies, f"the forwarding manager got on_reply: {forwarder.events.replies}"
+        )
+
+
+async def _slow_consumer(s: _Section) -> None:
+    """A stream whose client stops reading is dropped when its channel fills; the publisher never waits;
+    other streams receive every message. Shared backend: published on A, held on B (the pump's path)."""
+    publisher, holder = s.instances[0].manager, s.instances[-1].manager
+    capacity, count = 4, 40
+    slow_sid, fast_sid = _sid("slow"), _sid("fast")
+    received: list[bytes] = []
+    async with _held(s, holder, slow_sid, capacity) as slow, _held(s, holder, fast_sid, capacity) as fast:
+
+        async def read_fast() -> None:
+            while len(received) < count:
+                received.append(await s.receive(fast, f"message {len(received)} of the fast stream"))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read_fast)
+            # Shorter than the reader's bound, so a blocked publisher is reported as such.
+            with trio.move_on_after(WAIT / 2) as scope:
+                for n in range(count):
+                    await publisher.publish(slow_sid, _payload(n, "slow"))
+                    await publisher.publish(fast_sid, _payload(n, "fast"))
+                    used = slow.statistics().current_buffer_used
+                    s.check(
+                        used <= capacity, f"the slow stream buffers {used} > capacity {capacity} messages"
+                    )
+                    # Pace the publisher a little so the fast reader (a normal client) keeps up.
+                    await trio.lowlevel.checkpoint()
+            s.check(not scope.cancelled_caught, "the publisher was blocked by a slow stream")
+            await s.wait_for(lambda: len(received) == count, f"the fast stream got {len(received)}/{count}")
+        expected = [_payload(n, "fast") for n in range(count)]
+        s.check(received == expected, "the fast stream missed or reordered messages while another lagged")
+        drained = await s.expect_end(slow, "the lagging stream was not dropped", at_most=capacity)
+        s.check(drained <= capacity, f"the slow stream delivered {drained} > {capacity} messages")
+        s.check(
+            not holder.deliver_local(slow_sid, _payload(99)),
+            "deliver_local() to a dropped stream returned True",
+        )
+        await publisher.publish(fast_sid, _payload(count, "fast"))
+        got = await s.receive(fast, "a message after the other stream was dropped")
+        s.check(got == _payload(count, "fast"), f"the fast stream got {got!r}")
+
+
+async def _cross_instance(s: _Section) -> None:
+    """Shared backend only: A publishes to a stream held on B; holder() on A names B; B's stop clears it."""
+    a, b = s.instances
+    sid = _sid("cross")
+    async with _held(s, b.manager, sid, capacity=64) as channel:
+        s.check(a.manager.instance_id != b.manager.instance_id, "two managers share an instance_id")
+        got_holder = await a.manager.holder(sid)
+        s.check(got_holder == b.manager.instance_id, f"A.holder() is {got_holder!r}, not B's id")
+        s.check(
+            not a.manager.deliver_local(sid, _payload(0)), "A.deliver_local() for a stream held on B is True"
+        )
+        for n in range(20):
+            await a.manager.publish(sid, _payload(n))
+        for n in range(20):
+            got = await s.receive(channel, f"cross-instance message {n}")
+            s.check(got == _payload(n), f"B received {got!r} where {_payload(n)!r} was expected (order)")
+        await b.stop()
+        await s.expect_end(channel, "B's stream after B stopped", at_most=0)
+    s.check(await a.manager.holder(sid) is None, "A.holder() still names B after B stopped")
+
+
+async def _aclose(s: _Section) -> None:
+    """Stopping a manager (cancel run, aclose) ends the channels it holds; shared: others see no holder."""
+    instance = s.instances[-1]
+    sid = _sid("aclose")
+    async with _held(s, instance.manager, sid) as channel:
+        await instance.stop()
+        await s.expect_end(channel, "a held stream after aclose()", at_most=0)
+        s.check(
+            not instance.manager.deliver_local(sid, _payload(1)), "deliver_local() after aclose() is True"
+        )
+    if len(s.instances) > 1:
+        found = await s.instances[0].manager.holder(sid)
+        s.check(found is None, f"holder() names {found!r} after the holding manager stopped")

@@ -1,0 +1,537 @@
+"""RedisStreamManager: messages for a session reach whichever instance holds its GET stream, over Redis Pub/Sub.
+
+Channels and keys (DESIGN.md §3; ``prefix`` defaults to ``mcp:``):
+
+==================================  =======  ==============================================================
+``{prefix}stream:{sid}``            channel  encoded JSON-RPC messages for the session's standalone stream;
+                                             subscribed only by the instance holding that stream, while held
+``{prefix}control``                 channel  ONE channel for server-wide events: ``{"type": "broadcast",
+                                             "event": {...}}`` and ``{"type": "deleted", "session": sid}``,
+                                             each with ``"origin"`` (the sender handles its own copy at once)
+``{prefix}instance:{instance}``     channel  forwarded replies ``{"session": sid, "payload": "<json>"}`` for
+                                             server-to-client requests this instance waits for
+``{prefix}alive:{instance}``        STRING   the instance heartbeat (wall time of the beat); PX 2x interval
+``{prefix}holder:{sid}``            STRING   the instance holding the session's stream; set on subscribe,
+                                             refreshed by the heartbeat, PX 2x interval, deleted on release
+``{prefix}route:{sid}:{request_id}``  STRING   the instance waiting for the reply to a server-to-client
+                                             request (``str(request_id)``); PX 5 min, consumed by GETDEL
+==================================  =======  ==============================================================
+
+One control channel rather than ``stream:delete:{sid}`` per session: a delete must reach every instance, so a
+per-session delete channel would have to be subscribed by every instance for every session it might serve.
+
+**One pump task per instance** owns the Pub/Sub connection (coredis, ``NoRetryPolicy``: reconnection is ours)
+and loops ``await ps.get_message()``, pushing each stream message with ``send_nowait`` into the held session's
+bounded channel (:func:`~._base.offer`): a full channel means a lagging client, whose stream is dropped (its
+channel ends; it reconnects with a new GET), so the pump never blocks and memory never grows (coredis' own
+buffer is unbounded, but the pump empties it as fast as messages arrive).
+
+**Resubscription.** Whenever the Pub/Sub connection is (re)established, the pump subscribes, in ONE
+``SUBSCRIBE``, the control channel, its own instance channel and the channel of every stream held here at that
+moment. Invariant: while connected, every held stream is subscribed, or a reconnect is under way (a
+``SUBSCRIBE`` that fails on a live connection forces one). A lost connection (Redis restarted, network) is
+retried with jittered exponential backoff (50 ms doubling to ``reconnect_max_delay``, 1 s by default), not
+coredis' default of up to 16 s. Messages published while the connection was down are lost: Pub/Sub is a
+best-effort wake-up channel; resumable delivery is the event store's job (``{prefix}events:{sid}``).
+
+**Liveness.** ONE heartbeat task per instance writes ``alive:{instance}`` and the ``holder:{sid}`` key of every
+held stream in one pipeline every ``heartbeat_interval`` (default 10 s), all expiring at twice that. So
+:meth:`holder` answers None once the holding instance stopped beating (crashed) -- and at once after a clean
+shutdown, which deletes the alive key.
+
+Lifetime: :meth:`run` (the app's lifespan runs it in its nursery) opens the Redis connection, runs the pump and
+the heartbeat, and closes the connection when cancelled; the other methods need it running. Nothing connects
+before the first command, so an app starts while Redis is down; operations then raise
+:class:`~._base.StreamUnavailable` quickly (bounded timeouts) and work again once Redis is back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import secrets
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import attrs
+import trio
+
+from .._redis import DEFAULT_TIMEOUT, RedisConnection
+from ._base import DEFAULT_HEARTBEAT, ROUTE_TTL, StreamEvents, StreamUnavailable, decode_event, offer
+
+if TYPE_CHECKING:
+    import coredis
+    from coredis.patterns.pubsub import PubSub
+
+log = logging.getLogger("trio_mcp.streams.redis")
+
+T = TypeVar("T")
+
+RECONNECT_MIN_DELAY = 0.05
+RECONNECT_MAX_DELAY = 1.0
+
+# KEYS[1] = holder:{sid}; ARGV[1] = our instance id. Delete the key only if we still are its holder.
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class StreamError(Exception):
+    """Redis reported an error other than being unreachable (a wrong key type, a script error...)."""
+
+
+@attrs.frozen(kw_only=True)
+class RedisStreamStatistics:
+    instance_id: str
+    #: streams held on this instance right now
+    held_streams: int
+    #: the Pub/Sub connection is up and its (re)subscription done
+    connected: bool
+    #: successful Pub/Sub (re)connections; more than one means it resubscribed after a lost connection
+    pubsub_connections: int
+    #: messages pushed into held streams' channels by the pump
+    delivered: int
+    #: streams dropped because their client lagged (channel full)
+    dropped_streams: int
+    #: successful heartbeats
+    heartbeats: int
+
+
+def _ms(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
+
+
+async def _cancel_when_cancelled(scope: trio.CancelScope) -> None:
+    try:
+        await trio.sleep_forever()
+    finally:
+        scope.cancel()
+
+
+class RedisStreamManager:
+    """A StreamManager over Redis Pub/Sub; construct with :meth:`from_url`, run with ``nursery.start(m.run, ev)``."""
+
+    def __init__(
+        self,
+        connection: RedisConnection,
+        *,
+        prefix: str = "mcp:",
+        heartbeat_interval: float = DEFAULT_HEARTBEAT,
+        instance_id: str | None = None,
+        reconnect_max_delay: float = RECONNECT_MAX_DELAY,
+    ) -> None:
+        if not heartbeat_interval > 0 or math.isinf(heartbeat_interval):
+            raise ValueError(
+                f"heartbeat_interval must be a positive number of seconds, got {heartbeat_interval!r}"
+            )
+        if not reconnect_max_delay > 0:
+            raise ValueError(f"reconnect_max_delay must be positive, got {reconnect_max_delay!r}")
+        self.instance_id: str = instance_id if instance_id is not None else secrets.token_hex(6)
+        if not self.instance_id or ":" in self.instance_id:
+            raise ValueError(f"instance_id must be non-empty and contain no ':', got {self.instance_id!r}")
+        self.prefix = prefix
+        self.heartbeat_interval = heartbeat_interval
+        self.reconnect_max_delay = reconnect_max_delay
+        self._conn = connection
+        self._stream_head = f"{prefix}stream:"
+        self._control = f"{prefix}control"
+        self._own_channel = self.instance_channel(self.instance_id)
+        self._streams: dict[str, trio.MemorySendChannel[bytes]] = {}
+        self._events: StreamEvents | None = None
+        self._running = False
+        self._ps: PubSub[str] | None = None
+        self._pubsub_scope: trio.CancelScope | None = None
+        self._release_script: Any = None
+        self._connected = False
+        self._pubsub_connections = 0
+        self._delivered = 0
+        self._dropped = 0
+        self._heartbeats = 0
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "mcp:",
+        heartbeat_interval: float = DEFAULT_HEARTBEAT,
+        instance_id: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        reconnect_max_delay: float = RECONNECT_MAX_DELAY,
+    ) -> RedisStreamManager:
+        """A manager on ``url`` (``redis://[user:password@]host:port/db``, ``rediss://``, ``unix://``).
+
+        ``timeout`` bounds connecting, each reply and each subscription; a command fails with
+        StreamUnavailable after at most twice that. Nothing connects until :meth:`run`'s first command.
+        """
+        connection = RedisConnection(
+            url,
+            timeout=timeout,
+            unavailable=StreamUnavailable,
+            error=StreamError,
+            owner="RedisStreamManager",
+        )
+        return cls(
+            connection,
+            prefix=prefix,
+            heartbeat_interval=heartbeat_interval,
+            instance_id=instance_id,
+            reconnect_max_delay=reconnect_max_delay,
+        )
+
+    def __repr__(self) -> str:
+        return f"<RedisStreamManager {self.instance_id} {self._conn.display_url} prefix={self.prefix!r}>"
+
+    # -- names --
+
+    def stream_channel(self, session_id: str) -> str:
+        return f"{self._stream_head}{session_id}"
+
+    @property
+    def control_channel(self) -> str:
+        return self._control
+
+    def instance_channel(self, instance_id: str) -> str:
+        return f"{self.prefix}instance:{instance_id}"
+
+    def alive_key(self, instance_id: str) -> str:
+        return f"{self.prefix}alive:{instance_id}"
+
+    def holder_key(self, session_id: str) -> str:
+        return f"{self.prefix}holder:{session_id}"
+
+    def route_key(self, session_id: str, request_id: str | int) -> str:
+        # str(): our own server-to-client ids are strings ("<instance>-<n>"); the waiting instance matches the
+        # exact id (and its type) when it delivers the reply, so 1 vs "1" can at worst mis-forward, never mis-deliver.
+        return f"{self.prefix}route:{session_id}:{request_id}"
+
+    @property
+    def _beat_ttl_ms(self) -> int:
+        return _ms(2 * self.heartbeat_interval)
+
+    def statistics(self) -> RedisStreamStatistics:
+        return RedisStreamStatistics(
+            instance_id=self.instance_id,
+            held_streams=len(self._streams),
+            connected=self._connected,
+            pubsub_connections=self._pubsub_connections,
+            delivered=self._delivered,
+            dropped_streams=self._dropped,
+            heartbeats=self._heartbeats,
+        )
+
+    # -- lifetime: the instance's pump and heartbeat --
+
+    async def run(
+        self, events: StreamEvents, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Pump and heartbeat until cancelled. Reports started after the first connection attempt (up or down)."""
+        if self._running:
+            raise RuntimeError(f"{self!r} is already running")
+        self._running = True
+        self._events = events
+        work = trio.CancelScope()
+        try:
+            async with trio.open_nursery() as bridge:
+                # The client's connections must outlive our cancellation, or the goodbye below and the
+                # unsubscriptions of streams ending at the same time would fail: they run in a shielded
+                # scope, and this watcher (outside it) turns our cancellation into cancelling `work`.
+                bridge.start_soon(_cancel_when_cancelled, work)
+                with trio.CancelScope(shield=True):
+                    await self._conn.open()
+                    try:
+                        with work:
+                            async with trio.open_nursery() as nursery:
+                                first_attempt = trio.Event()
+                                nursery.start_soon(self._pump_forever, first_attempt)
+                                nursery.start_soon(self._heartbeat_forever)
+                                with trio.move_on_after(2 * self._conn.deadline):
+                                    await first_attempt.wait()
+                                task_status.started()
+                    finally:
+                        self._events = None
+                        self._connected = False
+                        with trio.move_on_after(self._conn.timeout):
+                            await self._goodbye()
+                        await self._conn.aclose()
+                bridge.cancel_scope.cancel()
+        finally:
+            self._running = False
+
+    async def aclose(self) -> None:
+        """End every stream held here (their channels end); :meth:`run`'s cancellation closes the connection."""
+        for channel in self._streams.values():
+            channel.close()
+        self._streams.clear()
+
+    async def _goodbye(self) -> None:
+        # A clean shutdown: holder() answers None for our streams at once instead of after 2 heartbeats.
+        key = self.alive_key(self.instance_id)
+        try:
+            await self._conn.run("shutdown", lambda r: r.delete([key]))
+        except Exception as exc:
+            log.debug("could not delete %s at shutdown: %s", key, exc)
+
+    # -- the pump --
+
+    async def _pump_forever(self, first_attempt: trio.Event) -> None:
+        delay = RECONNECT_MIN_DELAY
+        quiet = False  # the current outage has been logged
+        while True:
+            before = self._pubsub_connections
+            try:
+                await self._listen(first_attempt)
+            except Exception as exc:  # the pump never dies: whatever happened, reconnect
+                if not quiet or self._pubsub_connections != before:
+                    log.warning(
+                        "%r: Redis Pub/Sub connection lost or refused (%s); reconnecting (messages published "
+                        "meanwhile are lost)",
+                        self,
+                        exc,
+                    )
+                quiet = True
+            first_attempt.set()
+            if self._pubsub_connections != before:
+                delay = RECONNECT_MIN_DELAY  # it was up: start the backoff afresh
+            await trio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, self.reconnect_max_delay)
+
+    async def _listen(self, first_attempt: trio.Event) -> None:
+        from coredis.retry import NoRetryPolicy
+
+        client = self._conn.client()
+        scope = trio.CancelScope()
+        with self._conn.errors("pubsub"):
+            async with client.pubsub(
+                ignore_subscribe_messages=True,
+                retry_policy=NoRetryPolicy(),
+                subscription_timeout=self._conn.timeout,
+                max_idle_seconds=max(1.0, min(15.0, self.heartbeat_interval)),
+            ) as ps:
+                with scope:
+                    self._ps, self._pubsub_scope = ps, scope
+                    try:
+                        # ONE SUBSCRIBE for everything this instance needs: after a reconnect this is the
+                        # resubscription of every stream held here (a stream taken meanwhile subscribes itself).
+                        await ps.subscribe(
+                            self._control, self._own_channel, *map(self.stream_channel, self._streams)
+                        )
+                        self._pubsub_connections += 1
+                        self._connected = True
+                        if self._pubsub_connections > 1:
+                            log.warning(
+                                "%r reconnected to Redis Pub/Sub and resubscribed %d stream(s)",
+                                self,
+                                len(self._streams),
+                            )
+                        first_attempt.set()
+                        while True:
+                            message = await ps.get_message()
+                            if message is None or message["type"] != "message":
+                                continue
+                            self._dispatch(str(message["channel"]), message["data"])
+                    finally:
+                        self._connected = False
+                        if self._ps is ps:
+                            self._ps = self._pubsub_scope = None
+
+    def _resync(self, ps: PubSub[str]) -> None:
+        """Reconnect (and so resubscribe everything) when a subscription on a live connection failed."""
+        if self._ps is ps and self._pubsub_scope is not None:
+            self._pubsub_scope.cancel()
+
+    def _dispatch(self, channel: str, data: Any) -> None:
+        text = data if isinstance(data, str) else bytes(data).decode()
+        if channel.startswith(self._stream_head):
+            session_id = channel[len(self._stream_head) :]
+            held = session_id in self._streams
+            if offer(self._streams, session_id, text.encode()):
+                self._delivered += 1
+            elif held:
+                self._dropped += 1
+                log.info("dropped the stream of session %s: its client lags (buffer full)", session_id)
+            return
+        envelope = decode_event(text)
+        events = self._events
+        if envelope is None or events is None:
+            return
+        try:
+            if channel == self._control:
+                if envelope.get("origin") == self.instance_id:
+                    return  # handled when sent
+                kind = envelope.get("type")
+                event = envelope.get("event")
+                session = envelope.get("session")
+                if kind == "broadcast" and isinstance(event, dict):
+                    events.on_broadcast(cast("dict[str, Any]", event))
+                elif kind == "deleted" and isinstance(session, str):
+                    events.on_session_deleted(session)
+            elif channel == self._own_channel:
+                session = envelope.get("session")
+                payload = envelope.get("payload")
+                if isinstance(session, str) and isinstance(payload, str):
+                    events.on_reply(session, payload.encode())
+        except Exception:  # an app bug must not stop delivery to every other session
+            log.exception("a StreamEvents callback failed on a message from %s", channel)
+
+    # -- the heartbeat --
+
+    async def _heartbeat_forever(self) -> None:
+        failing = False
+        while True:
+            try:
+                await self.beat()
+            except (StreamUnavailable, StreamError) as exc:
+                if not failing:
+                    log.warning("%r could not write its heartbeat: %s", self, exc)
+                failing = True
+            else:
+                if failing:
+                    log.warning("%r writes its heartbeat again", self)
+                failing = False
+            await trio.sleep(self.heartbeat_interval)
+
+    async def beat(self) -> None:
+        """One heartbeat: ``alive:{instance}`` and every held stream's ``holder:{sid}``, in one pipeline."""
+        ttl = self._beat_ttl_ms
+        alive = self.alive_key(self.instance_id)
+        holders = [self.holder_key(sid) for sid in self._streams]
+        now = repr(time.time())
+
+        async def operation(client: coredis.Redis[str]) -> None:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.set(alive, now, px=ttl)
+                for key in holders:
+                    pipe.set(key, self.instance_id, px=ttl)
+
+        await self._command("heartbeat", operation)
+        self._heartbeats += 1
+
+    # -- StreamManager --
+
+    @asynccontextmanager
+    async def subscribe(
+        self, session_id: str, capacity: int
+    ) -> AsyncGenerator[trio.MemoryReceiveChannel[bytes]]:
+        send, receive = trio.open_memory_channel[bytes](capacity)
+        previous = self._streams.get(session_id)
+        if previous is not None:
+            previous.close()  # a new GET supersedes the stream held here
+        self._streams[session_id] = send
+        try:
+            async with receive:
+                await self._hold(session_id)
+                yield receive
+        finally:
+            if self._streams.get(session_id) is send:
+                del self._streams[session_id]
+            send.close()
+            if session_id not in self._streams:
+                with trio.CancelScope(shield=True), trio.move_on_after(self._conn.timeout):
+                    await self._release(session_id)
+
+    async def _hold(self, session_id: str) -> None:
+        if not self._conn.is_open:
+            return  # not running: local delivery only; the pump subscribes it when it connects
+        channel = self.stream_channel(session_id)
+        ps = self._ps
+        if ps is not None:
+            try:
+                with self._conn.errors("subscribe"):
+                    await ps.subscribe(channel)
+            except (StreamUnavailable, StreamError) as exc:
+                log.warning("could not subscribe %s (%s); resubscribing everything", channel, exc)
+                self._resync(ps)
+        key = self.holder_key(session_id)
+        try:
+            await self._conn.run("subscribe", lambda r: r.set(key, self.instance_id, px=self._beat_ttl_ms))
+        except (StreamUnavailable, StreamError) as exc:
+            log.warning(
+                "could not record the holder of session %s (the heartbeat retries): %s", session_id, exc
+            )
+
+    async def _release(self, session_id: str) -> None:
+        if not self._conn.is_open:
+            return
+        ps = self._ps
+        if ps is not None:
+            try:
+                with self._conn.errors("unsubscribe"):
+                    await ps.unsubscribe(self.stream_channel(session_id))
+            except Exception as exc:  # a stale subscription only costs ignored messages
+                log.debug("could not unsubscribe session %s: %s", session_id, exc)
+        if session_id in self._streams or not self._conn.is_open:
+            return  # taken again here meanwhile
+        if self._release_script is None:
+            self._release_script = self._conn.client().register_script(_RELEASE_LUA)
+        script = self._release_script
+        keys, args = [self.holder_key(session_id)], [self.instance_id]
+        try:
+            await self._conn.run("release", lambda r: script(keys=keys, args=args))
+        except Exception as exc:  # it expires with the next missed heartbeats anyway
+            log.debug("could not release the holder key of session %s: %s", session_id, exc)
+
+    def deliver_local(self, session_id: str, payload: bytes) -> bool:
+        return offer(self._streams, session_id, payload)
+
+    async def publish(self, session_id: str, payload: bytes) -> None:
+        if session_id in self._streams:
+            self.deliver_local(session_id, payload)  # held here: no round trip
+            return
+        channel, text = self.stream_channel(session_id), payload.decode()
+        await self._command("publish", lambda r: r.publish(channel, text))
+
+    async def broadcast(self, event: dict[str, Any]) -> None:
+        if self._events is not None:
+            self._events.on_broadcast(event)  # our own copy now; the others' through the control channel
+        await self._control_message({"type": "broadcast", "event": event})
+
+    async def session_deleted(self, session_id: str) -> None:
+        if self._events is not None:
+            self._events.on_session_deleted(session_id)
+        await self._control_message({"type": "deleted", "session": session_id})
+
+    async def _control_message(self, body: dict[str, Any]) -> None:
+        text = json.dumps({**body, "origin": self.instance_id}, separators=(",", ":"))
+        await self._command("control", lambda r: r.publish(self._control, text))
+
+    async def set_route(self, session_id: str, request_id: str | int) -> None:
+        key = self.route_key(session_id, request_id)
+        await self._command("set_route", lambda r: r.set(key, self.instance_id, px=_ms(ROUTE_TTL)))
+
+    async def forward_reply(self, session_id: str, request_id: str | int, payload: bytes) -> bool:
+        key = self.route_key(session_id, request_id)
+        target = await self._command("forward_reply", lambda r: r.getdel(key))  # one reply per request
+        if target is None:
+            return False
+        if target == self.instance_id:
+            if self._events is None:
+                return False
+            self._events.on_reply(session_id, payload)
+            return True
+        text = json.dumps({"session": session_id, "payload": payload.decode()}, separators=(",", ":"))
+        channel = self.instance_channel(target)
+        receivers = await self._command("forward_reply", lambda r: r.publish(channel, text))
+        return receivers > 0
+
+    async def holder(self, session_id: str) -> str | None:
+        if session_id in self._streams:
+            return self.instance_id
+        key = self.holder_key(session_id)
+        target = await self._command("holder", lambda r: r.get(key))
+        if target is None or target == self.instance_id:
+            return None  # never held, released, or a stale key of ours
+        alive = self.alive_key(target)
+        return target if await self._command("holder", lambda r: r.exists([alive])) else None
+
+    async def _command(self, action: str, operation: Callable[[coredis.Redis[str]], Awaitable[T]]) -> T:
+        if not self._conn.is_open:
+            raise RuntimeError(
+                f"{self!r} is not running: the app's lifespan runs it (await nursery.start(manager.run, events))"
+            )
+        return await self._conn.run(action, operation)
