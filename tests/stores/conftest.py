@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
 
 
 @pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[Any]:
+async def redis_client(redis_url: str) -> AsyncGenerator[Any]:
     """A raw coredis client (decoded strings) on the flushed test server, to inspect what a store wrote."""
     import coredis
 

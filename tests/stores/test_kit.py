@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from trio_mcp.stores import (
 
 async def test_memory_store_passes_the_kit() -> None:
     @asynccontextmanager
-    async def factory(policy: ExpiryPolicy, clock: Clock) -> AsyncIterator[SessionStore]:
+    async def factory(policy: ExpiryPolicy, clock: Clock) -> AsyncGenerator[SessionStore]:
         yield MemorySessionStore(policy=policy, clock=clock)
 
     await check_session_store(factory)
@@ -42,7 +42,7 @@ async def test_redis_store_passes_the_kit(redis_url: str) -> None:
     counter = itertools.count()
 
     @asynccontextmanager
-    async def factory(policy: ExpiryPolicy, clock: Clock) -> AsyncIterator[SessionStore]:
+    async def factory(policy: ExpiryPolicy, clock: Clock) -> AsyncGenerator[SessionStore]:
         store = RedisSessionStore.from_url(
             redis_url, prefix=f"kit{next(counter)}:", policy=policy, clock=clock
         )
@@ -59,7 +59,7 @@ async def test_the_kit_catches_a_broken_store() -> None:
             return True  # claims to delete, keeps the record
 
     @asynccontextmanager
-    async def factory(policy: ExpiryPolicy, clock: Clock) -> AsyncIterator[SessionStore]:
+    async def factory(policy: ExpiryPolicy, clock: Clock) -> AsyncGenerator[SessionStore]:
         yield ForgetfulStore(policy=policy, clock=clock)
 
     with pytest.raises(

@@ -83,4 +83,4 @@ async def test_the_kit_catches_a_broken_manager(broken: type[MemoryStreamManager
         yield broken()
 
     with pytest.raises(AssertionError, match=message):
-        await check_stream_manager(factory, shares_backend=False)
+        await check_stream_manager(factory, shares_backend=False, wait=1.0)

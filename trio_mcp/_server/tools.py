@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import re
 import typing
@@ -17,7 +16,7 @@ from .._runtime.context import Context
 from .content import CONTENT_TYPES, Audio, Image, to_content, to_json_text, to_jsonable
 from .handlers import context_parameter, description_of, invoke
 from .schema import input_schema_for, output_schema_for, resolve_hints
-from .validation import bind_arguments, validate
+from .validation import ArgumentBinder, validate
 
 log = logging.getLogger("trio_mcp")
 
@@ -45,6 +44,8 @@ class ToolDefinition:
     meta: dict[str, Any] | None = None
     # A hand-written schema is passed through: arguments then go to the function by name, unconverted.
     schema_is_raw: bool = False
+    # Built once per tool: binding arguments is on every call.
+    binder: ArgumentBinder | None = None
 
     @classmethod
     def from_function(
@@ -132,13 +133,9 @@ class ToolDefinition:
         return self._result(value)
 
     def _bind(self, args: dict[str, Any]) -> dict[str, Any]:
-        skip = (self.ctx_param,) if self.ctx_param else ()
-        if not self.schema_is_raw:
-            return bind_arguments(self.func, args, skip=skip)
-        params = inspect.signature(self.func).parameters
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-            return dict(args)
-        return {k: v for k, v in args.items() if k in params and k not in skip}
+        if self.binder is None:
+            self.binder = ArgumentBinder(self.func, skip=(self.ctx_param,) if self.ctx_param else ())
+        return self.binder(args)
 
     def _result(self, value: Any) -> t.CallToolResult:
         if isinstance(value, t.CallToolResult):

@@ -488,17 +488,57 @@ def bind_arguments(
     Missing arguments are left out so Python defaults apply. Arguments *func*
     does not name are dropped unless it takes ``**kwargs``.
     """
-    hints = resolve_hints(func)
-    params = inspect.signature(func).parameters
-    bound: dict[str, Any] = {}
-    for param in params.values():
-        if param.name in skip or param.kind is inspect.Parameter.VAR_POSITIONAL:
-            continue
-        if param.kind is inspect.Parameter.VAR_KEYWORD:
-            bound.update((k, v) for k, v in arguments.items() if k not in params and k not in skip)
-        elif param.name in arguments:
-            bound[param.name] = _convert_argument(param.name, arguments[param.name], hints.get(param.name))
-    return bound
+    return ArgumentBinder(func, skip=skip)(arguments)
+
+
+class ArgumentBinder:
+    """`bind_arguments` with the signature work done once, at registration (it is on every tool call)."""
+
+    __slots__ = ("_convert", "_named", "_reserved", "_takes_kwargs")
+
+    def __init__(self, func: Callable[..., Any], *, skip: Collection[str] = ()) -> None:
+        hints = resolve_hints(func)
+        params = inspect.signature(func).parameters
+        self._takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        self._named = frozenset(p.name for p in params.values() if p.name not in skip and p.kind not in variadic)
+        # Names a client may never set through **kwargs: the function's own parameters and injected ones.
+        self._reserved = frozenset(params) | frozenset(skip)
+        # Only parameters whose hint needs a conversion pay for one; plain JSON types pass through.
+        self._convert: dict[str, Any] = {
+            name: hints[name] for name in self._named if name in hints and _needs_conversion(hints[name])
+        }
+
+    def __call__(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        bound: dict[str, Any] = {}
+        for name, value in arguments.items():
+            if name in self._named:
+                hint = self._convert.get(name)
+                bound[name] = value if hint is None else _convert_argument(name, value, hint)
+            elif self._takes_kwargs and name not in self._reserved:
+                bound[name] = value
+        return bound
+
+
+_PASS_THROUGH: Final = (str, int, float, bool, type(None), Any, object)
+
+
+def _needs_conversion(hint: Any) -> bool:
+    """False for hints whose validated JSON value already is the Python value (str, int, list[str]...)."""
+    hint = _strip_annotated_hint(hint)
+    if hint in _PASS_THROUGH:
+        # int still needs 3.0 -> 3 and float 3 -> 3.0; cheap enough to keep exact types.
+        return hint in (int, float)
+    origin = typing.get_origin(hint)
+    if origin in (list, dict) or hint in (list, dict):
+        return any(_needs_conversion(arg) for arg in typing.get_args(hint))
+    return True
+
+
+def _strip_annotated_hint(hint: Any) -> Any:
+    while typing.get_origin(hint) is typing.Annotated:
+        hint = typing.get_args(hint)[0]
+    return hint
 
 
 def _convert_argument(name: str, value: Any, hint: Any) -> Any:

@@ -101,9 +101,10 @@ class _Instance:
 
 
 class _Section:
-    def __init__(self, name: str, instances: Sequence[_Instance]) -> None:
+    def __init__(self, name: str, instances: Sequence[_Instance], wait: float) -> None:
         self.name = name
         self.instances = instances
+        self.wait = wait
 
     def fail(self, message: str) -> AssertionError:
         kind = type(self.instances[0].manager).__name__
@@ -114,24 +115,24 @@ class _Section:
             raise self.fail(message)
 
     async def wait_for(self, condition: Callable[[], bool], what: str) -> None:
-        with trio.move_on_after(WAIT):
+        with trio.move_on_after(self.wait):
             while not condition():  # noqa: ASYNC110 (bounded polling: callbacks feed these conditions)
                 await trio.sleep(0.005)
             return
-        raise self.fail(f"{what} within {WAIT:g} s")
+        raise self.fail(f"{what} within {self.wait:g} s")
 
     async def receive(self, channel: trio.MemoryReceiveChannel[bytes], what: str) -> bytes:
-        with trio.move_on_after(WAIT):
+        with trio.move_on_after(self.wait):
             try:
                 return await channel.receive()
             except trio.EndOfChannel:
                 raise self.fail(f"the channel ended while waiting for {what}") from None
-        raise self.fail(f"{what} did not arrive within {WAIT:g} s")
+        raise self.fail(f"{what} did not arrive within {self.wait:g} s")
 
     async def expect_end(self, channel: trio.MemoryReceiveChannel[bytes], what: str, *, at_most: int) -> int:
         """Drain what is buffered (at most `at_most` items) and expect the channel to end."""
         drained = 0
-        with trio.move_on_after(WAIT):
+        with trio.move_on_after(self.wait):
             while True:
                 try:
                     channel.receive_nowait()
@@ -142,7 +143,7 @@ class _Section:
                     return drained
                 drained += 1
                 self.check(drained <= at_most, f"{what}: more than {at_most} messages were buffered")
-        raise self.fail(f"{what}: the channel did not end within {WAIT:g} s")
+        raise self.fail(f"{what}: the channel did not end within {self.wait:g} s")
 
     async def expect_quiet(self, channel: trio.MemoryReceiveChannel[bytes], what: str) -> None:
         await trio.sleep(SETTLE)
@@ -167,20 +168,25 @@ def _payload(n: int, tag: str = "m") -> bytes:
 Body = Callable[[_Section], Awaitable[None]]
 
 
-async def check_stream_manager(factory: StreamManagerFactory, *, shares_backend: bool) -> None:
-    """Run the conformance kit against the managers ``factory`` produces (see the module docstring)."""
+async def check_stream_manager(
+    factory: StreamManagerFactory, *, shares_backend: bool, wait: float = WAIT
+) -> None:
+    """Run the conformance kit against the managers ``factory`` produces (see the module docstring).
+
+    ``wait`` bounds every wait for something to arrive (a failing check takes that long to report).
+    """
     pair = 2 if shares_backend else 1
-    await _run("basics", factory, 1, _basics)
-    await _run("supersede", factory, 1, _supersede)
-    await _run("events", factory, pair, _events)
-    await _run("routes", factory, pair, _routes)
-    await _run("slow consumer", factory, pair, _slow_consumer)
+    await _run("basics", factory, 1, _basics, wait)
+    await _run("supersede", factory, 1, _supersede, wait)
+    await _run("events", factory, pair, _events, wait)
+    await _run("routes", factory, pair, _routes, wait)
+    await _run("slow consumer", factory, pair, _slow_consumer, wait)
     if shares_backend:
-        await _run("cross-instance", factory, 2, _cross_instance)
-    await _run("aclose", factory, pair, _aclose)
+        await _run("cross-instance", factory, 2, _cross_instance, wait)
+    await _run("aclose", factory, pair, _aclose, wait)
 
 
-async def _run(name: str, factory: StreamManagerFactory, count: int, body: Body) -> None:
+async def _run(name: str, factory: StreamManagerFactory, count: int, body: Body, wait: float) -> None:
     try:
         async with AsyncExitStack() as stack:
             nursery = await stack.enter_async_context(trio.open_nursery())
@@ -191,7 +197,7 @@ async def _run(name: str, factory: StreamManagerFactory, count: int, body: Body)
                 await nursery.start(instance.run)
                 stack.push_async_callback(instance.stop)
                 instances.append(instance)
-            await body(_Section(name, instances))
+            await body(_Section(name, instances, wait))
             for instance in reversed(instances):
                 await instance.stop()
     except BaseExceptionGroup as group:
@@ -342,7 +348,7 @@ async def _slow_consumer(s: _Section) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(read_fast)
             # Shorter than the reader's bound, so a blocked publisher is reported as such.
-            with trio.move_on_after(WAIT / 2) as scope:
+            with trio.move_on_after(s.wait / 2) as scope:
                 for n in range(count):
                     await publisher.publish(slow_sid, _payload(n, "slow"))
                     await publisher.publish(fast_sid, _payload(n, "fast"))
