@@ -763,7 +763,9 @@ def test_refused_request_is_not_pending_and_uses_no_id() -> None:
 
 def test_elicitation_not_in_2025_03_26_even_if_declared() -> None:
     session = initialized_server({"elicitation": {"form": {}}}, version="2025-03-26")
-    with pytest.raises(LocalProtocolError, match="elicitation does not exist in protocol version 2025-03-26") as info:
+    with pytest.raises(
+        LocalProtocolError, match="elicitation does not exist in protocol version 2025-03-26"
+    ) as info:
         session.send_request("elicitation/create", FORM)
     assert info.value.code == METHOD_NOT_FOUND
 

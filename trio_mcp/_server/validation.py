@@ -501,7 +501,9 @@ class ArgumentBinder:
         params = inspect.signature(func).parameters
         self._takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
         variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-        self._named = frozenset(p.name for p in params.values() if p.name not in skip and p.kind not in variadic)
+        self._named = frozenset(
+            p.name for p in params.values() if p.name not in skip and p.kind not in variadic
+        )
         # Names a client may never set through **kwargs: the function's own parameters and injected ones.
         self._reserved = frozenset(params) | frozenset(skip)
         # Only parameters whose hint needs a conversion pay for one; plain JSON types pass through.

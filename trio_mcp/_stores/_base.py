@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 import attrs
 
@@ -43,7 +43,7 @@ class SessionRecord:
     client_capabilities: t.ClientCapabilities | None = None
     client_info: t.Implementation | None = None
     log_level: t.LoggingLevel | None = None
-    subscriptions: list[str] = attrs.field(factory=list)
+    subscriptions: list[str] = attrs.field(factory=list[str])
     last_progress_token: str | int | None = None
     created_at: float = 0.0
     last_accessed_at: float = 0.0
@@ -60,8 +60,8 @@ def record_to_json(record: SessionRecord) -> str:
 def record_from_obj(obj: Any) -> SessionRecord:
     """Load a stored record; older schema versions are upgraded here as the schema grows."""
     if not isinstance(obj, dict) or "sessionId" not in obj:
-        raise StoreCorrupt(f"not a session record: {str(obj)[:80]!r}")
-    return _converter.structure(obj, SessionRecord)
+        raise StoreCorrupt(f"not a session record: {str(obj)[:80]!r}")  # pyright: ignore[reportUnknownArgumentType]
+    return _converter.structure(cast(dict[str, Any], obj), SessionRecord)
 
 
 def record_from_json(text: str | bytes) -> SessionRecord:

@@ -20,7 +20,7 @@ class _Entry:
 class MemorySessionStore:
     policy: ExpiryPolicy = attrs.field(factory=ExpiryPolicy)
     clock: Clock = wall_clock
-    _entries: dict[str, _Entry] = attrs.field(factory=dict)
+    _entries: dict[str, _Entry] = attrs.field(factory=dict[str, _Entry])
 
     def _live(self, session_id: str) -> _Entry | None:
         entry = self._entries.get(session_id)
@@ -38,7 +38,11 @@ class MemorySessionStore:
 
     async def get(self, session_id: str) -> SessionRecord | None:
         entry = self._live(session_id)
-        return attrs.evolve(entry.record) if entry is not None else None
+        return (
+            attrs.evolve(entry.record, subscriptions=list(entry.record.subscriptions))
+            if entry is not None
+            else None
+        )
 
     async def set(self, record: SessionRecord, *, ttl: float | None = None) -> None:
         lifetime = self.policy.ttl_for(record) if ttl is None else ttl

@@ -44,7 +44,7 @@ from .._proto.versions import LATEST_VERSION, SUPPORTED_VERSIONS, allows_batches
 from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
 from .._runtime.state import ServerSession
 from .._stores._base import ExpiryPolicy, SessionStore, StoreUnavailable
-from .._streams._base import StreamManager
+from .._streams._base import StreamManager, StreamUnavailable
 from .._streams.memory import MemoryStreamManager
 from .asgi import (
     JSON_HEADERS,
@@ -78,16 +78,7 @@ _SUPPORTED = ", ".join(SUPPORTED_VERSIONS)
 
 def _select_store(config: HttpConfig) -> SessionStore:
     policy = ExpiryPolicy(idle_timeout=config.idle_timeout, pending_timeout=config.pending_timeout)
-    try:
-        from .._stores.select import store_from_config
-    except ImportError:  # TODO(stores): select.py lands with the stores issue
-        from .._stores.memory import MemorySessionStore
-
-        return (
-            config.store
-            if config.store is not None and not isinstance(config.store, str)
-            else MemorySessionStore(policy=policy)
-        )
+    from .._stores.select import store_from_config
 
     return store_from_config(
         config.store,
@@ -190,7 +181,9 @@ class McpASGIApp:
             self._nursery = None
             with trio.CancelScope(shield=True):
                 await self.streams.aclose()
-                await self.store.aclose()
+            # Not inside a new cancel scope: the Redis and file stores entered a task group in open() above,
+            # and exiting it from within a scope opened later corrupts trio's cancel scope stack.
+            await self.store.aclose()
 
     async def _heartbeat(self) -> None:
         while True:
@@ -316,16 +309,17 @@ class McpASGIApp:
                     f"Method Not Allowed: the MCP endpoint takes POST, GET and DELETE, not {method}",
                     headers=[(b"allow", b"GET, POST, DELETE")],
                 )
-        except StoreUnavailable as exc:
+        except (StoreUnavailable, StreamUnavailable) as exc:
             await self._unavailable(send, exc)
 
-    async def _unavailable(self, send: Send, exc: StoreUnavailable) -> None:
+    async def _unavailable(self, send: Send, exc: StoreUnavailable | StreamUnavailable) -> None:
+        what = "session store" if isinstance(exc, StoreUnavailable) else "stream manager"
         try:
             await respond_error(
                 send,
                 503,
                 INTERNAL_ERROR,
-                f"Service Unavailable: the session store cannot be reached ({exc}); retry shortly",
+                f"Service Unavailable: the {what} cannot be reached ({exc}); retry shortly",
             )
         except Exception:  # the response had already started; nothing more to say
             log.debug("store failure after the response started", exc_info=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import trio
 from hypercorn.config import Config
-from hypercorn.trio import serve as hypercorn_serve
+from hypercorn.trio import serve as hypercorn_serve  # pyright: ignore[reportUnknownVariableType]
 
 
 async def serve(

@@ -6,6 +6,7 @@ is the record in the SessionStore, so any instance can pick it up (DESIGN.md §2
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import AsyncGenerator
@@ -50,8 +51,8 @@ class SessionManager:
     streams: StreamManager
     reply_timeout: float = 300.0
     instance_id: str = attrs.field(factory=lambda: secrets.token_hex(4))
-    live: dict[str, LiveSession] = attrs.field(factory=dict)
-    _touched: set[str] = attrs.field(factory=set)
+    live: dict[str, LiveSession] = attrs.field(factory=dict[str, LiveSession])
+    _touched: set[str] = attrs.field(factory=set[str])
 
     # -- records <-> sessions --
 
@@ -76,6 +77,9 @@ class SessionManager:
             session_id, id_prefix=f"{self.instance_id}-", reply_timeout=self.reply_timeout
         )
         session.principal = principal
+        # Before each server-to-client request goes out, record that this instance waits for its reply: the
+        # client may POST the answer to any instance, which forwards it here (route key, TTL 5 min).
+        session.peer.on_request = functools.partial(self.streams.set_route, session_id)
         return session
 
     def apply_record(self, session: ServerSession, record: SessionRecord) -> None:

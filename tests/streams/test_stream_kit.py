@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
-import trio
-from contextlib import asynccontextmanager
 
 from trio_mcp.streams import MemoryStreamManager, RedisStreamManager, StreamManager, check_stream_manager
 

@@ -1,0 +1,357 @@
+"""Three REAL hypercorn processes sharing the test Redis: any instance serves any session, and what a request on
+one instance sends reaches the client's GET stream held by another.
+
+The processes run ``examples.cluster:app`` (the conformance fixture plus two tools that send server-wide
+notifications) with ``TRIO_MCP_STORE=redis`` (which selects the Redis stream manager too), a 1 s heartbeat and
+a 1 s SSE keep-alive. They are started once for the module; every test uses its own sessions.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import trio
+from _rawhttp import (
+    ACCEPT_BOTH,
+    JSON,
+    RawConnection,
+    Target,
+    assert_error,
+    body_message,
+    initialize,
+    post_headers,
+    rpc,
+)
+from _redis_server import RedisServer, free_port
+
+pytestmark = [pytest.mark.multiprocess, pytest.mark.redis]
+
+REPO = Path(__file__).resolve().parents[2]
+VERSION = "2025-11-25"
+PREFIX = "mp:"
+WATCHED = "test://watched-resource"
+SESSION_NOT_FOUND = -32001
+START_TIMEOUT = 30.0
+WAIT = 10.0
+TEST_TIMEOUT = 60.0
+
+
+def bounded(test: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """Run the test under trio.fail_after(TEST_TIMEOUT): a hung instance fails the test instead of CI."""
+
+    @functools.wraps(test)
+    async def wrapper(*args: Any, **kwargs: Any) -> None:
+        with trio.fail_after(TEST_TIMEOUT):
+            await test(*args, **kwargs)
+
+    return wrapper
+
+
+@attrs.define
+class Instance:
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def target(self) -> Target:
+        return Target(app=None, host="127.0.0.1", port=self.port)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+def _wait_ready(instance: Instance, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if instance.proc.poll() is not None:
+            raise RuntimeError(
+                f"instance {instance.name} exited ({instance.proc.returncode}):\n{instance.output()}"
+            )
+        try:
+            with socket.create_connection(("127.0.0.1", instance.port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(
+        f"instance {instance.name} did not listen within {START_TIMEOUT:g} s:\n{instance.output()}"
+    )
+
+
+def _stop(instance: Instance) -> None:
+    if instance.proc.poll() is None:
+        instance.proc.terminate()
+        try:
+            instance.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            instance.proc.kill()
+            instance.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def cluster(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Instance]]:
+    if not redis_server.running:
+        redis_server.start()
+    redis_server.resume()
+    logs = tmp_path_factory.mktemp("cluster")
+    env = {
+        **os.environ,
+        "TRIO_MCP_STORE": "redis",
+        "REDIS_URL": redis_server.url,
+        "TRIO_MCP_REDIS_PREFIX": PREFIX,
+        "TRIO_MCP_HEARTBEAT_INTERVAL": "1",
+        "TRIO_MCP_KEEPALIVE_INTERVAL": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("TRIO_MCP_STREAMS", None)
+    instances: list[Instance] = []
+    try:
+        for name in "ABC":
+            port = free_port()
+            log = logs / f"{name}.log"
+            with log.open("wb") as out:
+                proc = subprocess.Popen(
+                    [
+                        sys.executable, "-m", "hypercorn",
+                        "--worker-class", "trio",
+                        "--graceful-timeout", "1",
+                        "-b", f"127.0.0.1:{port}",
+                        "examples.cluster:app",
+                    ],
+                    cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            instances.append(Instance(name, port, proc, log))
+        deadline = time.monotonic() + START_TIMEOUT
+        for instance in instances:
+            _wait_ready(instance, deadline)
+        yield instances
+    finally:
+        for instance in instances:
+            _stop(instance)
+    for instance in instances:
+        # A clean shutdown: no traceback in any instance's output.
+        assert "Traceback" not in instance.output(), f"instance {instance.name}:\n{instance.output()}"
+
+
+# -- helpers --
+
+
+async def call(
+    instance: Instance,
+    session_id: str,
+    method: str,
+    params: dict[str, Any] | None = None,
+    *,
+    accept: str = JSON,
+) -> dict[str, Any]:
+    """One request in the session; JSON mode by default (notifications go to the session's GET stream)."""
+    response = await instance.target.request(
+        "POST", post_headers(session_id, accept=accept, version=VERSION), rpc(method, params, id=1)
+    )
+    assert response.status == 200, (instance.name, response.status, response.body)
+    message = body_message(response)
+    if isinstance(message, list):  # an SSE answer: notifications first, the response last
+        message = message[-1]
+    assert "result" in message, message
+    return message
+
+
+class Stream:
+    """The client's GET stream (one SSE response), read message by message."""
+
+    def __init__(self, conn: RawConnection, where: str) -> None:
+        self.conn = conn
+        self.where = where
+        self.skipped: list[dict[str, Any]] = []
+
+    async def next_message(self, method: str) -> dict[str, Any]:
+        with trio.move_on_after(WAIT):
+            while True:
+                event = await self.conn.next_event()
+                if event is None:
+                    raise AssertionError(f"the GET stream on {self.where} ended while waiting for {method}")
+                if not event.data:
+                    continue
+                message: dict[str, Any] = json.loads(event.data)
+                if message.get("method") == method:
+                    return message
+                self.skipped.append(message)
+        raise AssertionError(
+            f"no {method} on the GET stream on {self.where} within {WAIT:g} s: {self.skipped}"
+        )
+
+    async def expect_end(self) -> None:
+        with trio.fail_after(WAIT):
+            while (event := await self.conn.next_event()) is not None:
+                assert not event.data, f"unexpected message on a closing stream: {event.data!r}"
+
+
+@asynccontextmanager
+async def open_stream(instance: Instance, session_id: str) -> AsyncIterator[Stream]:
+    async with await RawConnection.open("127.0.0.1", instance.port) as conn:
+        headers = [
+            ("accept", "text/event-stream"),
+            ("mcp-session-id", session_id),
+            ("mcp-protocol-version", VERSION),
+        ]
+        await conn.send("GET", "/mcp", headers, None)
+        with trio.fail_after(WAIT):
+            head = await conn.read_head()
+        assert head.status == 200, (instance.name, head)
+        yield Stream(conn, instance.name)
+
+
+def _text(result: dict[str, Any]) -> str:
+    content = result["result"]["content"]
+    assert content[0]["type"] == "text", content
+    return str(content[0]["text"])
+
+
+# -- the streams issue --
+
+
+@bounded
+async def test_notifications_of_a_json_request_on_b_reach_the_get_stream_on_a(
+    cluster: list[Instance], redis_server: RedisServer
+) -> None:
+    a, b, _ = cluster
+    session_id = await initialize(a.target)
+    async with open_stream(a, session_id) as stream:
+        # The instance holding the stream is recorded, and alive (one heartbeat per instance).
+        holder = redis_server.command("GET", f"{PREFIX}holder:{session_id}")
+        assert isinstance(holder, bytes)
+        assert redis_server.command("EXISTS", f"{PREFIX}alive:{holder.decode()}") == 1
+        await call(b, session_id, "logging/setLevel", {"level": "debug"})
+        result = await call(b, session_id, "tools/call", {"name": "test_tool_with_logging", "arguments": {}})
+        assert _text(result) == "Tool with logging executed successfully"
+        logs = [(await stream.next_message("notifications/message"))["params"] for _ in range(3)]
+    assert [entry["data"] for entry in logs] == [
+        "Tool execution started",
+        "Tool processing data",
+        "Tool execution completed",
+    ]
+    assert {entry["level"] for entry in logs} == {"info"}
+
+
+@bounded
+async def test_a_resource_update_reaches_a_subscriber_whose_stream_is_elsewhere(
+    cluster: list[Instance],
+) -> None:
+    a, b, c = cluster
+    session_id = await initialize(a.target)
+    async with open_stream(a, session_id) as stream:
+        await call(b, session_id, "resources/subscribe", {"uri": WATCHED})
+        await call(
+            c, session_id, "tools/call", {"name": "trigger_resource_update", "arguments": {"uri": WATCHED}}
+        )
+        note = await stream.next_message("notifications/resources/updated")
+    assert note["params"] == {"uri": WATCHED}
+
+
+@bounded
+async def test_elicitation_from_b_is_answered_through_c(cluster: list[Instance]) -> None:
+    a, b, c = cluster
+    session_id = await initialize(a.target, capabilities={"elicitation": {}})
+    result: dict[str, Any] = {}
+
+    async def call_tool() -> None:
+        arguments = {"message": "Who are you?"}
+        result.update(
+            await call(b, session_id, "tools/call", {"name": "test_elicitation", "arguments": arguments})
+        )
+
+    with trio.fail_after(2 * WAIT):
+        async with open_stream(a, session_id) as stream, trio.open_nursery() as nursery:
+            nursery.start_soon(call_tool)
+            request = await stream.next_message("elicitation/create")
+            assert request["params"]["message"] == "Who are you?"
+            answer = {
+                "jsonrpc": "2.0",
+                "id": request["id"],
+                "result": {"action": "accept", "content": {"username": "ada", "email": "ada@example.org"}},
+            }
+            response = await c.target.request(
+                "POST", post_headers(session_id, version=VERSION), json.dumps(answer).encode()
+            )
+            assert response.status == 202, response.body
+    assert (
+        _text(result) == 'User response: action=accept, content={"username":"ada","email":"ada@example.org"}'
+    )
+
+
+@bounded
+async def test_tools_list_changed_reaches_sessions_on_every_instance(cluster: list[Instance]) -> None:
+    a, b, c = cluster
+    sessions = [await initialize(instance.target) for instance in cluster]
+    async with (
+        open_stream(a, sessions[0]) as on_a,
+        open_stream(b, sessions[1]) as on_b,
+        open_stream(c, sessions[2]) as on_c,
+    ):
+        await call(b, sessions[1], "tools/call", {"name": "trigger_tools_list_changed", "arguments": {}})
+        for stream in (on_a, on_b, on_c):
+            note = await stream.next_message("notifications/tools/list_changed")
+            assert note["jsonrpc"] == "2.0"
+            assert "id" not in note
+
+
+@bounded
+async def test_delete_on_c_closes_the_stream_on_a_and_b_answers_404(
+    cluster: list[Instance], redis_server: RedisServer
+) -> None:
+    a, b, c = cluster
+    session_id = await initialize(a.target)
+    async with open_stream(a, session_id) as stream:
+        headers = [("mcp-session-id", session_id), ("mcp-protocol-version", VERSION)]
+        response = await c.target.request("DELETE", headers, None)
+        assert response.status == 200, response.body
+        await stream.expect_end()
+    response = await b.target.request("POST", post_headers(session_id, version=VERSION), rpc("tools/list"))
+    assert_error(response, 404, SESSION_NOT_FOUND, "Session not found")
+    with trio.fail_after(WAIT):  # the stream's holder key went with it
+        while redis_server.command("EXISTS", f"{PREFIX}holder:{session_id}"):
+            await trio.sleep(0.05)
+
+
+# -- the session stores issue: any instance serves any session --
+
+
+@bounded
+async def test_a_session_started_on_a_is_served_and_ended_on_b(cluster: list[Instance]) -> None:
+    a, b, c = cluster
+    session_id = await initialize(a.target)
+    result = await call(
+        b, session_id, "tools/call", {"name": "test_simple_text", "arguments": {}}, accept=ACCEPT_BOTH
+    )
+    assert _text(result) == "This is a simple text response for testing."
+    await call(b, session_id, "logging/setLevel", {"level": "error"}, accept=ACCEPT_BOTH)
+    await call(b, session_id, "resources/subscribe", {"uri": WATCHED}, accept=ACCEPT_BOTH)
+    # C follows the log level B stored: an info log is not sent at level error.
+    response = await c.target.request(
+        "POST",
+        post_headers(session_id, version=VERSION),
+        rpc("tools/call", {"name": "test_tool_with_logging", "arguments": {}}),
+    )
+    messages = body_message(response)
+    messages = messages if isinstance(messages, list) else [messages]
+    assert [m.get("method") for m in messages[:-1]] == [], messages
+    assert _text(messages[-1]) == "Tool with logging executed successfully"
+    headers = [("mcp-session-id", session_id), ("mcp-protocol-version", VERSION)]
+    response = await b.target.request("DELETE", headers, None)
+    assert response.status == 200, response.body
+    response = await a.target.request("POST", post_headers(session_id, version=VERSION), rpc("tools/list"))
+    assert_error(response, 404, SESSION_NOT_FOUND, "Session not found")
+    response = await a.target.request("GET", [*headers, ("accept", "text/event-stream")], None)
+    assert_error(response, 404, SESSION_NOT_FOUND, "Session not found")
