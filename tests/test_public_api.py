@@ -1,0 +1,58 @@
+"""The public namespaces export exactly what the design fixes, and nothing private leaks through them."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import trio_mcp
+
+PUBLIC_MODULES = ["trio_mcp", "trio_mcp.types", "trio_mcp.stores", "trio_mcp.streams", "trio_mcp.testing"]
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_all_names_resolve(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = module.__all__
+    assert exported, f"{name} exports nothing"
+    assert len(exported) == len(set(exported)), f"{name}.__all__ has duplicates"
+    for attr in exported:
+        assert hasattr(module, attr), f"{name}.__all__ names {attr!r}, which does not exist"
+        assert not attr.startswith("_")
+
+
+def test_top_level_api() -> None:
+    for attr in ("Server", "Context", "serve", "open_client", "McpError", "ClientSession", "Image", "Audio"):
+        assert attr in trio_mcp.__all__
+    assert trio_mcp.Server.__module__ == "trio_mcp._server.server"
+
+
+def test_store_and_stream_backends_are_public() -> None:
+    stores = importlib.import_module("trio_mcp.stores")
+    streams = importlib.import_module("trio_mcp.streams")
+    for attr in (
+        "SessionStore",
+        "SessionRecord",
+        "MemorySessionStore",
+        "FileSessionStore",
+        "RedisSessionStore",
+        "StoreUnavailable",
+    ):
+        assert attr in stores.__all__
+    for attr in ("StreamManager", "MemoryStreamManager", "RedisStreamManager"):
+        assert attr in streams.__all__
+
+
+def test_testing_kit() -> None:
+    testing = importlib.import_module("trio_mcp.testing")
+    assert set(testing.__all__) == {"check_session_store", "check_stream_manager", "open_memory_client"}
+
+
+def test_no_coredis_in_public_signatures() -> None:
+    # coredis stays behind our own interfaces (DESIGN.md §4).
+    for name in PUBLIC_MODULES:
+        module = importlib.import_module(name)
+        for attr in module.__all__:
+            value = getattr(module, attr)
+            assert "coredis" not in getattr(value, "__module__", ""), f"{name}.{attr} comes from coredis"
