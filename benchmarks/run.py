@@ -456,8 +456,9 @@ class Bench:
         self.notes: list[str] = []
         self.servers: dict[str, ServerProcess] = {}
         self.na: dict[str, str] = {}  # server key -> why it has no numbers
-        self.cells: dict[tuple[str, str], list[CellResult]] = {}
-        self.bare: list[CellResult] = []
+        # One entry per round (None: the cell failed), so rounds stay aligned with the bare app's.
+        self.cells: dict[tuple[str, str], list[CellResult | None]] = {}
+        self.bare: list[CellResult | None] = []
         self.redis: Any = None
         self.redis_streams = False
         self.sdk_version = sdk_available()
@@ -561,20 +562,40 @@ class Bench:
         redis = self.redis if server_key == "trio_mcp/redis" else None
         return run_wrk(server, mode, seconds, threads, connections, extra, redis)
 
+    def _failed(self, server_key: str, mode: str, exc: Exception) -> None:
+        reason = f"{mode} cell failed: {type(exc).__name__}: {exc}".splitlines()[0]
+        log(f"  {server_key}: {reason}")
+        server = self.servers.get(server_key)
+        if server is not None and not server.alive():
+            log(server.tail(15))
+            self.servers.pop(server_key)
+            reason += " (the server died; log above)"
+        self.na.setdefault(server_key, reason)
+
     def warm_up(self) -> None:
         for _, server_key, mode in self.cell_plan():
-            self.run_cell(server_key, mode, self.cfg.warmup)
+            try:
+                self.run_cell(server_key, mode, self.cfg.warmup)
+            except Exception as exc:
+                self._failed(server_key, mode, exc)
 
     def rounds(self) -> None:
         plan = self.cell_plan()
         for r in range(self.cfg.rounds):
             log(f"round {r + 1}/{self.cfg.rounds}")
             for key, server_key, mode in plan:
-                result = self.run_cell(server_key, mode, self.cfg.seconds)
+                result: CellResult | None = None
+                if server_key in self.servers:
+                    try:
+                        result = self.run_cell(server_key, mode, self.cfg.seconds)
+                    except Exception as exc:
+                        self._failed(server_key, mode, exc)
                 if key == "bare":
                     self.bare.append(result)
                 else:
                     self.cells.setdefault((key, mode), []).append(result)
+                if result is None:
+                    continue
                 extra = f", {result.loops / result.seconds:.0f} loops/s" if mode == "churn" else ""
                 redis = (
                     f", {result.redis_per_request:.2f} Redis cmds/req"
@@ -677,29 +698,31 @@ def median(values: list[float]) -> float:
 
 def summarize(bench: Bench) -> dict[str, Any]:
     rows: dict[str, Any] = {}
-    bare_rps = [c.rps for c in bench.bare]
+    bare = [c for c in bench.bare if c is not None]
     rows["bare"] = {
-        "rps": median(bare_rps),
-        "cpu_us": median([c.cpu_us_per_request for c in bench.bare]),
-        "wrk_cpu_us": median([c.wrk_cpu_us_per_request for c in bench.bare]),
-        "rounds": [c.__dict__ for c in bench.bare],
+        "rps": median([c.rps for c in bare]),
+        "cpu_us": median([c.cpu_us_per_request for c in bare]),
+        "wrk_cpu_us": median([c.wrk_cpu_us_per_request for c in bare]),
+        "rounds": [c.__dict__ if c is not None else None for c in bench.bare],
     }
-    for (key, mode), cells in bench.cells.items():
-        ratios = [c.rps / b.rps for c, b in zip(cells, bench.bare, strict=False) if b.rps]
-        cpu_ratios = [
-            b.cpu_us_per_request / c.cpu_us_per_request
-            for c, b in zip(cells, bench.bare, strict=False)
-            if c.cpu_us_per_request
+    for (key, mode), per_round in bench.cells.items():
+        pairs = [
+            (c, b) for c, b in zip(per_round, bench.bare, strict=False) if c is not None and b is not None
         ]
+        cells = [c for c in per_round if c is not None]
+        if not cells:
+            continue
         entry: dict[str, Any] = {
             "rps": median([c.rps for c in cells]),
-            "ratio_to_bare": median(ratios),
-            "cpu_ratio_to_bare": median(cpu_ratios),
+            "ratio_to_bare": median([c.rps / b.rps for c, b in pairs if b.rps]),
+            "cpu_ratio_to_bare": median(
+                [b.cpu_us_per_request / c.cpu_us_per_request for c, b in pairs if c.cpu_us_per_request]
+            ),
             "cpu_us": median([c.cpu_us_per_request for c in cells]),
             "wrk_cpu_us": median([c.wrk_cpu_us_per_request for c in cells]),
             "bad": sum(c.bad for c in cells),
             "errors": sum(c.errors for c in cells),
-            "rounds": [c.__dict__ for c in cells],
+            "rounds": [c.__dict__ if c is not None else None for c in per_round],
         }
         if mode == "churn":
             entry["loops_per_s"] = median([c.loops / c.seconds for c in cells])
@@ -711,15 +734,11 @@ def summarize(bench: Bench) -> dict[str, Any]:
     # churn against the SDK, per round
     sdk = bench.cells.get(("sdk", "churn"), [])
     for key in ("trio_mcp/memory", "trio_mcp/redis"):
-        ours = bench.cells.get((key, "churn"), [])
-        if ours and sdk:
-            vs = [
-                (a.loops / a.seconds) / (b.loops / b.seconds)
-                for a, b in zip(ours, sdk, strict=False)
-                if b.loops
-            ]
+        pairs = [(a, b) for a, b in zip(bench.cells.get((key, "churn"), []), sdk, strict=False) if a and b]
+        if pairs and f"{key}:churn" in rows:
+            vs = [(a.loops / a.seconds) / (b.loops / b.seconds) for a, b in pairs if b.loops]
             rows[f"{key}:churn"]["vs_sdk"] = median(vs)
-            cpu_vs = [b.cpu_us_per_request / a.cpu_us_per_request for a, b in zip(ours, sdk, strict=False)]
+            cpu_vs = [b.cpu_us_per_request / a.cpu_us_per_request for a, b in pairs if a.cpu_us_per_request]
             rows[f"{key}:churn"]["cpu_vs_sdk"] = median(cpu_vs)
     return rows
 

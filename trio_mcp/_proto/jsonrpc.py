@@ -7,6 +7,7 @@ converter structures them only when a handler needs them. That keeps parsing one
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, TypeAlias, cast
 
 import attrs
@@ -169,20 +170,31 @@ def _error_object(value: Any) -> ErrorObject:
     return ErrorObject(code=code, message=message, data=err.get("data"))
 
 
-def _json_type(value: Any) -> str:
+def json_type_name(value: Any) -> str:
+    """The JSON Schema type name of a decoded JSON value ("integer" for ints, never for bools)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
     if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
     return type(value).__name__
+
+
+_ARTICLES = {"integer": "a number", "number": "a number", "array": "an array", "object": "an object"}
+
+
+def _json_type(value: Any) -> str:
+    name = json_type_name(value)
+    return "null" if name == "null" else _ARTICLES.get(name, f"a {name}")
 
 
 def message_to_obj(message: Message) -> dict[str, Any]:

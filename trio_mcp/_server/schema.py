@@ -21,6 +21,8 @@ from typing import Annotated, Any, Final, Literal, NotRequired, Required, Union
 
 import attrs
 
+from .._proto.jsonrpc import json_type_name
+
 __all__ = [
     "SchemaError",
     "input_schema_for",
@@ -202,18 +204,13 @@ def _json_type_of_values(values: Collection[Any]) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
+_SCALAR_TYPES = frozenset({"null", "boolean", "integer", "number", "string"})
+
+
 def _json_type_name(value: Any) -> str | None:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return None
+    """The JSON type of a scalar (None for anything a Literal or enum value may not be)."""
+    name = json_type_name(value)
+    return name if name in _SCALAR_TYPES else None
 
 
 def _enum_schema(values: list[Any]) -> dict[str, Any]:

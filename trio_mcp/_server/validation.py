@@ -28,6 +28,7 @@ from cattrs.errors import AttributeValidationNote, ClassValidationError
 from cattrs.gen import make_dict_structure_fn
 from cattrs.v import format_exception
 
+from .._proto.jsonrpc import json_type_name
 from .schema import resolve_hints
 
 __all__ = ["ValidationIssue", "bind_arguments", "validate"]
@@ -63,21 +64,7 @@ def validate(
 
 
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if _is_array(value):
-        return "array"
-    if _is_object(value):
-        return "object"
-    return type(value).__name__
+    return json_type_name(value)
 
 
 def _show(value: Any, limit: int = 60) -> str:

@@ -699,14 +699,7 @@ class McpASGIApp:
 
     async def _get(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
         cors = self._cors(h)
-        if self.config.stateless is True:
-            await respond_error(
-                send,
-                405,
-                INVALID_REQUEST,
-                "Method Not Allowed: this server is stateless and has no GET stream",
-                headers=[*cors, (b"allow", b"POST")],
-            )
+        if await self._refuse_sessionless(send, h, cors, "has no GET stream"):
             return
         if not accept_decision(h.accept).sse:
             await respond_error(
@@ -717,11 +710,7 @@ class McpASGIApp:
                 headers=cors,
             )
             return
-        if h.session_id is None:
-            await respond_error(
-                send, 400, INVALID_REQUEST, "Bad Request: missing Mcp-Session-Id header", headers=cors
-            )
-            return
+        assert h.session_id is not None
         async with self.sessions.hold(h.session_id) as live:
             if live is None or not self._principal_matches(scope, live):
                 await self._session_not_found(send, cors)
@@ -770,24 +759,33 @@ class McpASGIApp:
                         await writer.retry(self.config.sse_retry_ms)
                     await writer.close()
 
-    # -- DELETE --
-
-    async def _delete(self, scope: Scope, send: Send, h: RequestHeaders) -> None:
-        cors = self._cors(h)
+    async def _refuse_sessionless(
+        self, send: Send, h: RequestHeaders, cors: list[tuple[bytes, bytes]], what: str
+    ) -> bool:
+        """GET and DELETE need sessions: 405 on a stateless server, 400 without Mcp-Session-Id."""
         if self.config.stateless is True:
             await respond_error(
                 send,
                 405,
                 INVALID_REQUEST,
-                "Method Not Allowed: this server is stateless",
+                f"Method Not Allowed: this server is stateless and {what}",
                 headers=[*cors, (b"allow", b"POST")],
             )
-            return
+            return True
         if h.session_id is None:
             await respond_error(
                 send, 400, INVALID_REQUEST, "Bad Request: missing Mcp-Session-Id header", headers=cors
             )
+            return True
+        return False
+
+    # -- DELETE --
+
+    async def _delete(self, scope: Scope, send: Send, h: RequestHeaders) -> None:
+        cors = self._cors(h)
+        if await self._refuse_sessionless(send, h, cors, "has no sessions to end"):
             return
+        assert h.session_id is not None
         record = await self.store.get(h.session_id)
         if record is None or (
             record.principal is not None and record.principal != self.config.principal(scope)
