@@ -463,6 +463,7 @@ class Bench:
         self.redis_streams = False
         self.sdk_version = sdk_available()
         self.worker: dict[str, str] = {}
+        self.unavailable: set[str] = set()  # servers that never started (no memory cell either)
 
     # -- setup
 
@@ -523,6 +524,7 @@ class Bench:
             self.worker[spec.key] = worker
             return server
         self.na[spec.key] = error.splitlines()[0] if error else "failed to start"
+        self.unavailable.add(spec.key)
         return None
 
     def start_all(self) -> None:
@@ -563,6 +565,12 @@ class Bench:
         return run_wrk(server, mode, seconds, threads, connections, extra, redis)
 
     def _failed(self, server_key: str, mode: str, exc: Exception) -> None:
+        while (
+            isinstance(exc, BaseExceptionGroup)
+            and exc.exceptions
+            and isinstance(exc.exceptions[0], Exception)
+        ):
+            exc = exc.exceptions[0]
         reason = f"{mode} cell failed: {type(exc).__name__}: {exc}".splitlines()[0]
         log(f"  {server_key}: {reason}")
         server = self.servers.get(server_key)
@@ -614,7 +622,7 @@ class Bench:
         out: dict[str, Any] = {}
         wanted = ["trio_mcp/memory", "trio_mcp/redis", "sdk/stateful"]
         for spec in self.specs():
-            if spec.key not in wanted or spec.key in self.na:
+            if spec.key not in wanted or spec.key in self.unavailable:
                 continue
             spec.worker = self.worker.get(spec.key, "trio")
             server = None
@@ -771,7 +779,7 @@ def table(bench: Bench, rows: dict[str, Any], memory: dict[str, Any], redis: dic
         if key == "sdk":
             return f"official SDK mcp {bench.sdk_version}"
         store = key.split("/")[1]
-        if store == "redis" and not bench.redis_streams:
+        if store == "redis" and bench.redis is not None and not bench.redis_streams:
             return "trio_mcp (Redis store, memory streams)"
         return f"trio_mcp ({store})" if store == "memory" else "trio_mcp (Redis store + streams)"
 
@@ -818,6 +826,8 @@ def table(bench: Bench, rows: dict[str, Any], memory: dict[str, Any], redis: dic
                 status = (
                     f"{fmt(vs, '.2f')}x SDK: {verdict(vs, TARGET_CHURN_VS_SDK)} "
                     f"(CPU: {fmt(row.get('cpu_vs_sdk'), '.2f')}x SDK)"
+                    if vs is not None
+                    else "n/a: no SDK churn numbers"
                 )
             if row["bad"] or row["errors"]:
                 status += f" ({row['bad']} bad answers, {row['errors']} socket errors)"

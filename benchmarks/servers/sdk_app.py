@@ -2,6 +2,9 @@
 
 `stateless_app`: the SDK's stateless JSON mode (stateless_http=True, json_response=True).
 `stateful_app`: the SDK's default stateful mode (sessions, SSE responses, GET streams).
+
+The SDK logs at INFO by default, a line per session (and per stateless request) on stderr; the benchmark sets
+WARNING so that the SDK is not slowed by its own logging (trio_mcp logs nothing per request either).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ except ImportError:  # mcp 1.x
 
 
 def _make(**mode: bool) -> object:
-    server = _Server("bench")
+    server = _Server("bench", log_level="WARNING")
 
     @server.tool()
     async def add(a: int, b: int) -> int:

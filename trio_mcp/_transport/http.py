@@ -13,7 +13,7 @@ import math
 import secrets
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import trio
 
@@ -43,7 +43,7 @@ from .._proto.session import READY, RequestReceived
 from .._proto.versions import LATEST_VERSION, SUPPORTED_VERSIONS, allows_batches, is_supported
 from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
 from .._runtime.state import ServerSession
-from .._stores._base import ExpiryPolicy, SessionStore, StoreUnavailable
+from .._stores._base import ExpiryPolicy, SessionStore, StoreError, StoreUnavailable
 from .._streams._base import StreamManager, StreamUnavailable
 from .._streams.memory import MemoryStreamManager
 from .asgi import (
@@ -197,15 +197,22 @@ class McpASGIApp:
         message = await receive()
         if message["type"] != "lifespan.startup":
             return
+        started = False
         try:
             async with self.lifespan():
+                started = True
                 await send({"type": "lifespan.startup.complete"})
                 while (await receive())["type"] != "lifespan.shutdown":
                     pass
         except Exception as exc:
-            log.exception("trio_mcp app lifespan failed")
-            if not self._started:
-                await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
+            reason = _first_leaf(exc)
+            if isinstance(reason, StoreError | ConfigError):
+                # A configuration problem (store file locked, bad URL...): one clear line, not a traceback.
+                log.error("trio_mcp app cannot start: %s", reason)
+            else:
+                log.exception("trio_mcp app lifespan failed")
+            if not started:
+                await send({"type": "lifespan.startup.failed", "message": f"{type(reason).__name__}: {reason}"})
                 return
         await send({"type": "lifespan.shutdown.complete"})
 
@@ -795,6 +802,16 @@ class McpASGIApp:
         await self.sessions.end(h.session_id)
         await self.streams.session_deleted(h.session_id)
         await respond(send, 200, b"", cors)
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    leaf: BaseException = exc
+    while isinstance(leaf, BaseExceptionGroup):
+        group = cast("BaseExceptionGroup[BaseException]", leaf)
+        if not group.exceptions:
+            break
+        leaf = group.exceptions[0]
+    return leaf
 
 
 def _route_path(scope: Scope) -> str:
