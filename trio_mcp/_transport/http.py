@@ -807,10 +807,7 @@ class McpASGIApp:
 def _first_leaf(exc: BaseException) -> BaseException:
     leaf: BaseException = exc
     while isinstance(leaf, BaseExceptionGroup):
-        group = cast("BaseExceptionGroup[BaseException]", leaf)
-        if not group.exceptions:
-            break
-        leaf = group.exceptions[0]
+        leaf = cast("BaseExceptionGroup[BaseException]", leaf).exceptions[0]
     return leaf
 
 
