@@ -16,7 +16,7 @@ from .._runtime.context import Context
 from .content import CONTENT_TYPES, Audio, Image, to_content, to_json_text, to_jsonable
 from .handlers import context_parameter, description_of, invoke
 from .schema import input_schema_for, output_schema_for, resolve_hints
-from .validation import ArgumentBinder, validate
+from .validation import ArgumentBinder, Check, compile_validator
 
 log = logging.getLogger("trio_mcp")
 
@@ -46,6 +46,7 @@ class ToolDefinition:
     schema_is_raw: bool = False
     # Built once per tool: binding arguments is on every call.
     binder: ArgumentBinder | None = None
+    validator: Check | None = None
 
     @classmethod
     def from_function(
@@ -114,7 +115,9 @@ class ToolDefinition:
 
     async def call(self, ctx: Context, arguments: dict[str, Any] | None) -> t.CallToolResult:
         args = arguments or {}
-        issues = validate(args, self.input_schema)
+        if self.validator is None:
+            self.validator = compile_validator(self.input_schema)
+        issues = self.validator(args)
         if issues:
             # Srv/tools §Error Handling (2025-11-25): input validation errors are tool results the model can fix.
             text = f"Invalid arguments for tool {self.name!r}: " + "; ".join(str(i) for i in issues)

@@ -20,7 +20,7 @@ import typing
 import urllib.parse
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Annotated, Any, Final, Literal, NotRequired, Required, TypeGuard, Union
+from typing import Annotated, Any, Final, Literal, NotRequired, Required, TypeGuard, Union, cast
 
 import attrs
 import cattrs
@@ -31,7 +31,7 @@ from cattrs.v import format_exception
 from .._proto.jsonrpc import json_type_name
 from .schema import resolve_hints
 
-__all__ = ["ValidationIssue", "bind_arguments", "validate"]
+__all__ = ["ArgumentBinder", "ValidationIssue", "bind_arguments", "compile_validator", "validate"]
 
 MAX_ISSUES: Final = 20
 
@@ -57,6 +57,91 @@ def validate(
     except RecursionError:
         validator.add(root, "value is nested too deeply to validate")
     return validator.issues
+
+
+Check = Callable[[Any], "list[ValidationIssue]"]
+
+
+def _is_str(value: Any) -> bool:
+    return type(value) is str
+
+
+def _is_integer(value: Any) -> bool:
+    return type(value) is int or (type(value) is float and value.is_integer())
+
+
+def _is_plain_number(value: Any) -> bool:
+    return type(value) is int or type(value) is float
+
+
+def _is_bool(value: Any) -> bool:
+    return type(value) is bool
+
+
+_SIMPLE_TYPES: Final[dict[str, Callable[[Any], bool]]] = {
+    "string": _is_str,
+    "integer": _is_integer,
+    "number": _is_plain_number,
+    "boolean": _is_bool,
+}
+_SIMPLE_OBJECT_KEYS: Final = frozenset(
+    {"type", "properties", "required", "additionalProperties", "description", "title"}
+)
+_SIMPLE_PROPERTY_KEYS: Final = frozenset({"type", "description", "title", "default"})
+
+
+def compile_validator(schema: Mapping[str, Any], *, root: str = "arguments") -> Check:
+    """`validate` bound to one schema, with a fast path for the flat schemas most tools have.
+
+    A flat object of string/integer/number/boolean properties is checked with a few type tests; anything
+    else, and any instance the fast path rejects, goes through the full validator (which explains why).
+    """
+    fast = _flat_object_check(schema)
+
+    def check(instance: Any) -> list[ValidationIssue]:
+        if fast is not None and fast(instance):
+            return []
+        return validate(instance, schema, root=root)
+
+    return check
+
+
+def _flat_object_check(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+    if schema.get("type") != "object" or not set(schema) <= _SIMPLE_OBJECT_KEYS:
+        return None
+    closed = schema.get("additionalProperties", True)
+    if closed not in (True, False):
+        return None
+    properties = schema.get("properties", {})
+    required = schema.get("required", [])
+    if not isinstance(properties, dict) or not isinstance(required, list):
+        return None
+    tests: dict[str, Callable[[Any], bool]] = {}
+    for name, prop in cast(dict[str, Any], properties).items():
+        if not isinstance(prop, dict) or not set(cast(dict[str, Any], prop)) <= _SIMPLE_PROPERTY_KEYS:
+            return None
+        test = _SIMPLE_TYPES.get(cast(dict[str, Any], prop).get("type"))  # pyright: ignore[reportArgumentType]
+        if test is None:
+            return None
+        tests[name] = test
+    needed = tuple(cast(list[Any], required))
+
+    def fast(instance: Any) -> bool:
+        if type(instance) is not dict:
+            return False
+        for name in needed:
+            if name not in instance:
+                return False
+        for name, value in cast(dict[str, Any], instance).items():
+            test = tests.get(name)
+            if test is None:
+                if closed is False:
+                    return False
+            elif not test(value):
+                return False
+        return True
+
+    return fast
 
 
 # ---------------------------------------------------------------------------
@@ -503,7 +588,14 @@ class ArgumentBinder:
         for name, value in arguments.items():
             if name in self._named:
                 hint = self._convert.get(name)
-                bound[name] = value if hint is None else _convert_argument(name, value, hint)
+                if (
+                    hint is None
+                    or (hint is int and type(value) is int)
+                    or (hint is float and type(value) is float)
+                ):
+                    bound[name] = value
+                else:
+                    bound[name] = _convert_argument(name, value, hint)
             elif self._takes_kwargs and name not in self._reserved:
                 bound[name] = value
         return bound

@@ -74,6 +74,7 @@ STATELESS_REASON = (
 )
 JSON_MODE_REASON = "this request asked for a JSON response, which has no stream for server-to-client requests"
 _SUPPORTED = ", ".join(SUPPORTED_VERSIONS)
+_VERDICT_CACHE = 1024
 
 
 def _select_store(config: HttpConfig) -> SessionStore:
@@ -151,6 +152,8 @@ class McpASGIApp:
         self.hub = HttpHub(self.streams)
         self._nursery: trio.Nursery | None = None
         self._started = False
+        self._verdicts: dict[tuple[str | None, str | None, str | None], tuple[int, str] | None] = {}
+        self._accepts: dict[str | None, AcceptDecision] = {}
 
     # -- lifespan --
 
@@ -212,7 +215,9 @@ class McpASGIApp:
             else:
                 log.exception("trio_mcp app lifespan failed")
             if not started:
-                await send({"type": "lifespan.startup.failed", "message": f"{type(reason).__name__}: {reason}"})
+                await send(
+                    {"type": "lifespan.startup.failed", "message": f"{type(reason).__name__}: {reason}"}
+                )
                 return
         await send({"type": "lifespan.shutdown.complete"})
 
@@ -293,7 +298,7 @@ class McpASGIApp:
             )
             return
         h = RequestHeaders.from_scope(scope)
-        problem = self._check_common_headers(h)
+        problem = self._header_verdict(h)
         if problem is not None:
             status, message = problem
             await respond_error(send, status, INVALID_REQUEST, message, headers=self._cors(h))
@@ -332,6 +337,30 @@ class McpASGIApp:
             log.debug("store failure after the response started", exc_info=True)
 
     # -- header rules --
+
+    def _header_verdict(self, h: RequestHeaders) -> tuple[int, str] | None:
+        """`_check_common_headers`, memoised: clients send the same few Host/Origin/version values every time."""
+        key = (h.host, h.origin, h.protocol_version)
+        try:
+            return self._verdicts[key]
+        except KeyError:
+            pass
+        verdict = self._check_common_headers(h)
+        if len(self._verdicts) >= _VERDICT_CACHE:
+            self._verdicts.clear()  # bounded: a client varying its headers cannot grow memory
+        self._verdicts[key] = verdict
+        return verdict
+
+    def _accept(self, value: str | None) -> AcceptDecision:
+        try:
+            return self._accepts[value]
+        except KeyError:
+            pass
+        decision = accept_decision(value)
+        if len(self._accepts) >= _VERDICT_CACHE:
+            self._accepts.clear()
+        self._accepts[value] = decision
+        return decision
 
     def _check_common_headers(self, h: RequestHeaders) -> tuple[int, str] | None:
         # T§Security Warning: validate Origin (403); and a Host allowlist against DNS rebinding.
@@ -396,7 +425,7 @@ class McpASGIApp:
                 headers=cors,
             )
             return
-        accept = accept_decision(h.accept)
+        accept = self._accept(h.accept)
         if not accept.json and not accept.sse:
             await respond_error(
                 send,
@@ -708,7 +737,7 @@ class McpASGIApp:
         cors = self._cors(h)
         if await self._refuse_sessionless(send, h, cors, "has no GET stream"):
             return
-        if not accept_decision(h.accept).sse:
+        if not self._accept(h.accept).sse:
             await respond_error(
                 send,
                 406,
