@@ -120,7 +120,8 @@ def _flat_object_check(schema: Mapping[str, Any]) -> Callable[[Any], bool] | Non
     for name, prop in cast(dict[str, Any], properties).items():
         if not isinstance(prop, dict) or not set(cast(dict[str, Any], prop)) <= _SIMPLE_PROPERTY_KEYS:
             return None
-        test = _SIMPLE_TYPES.get(cast(dict[str, Any], prop).get("type"))  # pyright: ignore[reportArgumentType]
+        kind = cast(dict[str, Any], prop).get("type")
+        test = _SIMPLE_TYPES.get(kind) if isinstance(kind, str) else None
         if test is None:
             return None
         tests[name] = test
