@@ -32,6 +32,7 @@ from .._proto.jsonrpc import (
     Notification,
     ParsedBody,
     Request,
+    RequestId,
     Response,
     dumps,
     encode,
@@ -712,9 +713,10 @@ class McpASGIApp:
         await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
         if session.protocol.protocol_version == LATEST_VERSION:
             # T§Sending.6 (2025-11-25): a priming event with an id and empty data, so the client can resume.
-            await writer.prime()
+            writer.prime()
         for reply in replies:
-            await writer.message(reply)
+            writer.message(reply)
+        awaiting: set[RequestId] = {event.id for event in requests}
         send_channel, receive_channel = trio.open_memory_channel[Message](self.config.stream_buffer)
 
         async def run(event: RequestReceived, channel: trio.MemorySendChannel[Message]) -> None:
@@ -728,8 +730,9 @@ class McpASGIApp:
             async with send_channel:
                 for event in requests:
                     nursery.start_soon(run, event, send_channel.clone())
-            await writer.drain(receive_channel, self.config.keepalive_interval)
-        await writer.close()
+            async with receive_channel:
+                await writer.drain(receive_channel, self.config.keepalive_interval, awaiting)
+                await writer.close()
 
     # -- GET: the standalone stream --
 
@@ -792,7 +795,7 @@ class McpASGIApp:
                     if not started:  # superseded before it began: still a stream, ended with retry
                         await send(start)
                     if stream.superseded:
-                        await writer.retry(self.config.sse_retry_ms)
+                        writer.retry(self.config.sse_retry_ms)
                     await writer.close()
 
     async def _refuse_sessionless(
@@ -874,47 +877,73 @@ async def _watch_disconnect(receive: Receive, scope: trio.CancelScope) -> None:
 
 
 class _SSEWriter:
-    """Frames messages as SSE events with ids `<stream>:<seq>`; the single writer of one response."""
+    """Frames messages as SSE events with ids `<stream>:<seq>`; the single writer of one response.
 
-    __slots__ = ("_open", "_send", "_seq", "_stream")
+    Events are buffered and sent together when nothing else is ready, and the last one goes out with the end
+    of the body: a quick tools/call costs one body send, not one per event (each is a socket write).
+    """
+
+    __slots__ = ("_open", "_pending", "_send", "_seq", "_stream")
 
     def __init__(self, send: Send, stream_id: str) -> None:
         self._send = send
         self._stream = stream_id
         self._seq = 0
         self._open = True
+        self._pending = bytearray()
 
     def _next_id(self) -> str:
         self._seq += 1
         return sse.make_event_id(self._stream, self._seq)
 
-    async def _write(self, data: bytes) -> None:
-        await self._send({"type": "http.response.body", "body": data, "more_body": True})
+    def prime(self) -> None:
+        self._pending += sse.encode_event(b"", id=self._next_id())
 
-    async def prime(self) -> None:
-        await self._write(sse.encode_event(b"", id=self._next_id()))
-
-    async def message(self, message: Message | bytes) -> None:
+    def message(self, message: Message | bytes) -> None:
         data = message if isinstance(message, bytes) else dumps(message_to_obj(message))
-        await self._write(sse.encode_event(data, id=self._next_id(), event="message"))
+        self._pending += sse.encode_event(data, id=self._next_id(), event="message")
 
-    async def retry(self, milliseconds: int) -> None:
-        await self._write(sse.encode_event(None, retry_ms=milliseconds))
+    def retry(self, milliseconds: int) -> None:
+        self._pending += sse.encode_event(None, retry_ms=milliseconds)
+
+    async def flush(self) -> None:
+        if self._pending and self._open:
+            body = bytes(self._pending)
+            self._pending.clear()
+            await self._send({"type": "http.response.body", "body": body, "more_body": True})
 
     async def drain(
-        self, channel: trio.MemoryReceiveChannel[Message] | trio.MemoryReceiveChannel[bytes], keepalive: float
+        self,
+        channel: trio.MemoryReceiveChannel[Message] | trio.MemoryReceiveChannel[bytes],
+        keepalive: float,
+        awaiting: set[RequestId] | None = None,
     ) -> None:
+        """Write what arrives until the channel ends, or until every id in `awaiting` has its response."""
         while True:
             with trio.move_on_after(keepalive if keepalive > 0 else math.inf):
                 try:
                     message = await channel.receive()
                 except trio.EndOfChannel:
                     return
-                await self.message(message)
+                self.message(message)
+                if awaiting is not None and isinstance(message, Response | ErrorResponse):
+                    awaiting.discard(message.id)  # pyright: ignore[reportArgumentType]
+                    if not awaiting:
+                        return  # the caller's close() sends this last event with the end of the body
+                if _ready(channel):
+                    continue
+                await self.flush()
                 continue
-            await self._write(sse.encode_comment("keepalive"))
+            self._pending += sse.encode_comment("keepalive")
+            await self.flush()
 
     async def close(self) -> None:
         if self._open:
             self._open = False
-            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+            body = bytes(self._pending)
+            self._pending.clear()
+            await self._send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _ready(channel: trio.MemoryReceiveChannel[Any]) -> bool:
+    return channel.statistics().current_buffer_used > 0
