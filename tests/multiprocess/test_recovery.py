@@ -389,3 +389,21 @@ async def test_redis_session_without_elicitation_cannot_elicit_on_b(redis_pair: 
     assert result.get("isError") is True, result
     assert "elicitation capability" in _text(messages[-1]), result
     assert not any(m.get("method") == "elicitation/create" for m in messages), messages
+
+
+@pytest.mark.redis
+@bounded
+async def test_a_change_on_one_instance_reaches_a_record_cached_on_another(
+    redis_pair: list[Instance],
+) -> None:
+    a, b = redis_pair
+    session_id = await initialize(a.target, OLDER)
+    await set_level(a, session_id, OLDER, "debug")
+    # B reads the record now and keeps it in its record cache (2 s by default)...
+    assert len(await logs_of_a_tool_call(b, session_id, OLDER)) == 3
+    # ...then A changes the log level: the "session_changed" event drops B's cached copy at once.
+    await set_level(a, session_id, OLDER, "error")
+    assert await logs_of_a_tool_call(b, session_id, OLDER) == []
+    # And the other way round.
+    await set_level(b, session_id, OLDER, "info")
+    assert len(await logs_of_a_tool_call(a, session_id, OLDER)) == 3

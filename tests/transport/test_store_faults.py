@@ -100,7 +100,9 @@ async def test_redis_stopped_mid_run_is_503_then_recovers(
     start: Start, redis_server: RedisServer, redis_url: str
 ) -> None:
     with trio.fail_after(TEST_TIMEOUT):
-        target = await start(store="redis", redis_url=redis_url)
+        # No record cache: every request must reach the store, so the outage shows at once (with the default
+        # cache a session used in the last 2 s would still be served from memory during the outage).
+        target = await start(store="redis", redis_url=redis_url, session_cache_ttl=0)
         old_session = await initialize(target)
         await assert_session_works(target, old_session)
 
@@ -198,3 +200,22 @@ async def test_a_session_is_invisible_to_another_principal(start: Start) -> None
             "POST", post_headers(session_id, version=VERSION, extra=as_alice), rpc("tools/list")
         )
         assert_error(response, 404, SESSION_NOT_FOUND, "Session not found")
+
+
+@pytest.mark.redis
+async def test_recently_used_session_is_served_from_the_record_cache_while_redis_is_down(
+    start: Start, redis_server: RedisServer, redis_url: str
+) -> None:
+    with trio.fail_after(TEST_TIMEOUT):
+        target = await start(store="redis", redis_url=redis_url, session_cache_ttl=60)
+        session = await initialize(target)
+        redis_server.stop()
+        try:
+            # The record was written a moment ago: the cache answers without a store round trip.
+            response = await target.request(
+                "POST", post_headers(session, version=VERSION, accept=JSON), rpc("tools/list")
+            )
+            assert response.status == 200, response.body
+            assert b'"tools"' in response.body
+        finally:
+            redis_server.start()

@@ -50,6 +50,7 @@ class HttpConfig:
     stateless: bool | Literal["auto"] = "auto"
     cors_origins: tuple[str, ...] | None = None
     reply_timeout: float = 300.0
+    session_cache_ttl: float = 2.0
     stream_buffer: int = 64
     sse_retry_ms: int = 1000
     principal: PrincipalHook = default_principal
@@ -72,6 +73,7 @@ def _parse(field: attrs.Attribute[Any], raw: str) -> Any:
             "keepalive_interval",
             "heartbeat_interval",
             "reply_timeout",
+            "session_cache_ttl",
         ):
             return float(raw)
         if kind in ("max_sessions", "max_body_size", "stream_buffer", "sse_retry_ms"):

@@ -148,6 +148,10 @@ class McpASGIApp:
             self.streams,
             reply_timeout=self.config.reply_timeout,
             instance_id=self.streams.instance_id,
+            # A cached record must never outlive a quarter of the session's timeouts.
+            cache_ttl=min(
+                self.config.session_cache_ttl, self.config.pending_timeout / 4, self.config.idle_timeout / 4
+            ),
         )
         self.dispatcher = server.dispatcher(self.sessions.save)
         self.hub = HttpHub(self.streams)
@@ -234,6 +238,8 @@ class McpASGIApp:
         elif kind == "resource_updated" and isinstance(uri := event.get("uri"), str):
             if self._nursery is not None:
                 self._nursery.start_soon(self._resource_updated, uri)
+        elif kind == "session_changed":
+            self.sessions.forget(str(event.get("session")))
         elif kind == "stream_taken":
             live = self.sessions.live.get(str(event.get("session")))
             standalone = live.standalone if live is not None else None
@@ -825,7 +831,7 @@ class McpASGIApp:
         if await self._refuse_sessionless(send, h, cors, "has no sessions to end"):
             return
         assert h.session_id is not None
-        record = await self.store.get(h.session_id)
+        record = await self.sessions.record(h.session_id)
         if record is None or (
             record.principal is not None and record.principal != self.config.principal(scope)
         ):

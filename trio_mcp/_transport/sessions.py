@@ -7,6 +7,7 @@ is the record in the SessionStore, so any instance can pick it up (DESIGN.md §2
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import secrets
 from collections.abc import AsyncGenerator
@@ -21,6 +22,9 @@ from .._stores._base import SessionRecord, SessionStore, wall_clock
 from .._streams._base import StreamManager
 
 log = logging.getLogger("trio_mcp.http")
+
+
+CACHE_SIZE = 10_000
 
 
 def new_session_id() -> str:
@@ -51,8 +55,14 @@ class SessionManager:
     streams: StreamManager
     reply_timeout: float = 300.0
     instance_id: str = attrs.field(factory=lambda: secrets.token_hex(4))
+    # How long a record read from the store may be reused here (0: read on every request). Changes made on
+    # any instance are announced ("session_changed"), so this only bounds staleness after a lost event.
+    cache_ttl: float = 0.0
     live: dict[str, LiveSession] = attrs.field(factory=dict[str, LiveSession])
     _touched: set[str] = attrs.field(factory=set[str])
+    _cache: dict[str, tuple[SessionRecord, float]] = attrs.field(
+        factory=dict[str, "tuple[SessionRecord, float]"]
+    )
 
     # -- records <-> sessions --
 
@@ -97,9 +107,41 @@ class SessionManager:
         if session.session_id is None or session.protocol.state is NEW:
             return
         created = session.extra.get("created_at")
-        record = self.to_record(session, created_at=created if isinstance(created, float) else None)
+        is_new = not isinstance(created, float)
+        record = self.to_record(session, created_at=None if is_new else created)  # pyright: ignore[reportArgumentType]
         session.extra["created_at"] = record.created_at
         await self.store.set(record)
+        if not is_new and self.cache_ttl > 0:
+            # Other instances may hold this record in their cache: tell them it changed.
+            await self.streams.broadcast({"kind": "session_changed", "session": record.session_id})
+        self._remember(record)
+
+    # -- the record cache (bounded; a hit saves the store round trip on the hot path) --
+
+    async def record(self, session_id: str) -> SessionRecord | None:
+        if self.cache_ttl > 0:
+            cached = self._cache.get(session_id)
+            if cached is not None and trio.current_time() - cached[1] < self.cache_ttl:
+                return cached[0]
+        record = await self.store.get(session_id)
+        if record is None:
+            self._cache.pop(session_id, None)
+        else:
+            self._remember(record)
+        return record
+
+    def _remember(self, record: SessionRecord) -> None:
+        if self.cache_ttl <= 0:
+            return
+        if len(self._cache) >= CACHE_SIZE:
+            # Drop the oldest tenth: insertion order is age order for a dict.
+            for sid in list(itertools.islice(self._cache, CACHE_SIZE // 10)):
+                del self._cache[sid]
+        self._cache.pop(record.session_id, None)
+        self._cache[record.session_id] = (record, trio.current_time())
+
+    def forget(self, session_id: str) -> None:
+        self._cache.pop(session_id, None)
 
     # -- live copies --
 
@@ -110,7 +152,7 @@ class SessionManager:
         The record is read on every request, so a change made on another instance (log level, subscriptions)
         is seen here; the live copy keeps what only this instance has (in-flight requests, waiting replies).
         """
-        record = await self.store.get(session_id)
+        record = await self.record(session_id)
         if record is None:
             yield None
             return
@@ -145,12 +187,14 @@ class SessionManager:
 
     async def end(self, session_id: str) -> bool:
         """DELETE: remove the record and close the live copy here (its streams and in-flight requests)."""
+        self.forget(session_id)
         removed = await self.store.delete(session_id)
         self.close_live(session_id)
         self._touched.discard(session_id)
         return removed
 
     def close_live(self, session_id: str) -> None:
+        self.forget(session_id)
         live = self.live.get(session_id)
         if live is None:
             return
