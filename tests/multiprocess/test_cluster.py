@@ -8,33 +8,29 @@ a 1 s SSE keep-alive. They are started once for the module; every test uses its 
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 import trio
+from _instances import START_TIMEOUT, Instance, assert_clean, spawn, stop, wait_ready
+from _instances import bounded as _bounded
 from _rawhttp import (
     ACCEPT_BOTH,
     JSON,
     RawConnection,
-    Target,
     assert_error,
     body_message,
     initialize,
     post_headers,
     rpc,
 )
-from _redis_server import RedisServer, free_port
+from _redis_server import RedisServer
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.redis]
 
@@ -43,61 +39,11 @@ VERSION = "2025-11-25"
 PREFIX = "mp:"
 WATCHED = "test://watched-resource"
 SESSION_NOT_FOUND = -32001
-START_TIMEOUT = 30.0
 WAIT = 10.0
 TEST_TIMEOUT = 60.0
 
 
-def bounded(test: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-    """Run the test under trio.fail_after(TEST_TIMEOUT): a hung instance fails the test instead of CI."""
-
-    @functools.wraps(test)
-    async def wrapper(*args: Any, **kwargs: Any) -> None:
-        with trio.fail_after(TEST_TIMEOUT):
-            await test(*args, **kwargs)
-
-    return wrapper
-
-
-@attrs.define
-class Instance:
-    name: str
-    port: int
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def target(self) -> Target:
-        return Target(app=None, host="127.0.0.1", port=self.port)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-
-def _wait_ready(instance: Instance, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if instance.proc.poll() is not None:
-            raise RuntimeError(
-                f"instance {instance.name} exited ({instance.proc.returncode}):\n{instance.output()}"
-            )
-        try:
-            with socket.create_connection(("127.0.0.1", instance.port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(
-        f"instance {instance.name} did not listen within {START_TIMEOUT:g} s:\n{instance.output()}"
-    )
-
-
-def _stop(instance: Instance) -> None:
-    if instance.proc.poll() is None:
-        instance.proc.terminate()
-        try:
-            instance.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            instance.proc.kill()
-            instance.proc.wait()
+bounded = _bounded(TEST_TIMEOUT)
 
 
 @pytest.fixture(scope="module")
@@ -119,30 +65,16 @@ def cluster(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory)
     instances: list[Instance] = []
     try:
         for name in "ABC":
-            port = free_port()
-            log = logs / f"{name}.log"
-            with log.open("wb") as out:
-                proc = subprocess.Popen(
-                    [
-                        sys.executable, "-m", "hypercorn",
-                        "--worker-class", "trio",
-                        "--graceful-timeout", "1",
-                        "-b", f"127.0.0.1:{port}",
-                        "examples.cluster:app",
-                    ],
-                    cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                )  # fmt: skip
-            instances.append(Instance(name, port, proc, log))
+            instances.append(spawn(name, "examples.cluster:app", env, logs))
         deadline = time.monotonic() + START_TIMEOUT
         for instance in instances:
-            _wait_ready(instance, deadline)
+            wait_ready(instance, deadline)
         yield instances
     finally:
         for instance in instances:
-            _stop(instance)
+            stop(instance)
     for instance in instances:
-        # A clean shutdown: no traceback in any instance's output.
-        assert "Traceback" not in instance.output(), f"instance {instance.name}:\n{instance.output()}"
+        assert_clean(instance)
 
 
 # -- helpers --

@@ -11,22 +11,21 @@ The processes run ``examples.cluster:app`` (the conformance fixture plus ``trigg
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 import trio
-from _rawhttp import RawConnection, Target, assert_error, body_message, initialize, post_headers, rpc
-from _redis_server import RedisServer, free_port
+from _instances import START_TIMEOUT, Instance, assert_clean, spawn, stop, wait_ready
+from _instances import bounded as _bounded
+from _rawhttp import RawConnection, assert_error, body_message, initialize, post_headers, rpc
+from _redis_server import RedisServer
 
 pytestmark = pytest.mark.multiprocess
 
@@ -35,91 +34,19 @@ APP = "examples.cluster:app"
 LATEST = "2025-11-25"
 OLDER = "2025-06-18"  # no priming event on SSE streams, no batches
 WATCHED = "test://watched-resource"
-START_TIMEOUT = 30.0
 WAIT = 10.0
 TEST_TIMEOUT = 60.0
 LOGGED = ["Tool execution started", "Tool processing data", "Tool execution completed"]
 
 
-def bounded(test: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-    """Run the test under trio.fail_after(TEST_TIMEOUT): a hung instance fails the test instead of CI."""
-
-    @functools.wraps(test)
-    async def wrapper(*args: Any, **kwargs: Any) -> None:
-        with trio.fail_after(TEST_TIMEOUT):
-            await test(*args, **kwargs)
-
-    return wrapper
+bounded = _bounded(TEST_TIMEOUT)
 
 
 # -- processes --
 
 
-@attrs.define
-class Instance:
-    name: str
-    port: int
-    proc: subprocess.Popen[bytes]
-    stdout: Path
-    stderr: Path
-
-    @property
-    def target(self) -> Target:
-        return Target(app=None, host="127.0.0.1", port=self.port)
-
-    def output(self) -> str:
-        out = self.stdout.read_text(errors="replace")[-2000:]
-        err = self.stderr.read_text(errors="replace")[-4000:]
-        return f"--- stdout ---\n{out}\n--- stderr ---\n{err}"
-
-
 def _spawn(name: str, env: dict[str, str], logs: Path, *extra: str) -> Instance:
-    port = free_port()
-    stdout, stderr = logs / f"{name}.out", logs / f"{name}.err"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "hypercorn",
-                "--worker-class", "trio",
-                "--graceful-timeout", "1",
-                "-b", f"127.0.0.1:{port}",
-                *extra,
-                APP,
-            ],
-            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-        )  # fmt: skip
-    return Instance(name, port, proc, stdout, stderr)
-
-
-def _wait_ready(instance: Instance, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if instance.proc.poll() is not None:
-            raise RuntimeError(
-                f"instance {instance.name} exited ({instance.proc.returncode}):\n{instance.output()}"
-            )
-        try:
-            with socket.create_connection(("127.0.0.1", instance.port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(
-        f"instance {instance.name} did not listen within {START_TIMEOUT:g} s:\n{instance.output()}"
-    )
-
-
-def _stop(instance: Instance) -> None:
-    """SIGTERM (hypercorn shuts down gracefully: lifespan shutdown, the store closes), then wait."""
-    if instance.proc.poll() is None:
-        instance.proc.terminate()
-        try:
-            instance.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            instance.proc.kill()
-            instance.proc.wait()
-
-
-def _assert_clean(instance: Instance) -> None:
-    assert "Traceback" not in instance.output(), f"instance {instance.name}:\n{instance.output()}"
+    return spawn(name, APP, env, logs, *extra)
 
 
 def _base_env(**extra: str) -> dict[str, str]:
@@ -149,12 +76,12 @@ class Launcher:
         self.started += instances
         deadline = time.monotonic() + START_TIMEOUT
         for instance in instances:
-            _wait_ready(instance, deadline)
+            wait_ready(instance, deadline)
         return instances
 
     def stop_all(self) -> None:
         for instance in self.started:
-            _stop(instance)
+            stop(instance)
 
 
 # -- HTTP helpers --
@@ -257,9 +184,9 @@ async def test_file_store_session_continues_on_the_next_process(
     assert a.proc.poll() is None, a.output()
     assert await logs_of_a_tool_call(a, session_id, LATEST) == []
 
-    _stop(a)
+    stop(a)
     assert a.proc.returncode == 0, a.output()
-    _assert_clean(a)
+    assert_clean(a)
     saved = json.loads((tmp_path / "sessions.json").read_text())
     record = saved["sessions"][session_id]["record"]
     assert record["logLevel"] == "warning", record
@@ -295,8 +222,8 @@ async def test_file_store_session_continues_on_the_next_process(
         note = await next_message(conn, "notifications/resources/updated")
     assert note["params"] == {"uri": WATCHED}
 
-    _stop(b)
-    _assert_clean(b)
+    stop(b)
+    assert_clean(b)
 
 
 # -- the Redis store --
@@ -319,7 +246,7 @@ def redis_pair(
     finally:
         launcher.stop_all()
     for instance in launcher.started:
-        _assert_clean(instance)
+        assert_clean(instance)
 
 
 @pytest.mark.redis
