@@ -12,7 +12,6 @@ import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 import trio
@@ -42,21 +41,6 @@ SUPPORTED = ("2025-11-25", "2025-06-18", "2025-03-26")
 EVENT_ID = re.compile(r"^([^:]+):(\d+)$")
 
 Start = Callable[..., Awaitable[Target]]
-
-
-@pytest.fixture
-async def start(nursery: trio.Nursery) -> Start:
-    """`await start(**config)`: a fresh app on hypercorn, stopped when the test ends."""
-
-    async def _start(**config: Any) -> Target:
-        return await start_app(nursery, server.asgi_app(**config))
-
-    return _start
-
-
-@pytest.fixture
-async def target(start: Start) -> Target:
-    return await start()
 
 
 async def tools_list_ok(target: Target, session_id: str | None = None) -> None:

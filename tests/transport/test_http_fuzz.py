@@ -25,28 +25,12 @@ from _rawhttp import (
     initialize,
     post_headers,
     rpc,
-    start_app,
 )
-
-from examples.everything import server
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 
 Start = Callable[..., Awaitable[Target]]
-
-
-@pytest.fixture
-async def start(nursery: trio.Nursery) -> Start:
-    async def _start(**config: Any) -> Target:
-        return await start_app(nursery, server.asgi_app(**config))
-
-    return _start
-
-
-@pytest.fixture
-async def target(start: Start) -> Target:
-    return await start()
 
 
 async def assert_healthy(target: Target, session_id: str | None = None) -> None:

@@ -26,11 +26,8 @@ from _rawhttp import (
     note,
     post_headers,
     rpc,
-    start_app,
 )
 from _redis_server import RedisServer, free_port
-
-from examples.everything import server
 
 VERSION = "2025-11-25"
 SESSION_NOT_FOUND = -32001
@@ -39,16 +36,6 @@ TEST_TIMEOUT = 30.0
 SIMPLE_TEXT = {"name": "test_simple_text", "arguments": {}}
 
 Start = Callable[..., Awaitable[Target]]
-
-
-@pytest.fixture
-async def start(nursery: trio.Nursery) -> Start:
-    """`await start(**config)`: a fresh app on hypercorn, stopped when the test ends."""
-
-    async def _start(**config: Any) -> Target:
-        return await start_app(nursery, server.asgi_app(**config))
-
-    return _start
 
 
 def assert_store_unavailable(response: Any) -> None:
