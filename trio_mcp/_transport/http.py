@@ -9,7 +9,6 @@ channel per request.
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -17,7 +16,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import trio
 
-from .._proto import sse
 from .._proto.errors import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -34,19 +32,16 @@ from .._proto.jsonrpc import (
     Request,
     RequestId,
     Response,
-    dumps,
     encode,
     error_response,
-    message_to_obj,
     parse_body,
 )
 from .._proto.session import READY, RequestReceived
 from .._proto.versions import LATEST_VERSION, SUPPORTED_VERSIONS, allows_batches, is_supported
 from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
 from .._runtime.state import ServerSession
-from .._stores._base import ExpiryPolicy, SessionStore, StoreError, StoreUnavailable
-from .._streams._base import StreamManager, StreamUnavailable
-from .._streams.memory import MemoryStreamManager
+from .._stores._base import StoreError, StoreUnavailable
+from .._streams._base import StreamUnavailable
 from .asgi import (
     JSON_HEADERS,
     SSE_HEADERS,
@@ -59,9 +54,11 @@ from .asgi import (
     respond,
     respond_error,
 )
-from .config import ConfigError, HttpConfig, load_config
+from .backends import HttpHub, SessionStreamOutbound, select_store, select_streams
+from .config import ConfigError, load_config
 from .headers import AcceptDecision, accept_decision, host_allowed, is_json_content_type, origin_allowed
 from .sessions import LiveSession, SessionManager, StandaloneStream, new_session_id
+from .sse_stream import SSEWriter, watch_disconnect
 
 if TYPE_CHECKING:
     from .._server.server import Server
@@ -78,71 +75,14 @@ _SUPPORTED = ", ".join(SUPPORTED_VERSIONS)
 _VERDICT_CACHE = 1024
 
 
-def _select_store(config: HttpConfig) -> SessionStore:
-    policy = ExpiryPolicy(idle_timeout=config.idle_timeout, pending_timeout=config.pending_timeout)
-    from .._stores.select import store_from_config
-
-    return store_from_config(
-        config.store,
-        file=config.store_file,
-        redis_url=config.redis_url,
-        prefix=config.redis_prefix,
-        policy=policy,
-    )
-
-
-def _select_streams(config: HttpConfig, store: SessionStore) -> StreamManager:
-    """TRIO_MCP_STREAMS=memory|redis; defaults to redis when the store is Redis (DESIGN.md "Configuration")."""
-    choice = config.streams
-    if choice is not None and not isinstance(choice, str):
-        return choice  # pyright: ignore[reportUnknownVariableType]
-    if choice is None:
-        choice = "redis" if type(store).__name__ == "RedisSessionStore" else "memory"
-    if choice == "memory":
-        return MemoryStreamManager()
-    if choice == "redis":
-        from .._streams.select import redis_stream_manager
-
-        return redis_stream_manager(
-            config.redis_url, prefix=config.redis_prefix, heartbeat=config.heartbeat_interval
-        )
-    raise ConfigError(f"TRIO_MCP_STREAMS={choice!r} is not a stream manager; choose memory or redis")
-
-
-class HttpHub:
-    """Server-wide notifications go through the stream manager, so they reach sessions on every instance."""
-
-    def __init__(self, streams: StreamManager) -> None:
-        self._streams = streams
-
-    async def broadcast(self, method: str) -> None:
-        await self._streams.broadcast({"kind": "notify", "method": method})
-
-    async def resource_updated(self, uri: str) -> None:
-        await self._streams.broadcast({"kind": "resource_updated", "uri": uri})
-
-
-class SessionStreamOutbound:
-    """Messages of a request answered in JSON go to the session's standalone stream, wherever it is held."""
-
-    can_request = True
-
-    def __init__(self, streams: StreamManager, session_id: str) -> None:
-        self._streams = streams
-        self._session_id = session_id
-
-    async def send(self, message: Message) -> None:
-        await self._streams.publish(self._session_id, encode(message))
-
-
 class McpASGIApp:
     """`server.asgi_app(**config)`: run it with `hypercorn --worker-class trio module:app`."""
 
     def __init__(self, server: Server, **config: Any) -> None:
         self.server = server
         self.config = load_config(**config)
-        self.store = _select_store(self.config)
-        self.streams = _select_streams(self.config, self.store)
+        self.store = select_store(self.config)
+        self.streams = select_streams(self.config, self.store)
         self.sessions = SessionManager(
             self.store,
             self.streams,
@@ -715,7 +655,7 @@ class McpASGIApp:
         headers: list[tuple[bytes, bytes]],
     ) -> None:
         stream_id = secrets.token_hex(4)
-        writer = _SSEWriter(send, stream_id)
+        writer = SSEWriter(send, stream_id)
         await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
         if session.protocol.protocol_version == LATEST_VERSION:
             # T§Sending.6 (2025-11-25): a priming event with an id and empty data, so the client can resume.
@@ -774,7 +714,7 @@ class McpASGIApp:
             previous.scope.cancel()
         stream = StandaloneStream(scope=trio.CancelScope(), token=secrets.token_hex(8))
         live.standalone = stream
-        writer = _SSEWriter(send, stream.token)
+        writer = SSEWriter(send, stream.token)
         start = {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]}
         started = False
         try:
@@ -788,7 +728,7 @@ class McpASGIApp:
                         {"kind": "stream_taken", "session": session_id, "token": stream.token}
                     )
                     async with trio.open_nursery() as nursery:
-                        nursery.start_soon(_watch_disconnect, receive, nursery.cancel_scope)
+                        nursery.start_soon(watch_disconnect, receive, nursery.cancel_scope)
                         await writer.drain(channel, self.config.keepalive_interval)
                         # The channel ended: DELETE, or the client lagged and its buffer filled. Say when to retry.
                         stream.superseded = True
@@ -871,85 +811,3 @@ def _is_modern(parsed: ParsedBody) -> bool:
             if isinstance(meta, dict) and MODERN_VERSION_META in meta:
                 return True
     return False
-
-
-async def _watch_disconnect(receive: Receive, scope: trio.CancelScope) -> None:
-    # hypercorn silently drops sends to a gone client: only receive() tells us it left (DESIGN.md §2).
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            scope.cancel()
-            return
-
-
-class _SSEWriter:
-    """Frames messages as SSE events with ids `<stream>:<seq>`; the single writer of one response.
-
-    Events are buffered and sent together when nothing else is ready, and the last one goes out with the end
-    of the body: a quick tools/call costs one body send, not one per event (each is a socket write).
-    """
-
-    __slots__ = ("_open", "_pending", "_send", "_seq", "_stream")
-
-    def __init__(self, send: Send, stream_id: str) -> None:
-        self._send = send
-        self._stream = stream_id
-        self._seq = 0
-        self._open = True
-        self._pending = bytearray()
-
-    def _next_id(self) -> str:
-        self._seq += 1
-        return sse.make_event_id(self._stream, self._seq)
-
-    def prime(self) -> None:
-        self._pending += sse.encode_event(b"", id=self._next_id())
-
-    def message(self, message: Message | bytes) -> None:
-        data = message if isinstance(message, bytes) else dumps(message_to_obj(message))
-        self._pending += sse.encode_event(data, id=self._next_id(), event="message")
-
-    def retry(self, milliseconds: int) -> None:
-        self._pending += sse.encode_event(None, retry_ms=milliseconds)
-
-    async def flush(self) -> None:
-        if self._pending and self._open:
-            body = bytes(self._pending)
-            self._pending.clear()
-            await self._send({"type": "http.response.body", "body": body, "more_body": True})
-
-    async def drain(
-        self,
-        channel: trio.MemoryReceiveChannel[Message] | trio.MemoryReceiveChannel[bytes],
-        keepalive: float,
-        awaiting: set[RequestId] | None = None,
-    ) -> None:
-        """Write what arrives until the channel ends, or until every id in `awaiting` has its response."""
-        while True:
-            with trio.move_on_after(keepalive if keepalive > 0 else math.inf):
-                try:
-                    message = await channel.receive()
-                except trio.EndOfChannel:
-                    return
-                self.message(message)
-                if awaiting is not None and isinstance(message, Response | ErrorResponse):
-                    awaiting.discard(message.id)  # pyright: ignore[reportArgumentType]
-                    if not awaiting:
-                        return  # the caller's close() sends this last event with the end of the body
-                if _ready(channel):
-                    continue
-                await self.flush()
-                continue
-            self._pending += sse.encode_comment("keepalive")
-            await self.flush()
-
-    async def close(self) -> None:
-        if self._open:
-            self._open = False
-            body = bytes(self._pending)
-            self._pending.clear()
-            await self._send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-def _ready(channel: trio.MemoryReceiveChannel[Any]) -> bool:
-    return channel.statistics().current_buffer_used > 0
