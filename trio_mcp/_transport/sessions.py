@@ -102,19 +102,22 @@ class SessionManager:
         proto.log_level = record.log_level
         session.subscriptions = set(record.subscriptions)
         session.principal = record.principal
+        session.extra["status"] = record.status
 
     async def save(self, session: ServerSession) -> None:
         if session.session_id is None or session.protocol.state is NEW:
             return
         created = session.extra.get("created_at")
-        is_new = not isinstance(created, float)
-        record = self.to_record(session, created_at=None if is_new else created)  # pyright: ignore[reportArgumentType]
+        was_active = session.extra.get("status") == "active"
+        record = self.to_record(session, created_at=created if isinstance(created, float) else None)
         session.extra["created_at"] = record.created_at
+        session.extra["status"] = record.status
         await self.store.set(record)
-        if not is_new and self.cache_ttl > 0:
-            # Other instances may hold this record in their cache: tell them it changed.
+        if was_active and self.cache_ttl > 0:
+            # Other instances may hold this record in their cache: tell them it changed. (Pending records are
+            # never cached by other instances, so initialize and `initialized` need no announcement.)
             await self.streams.broadcast({"kind": "session_changed", "session": record.session_id})
-        self._remember(record)
+        self._remember(record, own=True)
 
     # -- the record cache (bounded; a hit saves the store round trip on the hot path) --
 
@@ -127,11 +130,12 @@ class SessionManager:
         if record is None:
             self._cache.pop(session_id, None)
         else:
-            self._remember(record)
+            self._remember(record, own=False)
         return record
 
-    def _remember(self, record: SessionRecord) -> None:
-        if self.cache_ttl <= 0:
+    def _remember(self, record: SessionRecord, *, own: bool) -> None:
+        # A pending record read from the store is not cached: it turns active without an announcement.
+        if self.cache_ttl <= 0 or (record.status != "active" and not own):
             return
         if len(self._cache) >= CACHE_SIZE:
             # Drop the oldest tenth: insertion order is age order for a dict.
