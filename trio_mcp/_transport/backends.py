@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from .._proto.jsonrpc import Message, encode
 from .._stores._base import ExpiryPolicy, SessionStore
+from .._stores.redis import RedisSessionStore
+from .._stores.select import store_from_config
 from .._streams._base import StreamManager
 from .._streams.memory import MemoryStreamManager
+from .._streams.select import redis_stream_manager
 from .config import ConfigError, HttpConfig
 
 
 def select_store(config: HttpConfig) -> SessionStore:
     policy = ExpiryPolicy(idle_timeout=config.idle_timeout, pending_timeout=config.pending_timeout)
-    from .._stores.select import store_from_config
-
     return store_from_config(
         config.store,
         file=config.store_file,
@@ -28,12 +29,10 @@ def select_streams(config: HttpConfig, store: SessionStore) -> StreamManager:
     if choice is not None and not isinstance(choice, str):
         return choice  # pyright: ignore[reportUnknownVariableType]
     if choice is None:
-        choice = "redis" if type(store).__name__ == "RedisSessionStore" else "memory"
+        choice = "redis" if isinstance(store, RedisSessionStore) else "memory"
     if choice == "memory":
         return MemoryStreamManager()
     if choice == "redis":
-        from .._streams.select import redis_stream_manager
-
         return redis_stream_manager(
             config.redis_url, prefix=config.redis_prefix, heartbeat=config.heartbeat_interval
         )
