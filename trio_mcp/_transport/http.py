@@ -37,7 +37,7 @@ from .._proto.jsonrpc import (
     parse_body,
 )
 from .._proto.session import READY, RequestReceived
-from .._proto.versions import LATEST_VERSION, SUPPORTED_VERSIONS, allows_batches, is_supported
+from .._proto.versions import HEADERLESS_VERSION, LATEST_VERSION, SUPPORTED_VERSIONS, is_supported
 from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
 from .._runtime.state import ServerSession
 from .._stores._base import StoreError, StoreUnavailable
@@ -414,25 +414,6 @@ class McpASGIApp:
             await self._post_initialize(scope, send, h, accept, parsed, cors)
         elif h.session_id is not None:
             await self._post_in_session(scope, send, h, accept, parsed, cors)
-        elif self._stateless_for(accept) and not _is_modern(parsed):
-            version = h.protocol_version or LATEST_VERSION
-            if parsed.is_batch and h.protocol_version is not None and not allows_batches(version):
-                # No session to go by: the header's version decides (batching exists only in 2025-03-26;
-                # with no header, T§Protocol Version Header says assume 2025-03-26, so a batch is fine).
-                await respond_error(
-                    send,
-                    400,
-                    INVALID_REQUEST,
-                    f"Invalid Request: JSON-RPC batches are not allowed in protocol version {version}; "
-                    "batching exists only in 2025-03-26",
-                    headers=cors,
-                )
-                return
-            session = ServerSession.new(None)
-            session.stateless = True
-            session.protocol.state = READY
-            session.protocol.protocol_version = version
-            await self._process(session, parsed, send, accept, cors, stateless=True)
         elif _is_modern(parsed):
             await respond_error(
                 send,
@@ -443,6 +424,15 @@ class McpASGIApp:
                 data={"supported": list(SUPPORTED_VERSIONS)},
                 headers=cors,
             )
+        elif self._stateless_for(accept):
+            session = ServerSession.new(None)
+            session.stateless = True
+            session.protocol.state = READY
+            # No session to go by: the header's version rules (T§Protocol Version Header: none -> 2025-03-26).
+            session.protocol.protocol_version = h.protocol_version or HEADERLESS_VERSION
+            if not await self._batch_allowed(send, session, parsed, cors):
+                return
+            await self._process(session, parsed, send, accept, cors, stateless=True)
         else:
             await respond_error(
                 send,
@@ -517,17 +507,22 @@ class McpASGIApp:
                 await self._session_not_found(send, cors)
                 return
             session = live.session
-            if parsed.is_batch and not session.protocol.batches_allowed:
-                await respond_error(
-                    send,
-                    400,
-                    INVALID_REQUEST,
-                    f"Invalid Request: JSON-RPC batches are not allowed in protocol version "
-                    f"{session.protocol.protocol_version}; batching exists only in 2025-03-26",
-                    headers=cors,
-                )
+            if not await self._batch_allowed(send, session, parsed, cors):
                 return
             await self._process(session, parsed, send, accept, cors, stateless=False)
+
+    async def _batch_allowed(
+        self, send: Send, session: ServerSession, parsed: ParsedBody, cors: list[tuple[bytes, bytes]]
+    ) -> bool:
+        """Batches follow the session's protocol version (only 2025-03-26 has them); refused with 400."""
+        if not parsed.is_batch:
+            return True
+        try:
+            session.protocol.check_batch()
+        except RemoteProtocolError as exc:
+            await respond_error(send, 400, exc.code, exc.message, headers=cors)
+            return False
+        return True
 
     def _principal_matches(self, scope: Scope, live: LiveSession) -> bool:
         # SBP §Session Hijacking: a session bound to a user is invisible to anyone else (404, not 403).
