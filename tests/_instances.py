@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import socket
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 
 import attrs
 import trio
-from _rawhttp import Target
+from _rawhttp import Target, post_headers
 from _redis_server import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,3 +102,17 @@ def stop(instance: Instance) -> None:
 def assert_clean(instance: Instance) -> None:
     """A clean run and shutdown: no traceback in the instance's output."""
     assert "Traceback" not in instance.output(), f"instance {instance.name}:\n{instance.output()}"
+
+
+ADA = {"username": "ada", "email": "ada@example.org"}
+
+
+async def answer_elicitation(
+    instance: Instance, session_id: str, version: str, request: dict[str, Any]
+) -> None:
+    """POST the client's accept answer (as ada) to `instance`: a reply may land on any instance (202)."""
+    answer = {"jsonrpc": "2.0", "id": request["id"], "result": {"action": "accept", "content": ADA}}
+    response = await instance.target.request(
+        "POST", post_headers(session_id, version=version), json.dumps(answer).encode()
+    )
+    assert response.status == 202, response.body

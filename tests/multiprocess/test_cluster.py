@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import trio
-from _instances import START_TIMEOUT, Instance, assert_clean, spawn, stop, wait_ready
+from _instances import START_TIMEOUT, Instance, answer_elicitation, assert_clean, spawn, stop, wait_ready
 from _instances import bounded as _bounded
 from _rawhttp import (
     ACCEPT_BOTH,
@@ -209,15 +209,7 @@ async def test_elicitation_from_b_is_answered_through_c(cluster: list[Instance])
             nursery.start_soon(call_tool)
             request = await stream.next_message("elicitation/create")
             assert request["params"]["message"] == "Who are you?"
-            answer = {
-                "jsonrpc": "2.0",
-                "id": request["id"],
-                "result": {"action": "accept", "content": {"username": "ada", "email": "ada@example.org"}},
-            }
-            response = await c.target.request(
-                "POST", post_headers(session_id, version=VERSION), json.dumps(answer).encode()
-            )
-            assert response.status == 202, response.body
+            await answer_elicitation(c, session_id, VERSION, request)
     assert (
         _text(result) == 'User response: action=accept, content={"username":"ada","email":"ada@example.org"}'
     )

@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 import pytest
 import trio
-from _instances import START_TIMEOUT, Instance, assert_clean, spawn, stop, wait_ready
+from _instances import START_TIMEOUT, Instance, answer_elicitation, assert_clean, spawn, stop, wait_ready
 from _instances import bounded as _bounded
 from _rawhttp import RawConnection, assert_error, body_message, initialize, post_headers, rpc
 from _redis_server import RedisServer
@@ -285,15 +285,7 @@ async def test_redis_session_from_a_rebuilds_protocol_state_on_b(redis_pair: lis
         request = json.loads(first.data)
         assert request["method"] == "elicitation/create", request
         assert request["params"]["message"] == "Who are you?"
-        answer = {
-            "jsonrpc": "2.0",
-            "id": request["id"],
-            "result": {"action": "accept", "content": {"username": "ada", "email": "ada@example.org"}},
-        }
-        response = await b.target.request(
-            "POST", post_headers(session_id, version=OLDER), json.dumps(answer).encode()
-        )
-        assert response.status == 202, response.body
+        await answer_elicitation(b, session_id, OLDER, request)
         with trio.fail_after(WAIT):
             rest = await conn.read_events()
     assert all(event.data for event in rest), rest
