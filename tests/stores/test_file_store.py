@@ -320,3 +320,22 @@ async def test_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "missing" / "s.json"
     with pytest.raises(StoreError, match=r"cannot create the lock file .*missing/s\.json\.lock"):
         await FileSessionStore(path).open()
+
+
+async def test_a_record_with_a_lone_surrogate_never_stops_the_file_being_written(tmp_path: Path) -> None:
+    # Input refuses lone surrogates, but a principal hook (or any server code) can still make one: the file must
+    # stay writable, or every session created afterwards would be lost on restart.
+    path = tmp_path / "sessions.json"
+    async with FileSessionStore(path, debounce=0) as store:
+        hostile = SessionRecord(session_id="hostile", principal="user-\ud800")
+        await store.set(hostile)
+        await store.flush()
+        for i in range(5):
+            await store.set(SessionRecord(session_id=f"after{i}"))
+        await store.flush()
+        assert store.statistics().write_errors == 0
+    async with FileSessionStore(path) as store:
+        assert await live_ids(store) == sorted(["hostile", *(f"after{i}" for i in range(5))])
+        record = await store.get("hostile")
+        assert record is not None
+        assert record.principal == "user-\ufffd"

@@ -7,6 +7,8 @@ converter structures them only when a handler needs them. That keeps parsing one
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Mapping
 from typing import Any, TypeAlias, cast
 
@@ -73,15 +75,75 @@ def is_request_id(value: object) -> bool:
     return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
+# An escaped UTF-16 surrogate (`\\ud800`..`\\udfff`): a valid pair decodes to one code point, a lone one
+# survives json.loads as a lone surrogate, which has no UTF-8 form.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_BOM = "\ufeff"
+
+
 def loads(data: bytes | str) -> Any:
+    """Decode one JSON text; the one parse boundary for every transport (HTTP bodies, stdio lines).
+
+    RFC 8259 §8.1: JSON exchanged between systems MUST be UTF-8, and §8.2: a string with a lone surrogate
+    has unpredictable behaviour. Both are refused here, so no text that cannot be encoded again ever enters
+    the server (json.loads alone accepts the raw bytes ED A0 80 and the escape \\ud800).
+    """
+    raw_checked = isinstance(data, bytes | bytearray | memoryview)
+    if raw_checked:
+        try:
+            text = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RemoteProtocolError(
+                f"Parse error: the body is not valid UTF-8, which JSON text must be (byte "
+                f"0x{bytes(data)[exc.start]:02x} at offset {exc.start}: {exc.reason})",
+                code=PARSE_ERROR,
+            ) from None
+    else:
+        text = cast(str, data)
+    if text.startswith(_BOM):
+        text = text[1:]  # RFC 8259 §8.1: a parser MAY ignore a byte order mark
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+        obj = json.loads(text)
+    except ValueError as exc:
         raise RemoteProtocolError(
-            f"Parse error: the body is not valid UTF-8 JSON ({exc})", code=PARSE_ERROR
+            f"Parse error: the body is not valid JSON ({exc})", code=PARSE_ERROR
         ) from None
     except RecursionError:
         raise RemoteProtocolError("Parse error: the JSON is nested too deeply", code=PARSE_ERROR) from None
+    # Strict UTF-8 decoding already refused raw surrogates in bytes; a str argument may still hold one, and an
+    # escaped one needs a look at the decoded strings (a valid pair decodes to one code point).
+    where = "a string" if not raw_checked and _SURROGATE.search(text) is not None else None
+    if where is None and _SURROGATE_ESCAPE.search(text) is not None:
+        where = _lone_surrogate_path(obj)
+    if where is not None:
+        raise RemoteProtocolError(
+            f"Parse error: {where} contains a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape), "
+            "which is not valid Unicode text; send a valid surrogate pair or the character itself",
+            code=PARSE_ERROR,
+        )
+    return obj
+
+
+def _lone_surrogate_path(obj: Any) -> str | None:
+    """Where the first string (key or value) holding a lone surrogate is, as `params.name`; None when none does."""
+    stack: list[tuple[str, Any]] = [("the message", obj)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value) is not None:
+                return path
+        elif isinstance(value, dict):
+            fields = cast(dict[str, Any], value)
+            for key, item in fields.items():
+                inner = key if path == "the message" else f"{path}.{key}"
+                if _SURROGATE.search(key) is not None:
+                    return f"a key of {path}"
+                stack.append((inner, item))
+        elif isinstance(value, list):
+            items = cast(list[Any], value)
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(items))
+    return None
 
 
 def parse_body(data: bytes | str) -> ParsedBody:
@@ -217,10 +279,39 @@ def message_to_obj(message: Message) -> dict[str, Any]:
 
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_log = logging.getLogger("trio_mcp.proto")
+_warned_surrogates = False
+
+
+def valid_text(text: str) -> str:
+    """`text` with every lone UTF-16 surrogate replaced by U+FFFD, so that it always has a UTF-8 form.
+
+    Input with lone surrogates is refused by :func:`loads`, so one here was produced by the server's own code
+    (a tool returning such a string, a principal hook): replacing it keeps the stream, the store file and the
+    Redis payload writable. Logged once per process.
+    """
+    if _SURROGATE.search(text) is None:
+        return text
+    global _warned_surrogates
+    if not _warned_surrogates:
+        _warned_surrogates = True
+        _log.warning(
+            "replaced lone UTF-16 surrogates with U+FFFD in outgoing text (the server's own code produced text "
+            "that is not valid Unicode); this is logged once"
+        )
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def utf8(text: str) -> bytes:
+    """`text` as UTF-8, never an error (see :func:`valid_text`)."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return valid_text(text).encode()
 
 
 def dumps(obj: Any) -> bytes:
-    return _encoder.encode(obj).encode()
+    return utf8(_encoder.encode(obj))
 
 
 def encode(message: Message | list[Message]) -> bytes:

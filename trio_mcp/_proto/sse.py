@@ -9,6 +9,8 @@ import re
 
 import attrs
 
+from .jsonrpc import utf8
+
 __all__ = [
     "SSEDecoder",
     "SSEEvent",
@@ -56,7 +58,7 @@ def encode_event(
     the MCP "priming" event (``id`` plus empty data) relies on that.
     """
     if isinstance(data, str):
-        data = data.encode()
+        data = utf8(data)
     if id is None and event is None and retry_ms is None:
         if data is None:
             raise ValueError("an event needs at least one of data, id, event or retry_ms")
@@ -89,7 +91,7 @@ def encode_comment(text: str = "") -> bytes:
     """A comment (``: text``), used as a keep-alive: receivers ignore it (§9.2.6)."""
     if not text:
         return b":\n\n"
-    return b"".join(b": " + line + b"\n" for line in _data_lines(text.encode())) + b"\n"
+    return b"".join(b": " + line + b"\n" for line in _data_lines(utf8(text))) + b"\n"
 
 
 class SSEDecoder:

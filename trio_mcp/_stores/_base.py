@@ -11,6 +11,7 @@ import attrs
 
 from .._proto import types as t
 from .._proto.converter import make_converter
+from .._proto.jsonrpc import valid_text
 
 Clock = Callable[[], float]
 SessionStatus = Literal["pending", "active"]
@@ -54,7 +55,12 @@ _converter = make_converter()
 
 
 def record_to_json(record: SessionRecord) -> str:
-    return json.dumps(_converter.unstructure(record), separators=(",", ":"))
+    return dump_json(_converter.unstructure(record))
+
+
+def dump_json(obj: Any) -> str:
+    """How every store writes JSON: compact, and always encodable (a lone surrogate becomes U+FFFD)."""
+    return valid_text(json.dumps(obj, separators=(",", ":"), ensure_ascii=False))
 
 
 def record_from_obj(obj: Any) -> SessionRecord:

@@ -55,6 +55,7 @@ from ._base import (
     StoreCorrupt,
     StoreError,
     _converter,
+    dump_json,
     record_from_obj,
     wall_clock,
 )
@@ -525,7 +526,7 @@ class FileSessionStore:
             raise StoreError(f"could not write session file {self.path}: {exc}") from exc
 
     def _write_snapshot(self, snapshot: dict[str, Any]) -> None:
-        data = json.dumps(snapshot, separators=(",", ":"), ensure_ascii=False).encode()
+        data = dump_json(snapshot).encode()
         _write_atomically(self.path, data)
 
     async def _writer(self) -> None:

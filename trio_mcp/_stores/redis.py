@@ -49,6 +49,7 @@ from ._base import (
     StoreError,
     StoreUnavailable,
     _converter,
+    dump_json,
     record_from_obj,
     wall_clock,
 )
@@ -122,7 +123,7 @@ def dump_record(record: SessionRecord) -> str:
     obj: dict[str, Any] = _converter.unstructure(record)
     ordered: dict[str, Any] = {"lastAccessedAt": obj.pop("lastAccessedAt", record.last_accessed_at)}
     ordered.update(obj)
-    return json.dumps(ordered, separators=(",", ":"))
+    return dump_json(ordered)
 
 
 def load_record(text: str) -> SessionRecord:
