@@ -65,4 +65,3 @@ async def test_a_tool_returning_a_lone_surrogate_is_answered_with_u_fffd(nursery
     over_json = await target.request("POST", post_headers(accept=JSON), call)
     assert over_json.status == 200
     assert over_json.json()["result"]["content"][0]["text"] == "before \ufffd after"
-
