@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
+import trio
 
 from trio_mcp.streams import MemoryStreamManager, RedisStreamManager, StreamManager, check_stream_manager
 
@@ -48,15 +49,26 @@ class DeafToItself(MemoryStreamManager):
 
 
 class Unbounded(MemoryStreamManager):
-    def subscribe(self, session_id: str, capacity: int):  # type: ignore[override]
+    def subscribe(self, session_id: str, capacity: int, *, slow_timeout: float = 3.0):  # type: ignore[override]
         return super().subscribe(session_id, 1000)  # ignores the capacity: a lagging client grows memory
+
+
+class NeverDropsALaggingStream(MemoryStreamManager):
+    def subscribe(self, session_id: str, capacity: int, *, slow_timeout: float = 3.0):  # type: ignore[override]
+        return super().subscribe(session_id, capacity, slow_timeout=1e9)
+
+
+class DropsOnABurst(MemoryStreamManager):
+    def subscribe(self, session_id: str, capacity: int, *, slow_timeout: float = 3.0):  # type: ignore[override]
+        return super().subscribe(session_id, capacity, slow_timeout=0.0)
 
 
 class BlocksOnFullBuffer(MemoryStreamManager):
     async def publish(self, session_id: str, payload: bytes) -> None:
-        channel = self._streams.get(session_id)
-        if channel is not None:
-            await channel.send(payload)  # waits for the slowest client: the publisher is blocked
+        buffer = self._streams.get(session_id)
+        while buffer is not None and buffer.statistics().current_buffer_used >= buffer.capacity:
+            await trio.sleep(0.01)  # waits for the slowest client: the publisher is blocked
+        await super().publish(session_id, payload)
 
 
 class RoutesNeverConsumed(MemoryStreamManager):
@@ -71,7 +83,15 @@ class RoutesNeverConsumed(MemoryStreamManager):
     ("broken", "message"),
     [
         (DeafToItself, r"\[DeafToItself / events\] a broadcast did not reach manager #0's on_broadcast"),
-        (Unbounded, r"\[Unbounded / slow consumer\] the slow stream buffers \d+ > capacity 4"),
+        (Unbounded, r"\[Unbounded / slow consumer\] subscribe\(4\) made a buffer of capacity 1000"),
+        (
+            NeverDropsALaggingStream,
+            r"\[NeverDropsALaggingStream / slow consumer\] the lagging stream was not dropped",
+        ),
+        (
+            DropsOnABurst,
+            r"\[DropsOnABurst / slow consumer\] (the burst did not all reach|a stream was dropped)",
+        ),
         (BlocksOnFullBuffer, r"\[BlocksOnFullBuffer / slow consumer\] the publisher was blocked"),
         (RoutesNeverConsumed, r"\[RoutesNeverConsumed / routes\] a second forward_reply\(\)"),
     ],

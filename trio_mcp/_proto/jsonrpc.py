@@ -100,7 +100,7 @@ def loads(data: bytes | str) -> Any:
                 code=PARSE_ERROR,
             ) from None
     else:
-        text = cast(str, data)
+        text = data
     if text.startswith(_BOM):
         text = text[1:]  # RFC 8259 §8.1: a parser MAY ignore a byte order mark
     try:

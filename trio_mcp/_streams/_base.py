@@ -6,14 +6,18 @@ deletion, forwarded replies) go to the app's StreamEvents callbacks, which must 
 
 from __future__ import annotations
 
+import collections
 import json
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
+import attrs
 import trio
 
 ROUTE_TTL = 300.0  # mcp:route:{sid}:{request_id} lives 5 minutes (DESIGN.md §3)
 DEFAULT_HEARTBEAT = 10.0
+# How long a held stream's buffer may stay full before its client counts as lagging and the stream is dropped.
+DEFAULT_SLOW_STREAM_TIMEOUT = 3.0
 
 
 class StreamUnavailable(Exception):
@@ -45,13 +49,16 @@ class StreamManager(Protocol):
         ...
 
     def subscribe(
-        self, session_id: str, capacity: int
-    ) -> AbstractAsyncContextManager[trio.MemoryReceiveChannel[bytes]]:
-        """Receive the messages published for `session_id` while held; the channel ends if the client lags."""
+        self, session_id: str, capacity: int, *, slow_timeout: float = DEFAULT_SLOW_STREAM_TIMEOUT
+    ) -> AbstractAsyncContextManager[StreamBuffer]:
+        """Receive the messages published for `session_id` while held, in a :class:`StreamBuffer`; it ends
+        when the subscription is superseded or the client lags (full for longer than `slow_timeout`)."""
         ...
 
-    def deliver_local(self, session_id: str, payload: bytes) -> bool:
-        """Push into the stream held on this instance, if any (no network); False when not held here."""
+    def deliver_local(self, session_id: str, payload: bytes, *, coalesce: bool = False) -> bool:
+        """Push into the stream held on this instance, if any (no network); False when not held here.
+
+        `coalesce`: a parameterless notification the client needs to see only once while it is queued."""
         ...
 
     async def publish(self, session_id: str, payload: bytes) -> None:
@@ -89,21 +96,151 @@ def decode_event(data: bytes | str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None  # pyright: ignore[reportUnknownVariableType]
 
 
-def offer(streams: dict[str, trio.MemorySendChannel[bytes]], session_id: str, payload: bytes) -> bool:
-    """Non-blocking push into a held stream's bounded channel.
+@attrs.frozen
+class StreamBufferStatistics:
+    #: messages queued and not yet taken by the stream's writer
+    current_buffer_used: int
+    #: the soft capacity: past it the stream counts as full
+    capacity: int
+    #: the hard bound: never more than this many queued
+    hard_limit: int
+    #: the buffer has been full since this time (trio clock), or None
+    full_since: float | None
+    #: the stream was dropped because its client lagged
+    dropped: bool
 
-    A full channel means a slow client: its stream is dropped (closed; it may reconnect), so the publisher never
-    waits and memory never grows.
+
+class StreamBuffer:
+    """The bounded queue between a stream manager (which never waits) and the one writer of a held stream.
+
+    A reader that keeps up with a burst is never dropped: past ``capacity`` the buffer counts as full and
+    keeps queueing, up to ``hard_limit``; only a buffer that stayed full for longer than ``slow_timeout``
+    (its client stopped reading) or that reached the hard limit drops the stream, which then ends once its
+    writer has taken what was queued (the writer ends the response with ``retry:``, so the client comes
+    back). Memory is bounded by ``hard_limit`` messages. A message offered with ``coalesce=True`` (a
+    parameterless ``*/list_changed``) is skipped while an identical one is still queued.
     """
-    channel = streams.get(session_id)
-    if channel is None:
-        return False
-    try:
-        channel.send_nowait(payload)
+
+    __slots__ = (
+        "_closed",
+        "_coalescible",
+        "_full_since",
+        "_queue",
+        "_waiter",
+        "capacity",
+        "dropped",
+        "hard_limit",
+        "slow_timeout",
+    )
+
+    def __init__(self, capacity: int, *, slow_timeout: float = DEFAULT_SLOW_STREAM_TIMEOUT) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity!r}")
+        self.capacity = capacity
+        self.hard_limit = max(4 * capacity, capacity + 256)
+        self.slow_timeout = slow_timeout
+        self.dropped = False
+        self._queue: collections.deque[bytes] = collections.deque()
+        self._coalescible: collections.Counter[bytes] = collections.Counter()
+        self._closed = False
+        self._full_since: float | None = None
+        self._waiter: trio.Event | None = None
+
+    # -- the manager's side (never blocks) --
+
+    def offer(self, payload: bytes, *, coalesce: bool = False) -> bool:
+        """Queue `payload`; False when the stream is closed or was dropped (by this call or before)."""
+        if self._closed:
+            return False
+        if coalesce and self._coalescible[payload]:
+            return True  # an identical notification is still waiting: the client learns the same thing once
+        if len(self._queue) >= self.capacity:
+            now = trio.current_time()
+            if self._full_since is None:
+                self._full_since = now
+            elif now - self._full_since > self.slow_timeout or len(self._queue) >= self.hard_limit:
+                self.drop()
+                return False
+        self._queue.append(payload)
+        if coalesce:
+            self._coalescible[payload] += 1
+        self._wake()
         return True
-    except trio.WouldBlock:
-        channel.close()
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        pass
+
+    def drop(self) -> None:
+        """End the stream because its client lags: the writer takes what is queued, then the stream ends."""
+        if not self._closed:
+            self.dropped = True
+            self.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None:
+            self._waiter.set()
+            self._waiter = None
+
+    # -- the writer's side --
+
+    def receive_nowait(self) -> bytes:
+        if not self._queue:
+            if self._closed:
+                raise trio.EndOfChannel
+            raise trio.WouldBlock
+        payload = self._queue.popleft()
+        if self._coalescible[payload]:
+            self._coalescible[payload] -= 1
+            if not self._coalescible[payload]:
+                del self._coalescible[payload]
+        if len(self._queue) < self.capacity:
+            self._full_since = None
+        return payload
+
+    async def receive(self) -> bytes:
+        """The next message; raises trio.EndOfChannel once the stream is closed and its queue is empty."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while True:
+            try:
+                payload = self.receive_nowait()
+            except trio.WouldBlock:
+                self._waiter = waiter = trio.Event()
+                await waiter.wait()
+                continue
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return payload
+
+    def __aiter__(self) -> StreamBuffer:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self.receive()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+
+    def statistics(self) -> StreamBufferStatistics:
+        return StreamBufferStatistics(
+            current_buffer_used=len(self._queue),
+            capacity=self.capacity,
+            hard_limit=self.hard_limit,
+            full_since=self._full_since,
+            dropped=self.dropped,
+        )
+
+
+def offer(
+    streams: dict[str, StreamBuffer], session_id: str, payload: bytes, *, coalesce: bool = False
+) -> bool:
+    """Non-blocking push into a held stream's buffer; False when not held here or just dropped (slow client).
+
+    The publisher never waits and memory never grows: a stream whose client lags is dropped (it reconnects).
+    """
+    buffer = streams.get(session_id)
+    if buffer is None:
+        return False
+    if buffer.offer(payload, coalesce=coalesce):
+        return True
     streams.pop(session_id, None)
     return False

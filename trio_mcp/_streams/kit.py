@@ -45,7 +45,7 @@ from typing import Any
 import attrs
 import trio
 
-from ._base import StreamManager
+from ._base import DEFAULT_SLOW_STREAM_TIMEOUT, StreamBuffer, StreamManager
 
 StreamManagerFactory = Callable[[], AbstractAsyncContextManager[StreamManager]]
 
@@ -121,7 +121,7 @@ class _Section:
             return
         raise self.fail(f"{what} within {self.wait:g} s")
 
-    async def receive(self, channel: trio.MemoryReceiveChannel[bytes], what: str) -> bytes:
+    async def receive(self, channel: StreamBuffer, what: str) -> bytes:
         with trio.move_on_after(self.wait):
             try:
                 return await channel.receive()
@@ -129,7 +129,7 @@ class _Section:
                 raise self.fail(f"the channel ended while waiting for {what}") from None
         raise self.fail(f"{what} did not arrive within {self.wait:g} s")
 
-    async def expect_end(self, channel: trio.MemoryReceiveChannel[bytes], what: str, *, at_most: int) -> int:
+    async def expect_end(self, channel: StreamBuffer, what: str, *, at_most: int) -> int:
         """Drain what is buffered (at most `at_most` items) and expect the channel to end."""
         drained = 0
         with trio.move_on_after(self.wait):
@@ -145,7 +145,7 @@ class _Section:
                 self.check(drained <= at_most, f"{what}: more than {at_most} messages were buffered")
         raise self.fail(f"{what}: the channel did not end within {self.wait:g} s")
 
-    async def expect_quiet(self, channel: trio.MemoryReceiveChannel[bytes], what: str) -> None:
+    async def expect_quiet(self, channel: StreamBuffer, what: str) -> None:
         await trio.sleep(SETTLE)
         try:
             got = channel.receive_nowait()
@@ -217,10 +217,14 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 
 
 def _held(
-    s: _Section, manager: StreamManager, session_id: str, capacity: int = 16
-) -> AbstractAsyncContextManager[trio.MemoryReceiveChannel[bytes]]:
+    s: _Section,
+    manager: StreamManager,
+    session_id: str,
+    capacity: int = 16,
+    slow_timeout: float = DEFAULT_SLOW_STREAM_TIMEOUT,
+) -> AbstractAsyncContextManager[StreamBuffer]:
     del s  # (kept for symmetry with the other helpers; subscribe() itself is awaited unbounded)
-    return manager.subscribe(session_id, capacity)
+    return manager.subscribe(session_id, capacity, slow_timeout=slow_timeout)
 
 
 # -- sections --
@@ -333,13 +337,21 @@ async def _routes(s: _Section) -> None:
 
 
 async def _slow_consumer(s: _Section) -> None:
-    """A stream whose client stops reading is dropped when its channel fills; the publisher never waits;
+    """A burst past a stream's capacity drops nobody; a stream whose client stopped reading is dropped once its
+    buffer stayed full for longer than the slow timeout; the publisher never waits; memory stays bounded;
     other streams receive every message. Shared backend: published on A, held on B (the pump's path)."""
     publisher, holder = s.instances[0].manager, s.instances[-1].manager
-    capacity, count = 4, 40
+    capacity, count, slow_timeout = 4, 40, 1.0
     slow_sid, fast_sid = _sid("slow"), _sid("fast")
     received: list[bytes] = []
-    async with _held(s, holder, slow_sid, capacity) as slow, _held(s, holder, fast_sid, capacity) as fast:
+    async with (
+        _held(s, holder, slow_sid, capacity, slow_timeout) as slow,
+        _held(s, holder, fast_sid, capacity, slow_timeout) as fast,
+    ):
+        stats = slow.statistics()
+        s.check(
+            stats.capacity == capacity, f"subscribe({capacity}) made a buffer of capacity {stats.capacity}"
+        )
 
         async def read_fast() -> None:
             while len(received) < count:
@@ -354,7 +366,8 @@ async def _slow_consumer(s: _Section) -> None:
                     await publisher.publish(fast_sid, _payload(n, "fast"))
                     used = slow.statistics().current_buffer_used
                     s.check(
-                        used <= capacity, f"the slow stream buffers {used} > capacity {capacity} messages"
+                        used <= stats.hard_limit,
+                        f"the slow stream buffers {used} > its hard limit of {stats.hard_limit} messages",
                     )
                     # Pace the publisher a little so the fast reader (a normal client) keeps up.
                     await trio.lowlevel.checkpoint()
@@ -362,8 +375,17 @@ async def _slow_consumer(s: _Section) -> None:
             await s.wait_for(lambda: len(received) == count, f"the fast stream got {len(received)}/{count}")
         expected = [_payload(n, "fast") for n in range(count)]
         s.check(received == expected, "the fast stream missed or reordered messages while another lagged")
-        drained = await s.expect_end(slow, "the lagging stream was not dropped", at_most=capacity)
-        s.check(drained <= capacity, f"the slow stream delivered {drained} > {capacity} messages")
+        await s.wait_for(
+            lambda: slow.statistics().current_buffer_used == count,
+            "the burst did not all reach the slow stream",
+        )
+        s.check(not slow.statistics().dropped, "a stream was dropped for a burst, not for lagging")
+        # Still full and unread past the slow timeout: the next message drops it.
+        await trio.sleep(slow_timeout * 1.5)
+        await publisher.publish(slow_sid, _payload(count, "slow"))
+        await s.wait_for(lambda: slow.statistics().dropped, "the lagging stream was not dropped")
+        drained = await s.expect_end(slow, "the dropped stream", at_most=count)
+        s.check(drained == count, f"the dropped stream lost {count - drained} of the messages queued before")
         s.check(
             not holder.deliver_local(slow_sid, _payload(99)),
             "deliver_local() to a dropped stream returned True",

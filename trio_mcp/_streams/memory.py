@@ -10,16 +10,14 @@ from typing import Any
 import attrs
 import trio
 
-from ._base import ROUTE_TTL, StreamEvents, offer
+from ._base import DEFAULT_SLOW_STREAM_TIMEOUT, ROUTE_TTL, StreamBuffer, StreamEvents, offer
 
 
 @attrs.define(eq=False)
 class MemoryStreamManager:
     instance_id: str = attrs.field(factory=lambda: secrets.token_hex(4))
     _events: StreamEvents | None = None
-    _streams: dict[str, trio.MemorySendChannel[bytes]] = attrs.field(
-        factory=dict[str, "trio.MemorySendChannel[bytes]"]
-    )
+    _streams: dict[str, StreamBuffer] = attrs.field(factory=dict[str, StreamBuffer])
     # (session, request id) -> expiry (trio clock); insertion order = expiry order, as every route lives ROUTE_TTL.
     _routes: dict[tuple[str, str | int], float] = attrs.field(factory=dict[tuple[str, "str | int"], float])
 
@@ -35,34 +33,39 @@ class MemoryStreamManager:
 
     @asynccontextmanager
     async def subscribe(
-        self, session_id: str, capacity: int
-    ) -> AsyncGenerator[trio.MemoryReceiveChannel[bytes]]:
-        send, receive = trio.open_memory_channel[bytes](capacity)
+        self, session_id: str, capacity: int, *, slow_timeout: float = DEFAULT_SLOW_STREAM_TIMEOUT
+    ) -> AsyncGenerator[StreamBuffer]:
+        buffer = StreamBuffer(capacity, slow_timeout=slow_timeout)
         previous = self._streams.get(session_id)
         if previous is not None:
             previous.close()
-        self._streams[session_id] = send
+        self._streams[session_id] = buffer
         try:
-            async with receive:
-                yield receive
+            yield buffer
         finally:
-            if self._streams.get(session_id) is send:
+            if self._streams.get(session_id) is buffer:
                 del self._streams[session_id]
-            send.close()
+            buffer.close()
 
-    def deliver_local(self, session_id: str, payload: bytes) -> bool:
-        return offer(self._streams, session_id, payload)
+    def deliver_local(self, session_id: str, payload: bytes, *, coalesce: bool = False) -> bool:
+        return offer(self._streams, session_id, payload, coalesce=coalesce)
+
+    # Each of these checkpoints, as a network backend's would: a publisher looping over them lets the streams'
+    # writers run in between instead of filling every buffer in one scheduler tick.
 
     async def publish(self, session_id: str, payload: bytes) -> None:
         self.deliver_local(session_id, payload)
+        await trio.lowlevel.checkpoint()
 
     async def broadcast(self, event: dict[str, Any]) -> None:
         if self._events is not None:
             self._events.on_broadcast(event)
+        await trio.lowlevel.checkpoint()
 
     async def session_deleted(self, session_id: str) -> None:
         if self._events is not None:
             self._events.on_session_deleted(session_id)
+        await trio.lowlevel.checkpoint()
 
     async def set_route(self, session_id: str, request_id: str | int) -> None:
         now = trio.current_time()

@@ -61,7 +61,17 @@ import attrs
 import trio
 
 from .._redis import DEFAULT_TIMEOUT, RedisConnection
-from ._base import DEFAULT_HEARTBEAT, ROUTE_TTL, StreamEvents, StreamUnavailable, decode_event, offer
+from .._tasks import supervised
+from ._base import (
+    DEFAULT_HEARTBEAT,
+    DEFAULT_SLOW_STREAM_TIMEOUT,
+    ROUTE_TTL,
+    StreamBuffer,
+    StreamEvents,
+    StreamUnavailable,
+    decode_event,
+    offer,
+)
 
 if TYPE_CHECKING:
     import coredis
@@ -141,7 +151,7 @@ class RedisStreamManager:
         self._stream_head = f"{prefix}stream:"
         self._control = f"{prefix}control"
         self._own_channel = self.instance_channel(self.instance_id)
-        self._streams: dict[str, trio.MemorySendChannel[bytes]] = {}
+        self._streams: dict[str, StreamBuffer] = {}
         self._events: StreamEvents | None = None
         self._running = False
         self._ps: PubSub[str] | None = None
@@ -248,8 +258,11 @@ class RedisStreamManager:
                         with work:
                             async with trio.open_nursery() as nursery:
                                 first_attempt = trio.Event()
-                                nursery.start_soon(self._pump_forever, first_attempt)
-                                nursery.start_soon(self._heartbeat_forever)
+                                # Each restarts after any failure: an instance must never stop hearing others.
+                                nursery.start_soon(
+                                    supervised, "redis pump", self._pump_forever, first_attempt
+                                )
+                                nursery.start_soon(supervised, "redis heartbeat", self._heartbeat_forever)
                                 with trio.move_on_after(2 * self._conn.deadline):
                                     await first_attempt.wait()
                                 task_status.started()
@@ -416,21 +429,20 @@ class RedisStreamManager:
 
     @asynccontextmanager
     async def subscribe(
-        self, session_id: str, capacity: int
-    ) -> AsyncGenerator[trio.MemoryReceiveChannel[bytes]]:
-        send, receive = trio.open_memory_channel[bytes](capacity)
+        self, session_id: str, capacity: int, *, slow_timeout: float = DEFAULT_SLOW_STREAM_TIMEOUT
+    ) -> AsyncGenerator[StreamBuffer]:
+        buffer = StreamBuffer(capacity, slow_timeout=slow_timeout)
         previous = self._streams.get(session_id)
         if previous is not None:
             previous.close()  # a new GET supersedes the stream held here
-        self._streams[session_id] = send
+        self._streams[session_id] = buffer
         try:
-            async with receive:
-                await self._hold(session_id)
-                yield receive
+            await self._hold(session_id)
+            yield buffer
         finally:
-            if self._streams.get(session_id) is send:
+            if self._streams.get(session_id) is buffer:
                 del self._streams[session_id]
-            send.close()
+            buffer.close()
             if session_id not in self._streams:
                 with trio.CancelScope(shield=True), trio.move_on_after(self._conn.timeout):
                     await self._release(session_id)
@@ -476,8 +488,8 @@ class RedisStreamManager:
         except Exception as exc:  # it expires with the next missed heartbeats anyway
             log.debug("could not release the holder key of session %s: %s", session_id, exc)
 
-    def deliver_local(self, session_id: str, payload: bytes) -> bool:
-        return offer(self._streams, session_id, payload)
+    def deliver_local(self, session_id: str, payload: bytes, *, coalesce: bool = False) -> bool:
+        return offer(self._streams, session_id, payload, coalesce=coalesce)
 
     async def publish(self, session_id: str, payload: bytes) -> None:
         if session_id in self._streams:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import attrs
 
 from .._stores._base import DEFAULT_IDLE_TIMEOUT, DEFAULT_PENDING_TIMEOUT
+from .._streams._base import DEFAULT_SLOW_STREAM_TIMEOUT
 
 PrincipalHook = Callable[[Mapping[str, Any]], "str | None"]
 
@@ -52,6 +53,7 @@ class HttpConfig:
     reply_timeout: float = 300.0
     session_cache_ttl: float = 2.0
     stream_buffer: int = 64
+    slow_stream_timeout: float = DEFAULT_SLOW_STREAM_TIMEOUT
     sse_retry_ms: int = 1000
     principal: PrincipalHook = default_principal
 
@@ -74,6 +76,7 @@ def _parse(field: attrs.Attribute[Any], raw: str) -> Any:
             "heartbeat_interval",
             "reply_timeout",
             "session_cache_ttl",
+            "slow_stream_timeout",
         ):
             return float(raw)
         if kind in ("max_sessions", "max_body_size", "stream_buffer", "sse_retry_ms"):
@@ -129,6 +132,7 @@ def _check(config: HttpConfig) -> None:
         "keepalive_interval",
         "heartbeat_interval",
         "reply_timeout",
+        "slow_stream_timeout",
     ):
         if getattr(config, name) <= 0:
             raise ConfigError(f"{name} must be positive")

@@ -8,6 +8,7 @@ channel per request.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import AsyncGenerator
@@ -42,6 +43,7 @@ from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
 from .._runtime.state import ServerSession
 from .._stores._base import StoreError, StoreUnavailable
 from .._streams._base import StreamUnavailable
+from .._tasks import guarded, guarded_call, supervised
 from .asgi import (
     JSON_HEADERS,
     SSE_HEADERS,
@@ -113,8 +115,8 @@ class McpASGIApp:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                await nursery.start(self.streams.run, self)
-                nursery.start_soon(self._heartbeat)
+                await nursery.start(supervised, "stream manager", self.streams.run, self)
+                nursery.start_soon(supervised, "session heartbeat", self._heartbeat)
                 self.server.add_hub(self.hub)
                 self._started = True
                 try:
@@ -123,7 +125,7 @@ class McpASGIApp:
                     self._started = False
                     self.server.remove_hub(self.hub)
                     for sid in list(self.sessions.live):
-                        self.sessions.close_live(sid)
+                        self.sessions.close_live(sid, ended=False)
                     nursery.cancel_scope.cancel()
         finally:
             self._nursery = None
@@ -168,16 +170,23 @@ class McpASGIApp:
 
     # -- StreamEvents: control events from any instance --
 
+    # Each callback is an error boundary: it runs inside the stream manager's pump or a publisher's task, and
+    # a failure must neither stop delivery to other sessions nor fail the caller.
+
     def on_broadcast(self, event: dict[str, Any]) -> None:
+        guarded_call(f"the control event {event.get('kind')!r}", self._on_broadcast, event)
+
+    def _on_broadcast(self, event: dict[str, Any]) -> None:
         kind = event.get("kind")
         if kind == "notify" and isinstance(method := event.get("method"), str):
             for sid, live in list(self.sessions.live.items()):
                 if live.standalone is not None:
                     note = live.session.protocol.send_notification(method, None)
-                    self.streams.deliver_local(sid, encode(note))
+                    # A burst of the same list_changed tells a client nothing new: keep one queued.
+                    self.streams.deliver_local(sid, encode(note), coalesce=True)
         elif kind == "resource_updated" and isinstance(uri := event.get("uri"), str):
             if self._nursery is not None:
-                self._nursery.start_soon(self._resource_updated, uri)
+                self._nursery.start_soon(guarded, "resource update fan-out", self._resource_updated, uri)
         elif kind == "session_changed":
             self.sessions.forget(str(event.get("session")))
         elif kind == "stream_taken":
@@ -185,7 +194,6 @@ class McpASGIApp:
             standalone = live.standalone if live is not None else None
             if standalone is not None and standalone.token != event.get("token"):
                 # Another instance now holds this session's GET stream: each message on one stream (T§Multiple Connections).
-                standalone.superseded = True
                 standalone.scope.cancel()
 
     async def _resource_updated(self, uri: str) -> None:
@@ -198,16 +206,22 @@ class McpASGIApp:
             # Subscriptions live in the record (any instance may have changed them): read it, not our copy.
             try:
                 record = await self.store.get(sid)
-            except StoreUnavailable:
+            except StoreUnavailable as exc:
+                log.warning("could not send resource updates for %s: %s", uri, exc)
                 return
             if record is not None and uri in record.subscriptions:
                 note = live.session.protocol.send_notification("notifications/resources/updated", params)
                 self.streams.deliver_local(sid, encode(note))
 
     def on_session_deleted(self, session_id: str) -> None:
-        self.sessions.close_live(session_id)
+        guarded_call(
+            "closing a deleted session", functools.partial(self.sessions.close_live, ended=True), session_id
+        )
 
     def on_reply(self, session_id: str, payload: bytes) -> None:
+        guarded_call("delivering a forwarded reply", self._on_reply, session_id, payload)
+
+    def _on_reply(self, session_id: str, payload: bytes) -> None:
         live = self.sessions.live.get(session_id)
         if live is None:
             return
@@ -705,7 +719,6 @@ class McpASGIApp:
         previous = live.standalone
         if previous is not None:
             # A new GET supersedes the old stream, so a client reconnecting after a blip is never locked out.
-            previous.superseded = True
             previous.scope.cancel()
         stream = StandaloneStream(scope=trio.CancelScope(), token=secrets.token_hex(8))
         live.standalone = stream
@@ -714,7 +727,9 @@ class McpASGIApp:
         started = False
         try:
             with stream.scope:
-                async with self.streams.subscribe(session_id, self.config.stream_buffer) as channel:
+                async with self.streams.subscribe(
+                    session_id, self.config.stream_buffer, slow_timeout=self.config.slow_stream_timeout
+                ) as buffer:
                     # Subscribed before the client sees the 200: a message published as soon as it does
                     # (e.g. list_changed right after the GET returned its headers) must not be lost.
                     await send(start)
@@ -724,9 +739,8 @@ class McpASGIApp:
                     )
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(watch_disconnect, receive, nursery.cancel_scope)
-                        await writer.drain(channel, self.config.keepalive_interval)
-                        # The channel ended: DELETE, or the client lagged and its buffer filled. Say when to retry.
-                        stream.superseded = True
+                        # Returns when the buffer ends: superseded here, or dropped because the client lagged.
+                        await writer.drain(buffer, self.config.keepalive_interval)
                         nursery.cancel_scope.cancel()
         finally:
             if live.standalone is stream:
@@ -735,7 +749,8 @@ class McpASGIApp:
                 with trio.CancelScope(shield=True), trio.move_on_after(1):
                     if not started:  # superseded before it began: still a stream, ended with retry
                         await send(start)
-                    if stream.superseded:
+                    if not stream.session_ended:
+                        # T§Resumability: whatever ended this stream, the client reconnects after `retry`.
                         writer.retry(self.config.sse_retry_ms)
                     await writer.close()
 

@@ -34,11 +34,15 @@ def new_session_id() -> str:
 
 @attrs.define(eq=False)
 class StandaloneStream:
-    """The session's GET stream on this instance: the scope that ends it and a token naming it."""
+    """The session's GET stream on this instance: the scope that ends it and a token naming it.
+
+    A stream that ends for any reason but the session's end tells the client when to reconnect (`retry:`):
+    superseded by a newer GET, dropped because the client lagged, or this instance shutting down.
+    """
 
     scope: trio.CancelScope
     token: str
-    superseded: bool = False
+    session_ended: bool = False
 
 
 @attrs.define(eq=False)
@@ -193,11 +197,12 @@ class SessionManager:
         """DELETE: remove the record and close the live copy here (its streams and in-flight requests)."""
         self.forget(session_id)
         removed = await self.store.delete(session_id)
-        self.close_live(session_id)
+        self.close_live(session_id, ended=True)
         self._touched.discard(session_id)
         return removed
 
-    def close_live(self, session_id: str) -> None:
+    def close_live(self, session_id: str, *, ended: bool) -> None:
+        """Cancel the live copy's requests and stream; `ended`: the session is gone (DELETE), not just this copy."""
         self.forget(session_id)
         live = self.live.get(session_id)
         if live is None:
@@ -205,6 +210,7 @@ class SessionManager:
         for scope in list(live.session.in_flight.values()):
             scope.cancel()
         if live.standalone is not None:
+            live.standalone.session_ended = ended
             live.standalone.scope.cancel()
         live.session.protocol.state = STATES["CLOSED"]
 
@@ -220,4 +226,8 @@ class SessionManager:
     async def flush_touches(self) -> None:
         touched = self.take_touched()
         if touched:
-            await self.store.touch(touched)
+            try:
+                await self.store.touch(touched)
+            except BaseException:
+                self._touched.update(touched)  # refreshed at the next beat instead
+                raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -52,35 +52,40 @@ class SSEWriter:
         self._pending += sse.encode_event(None, retry_ms=milliseconds)
 
     async def flush(self) -> None:
+        # The bytes leave the buffer only once send() returned: a send cut by cancellation keeps them for
+        # close(), so an event is never skipped silently (hypercorn writes a body whole or not at all).
         if self._pending and self._open:
             body = bytes(self._pending)
-            self._pending.clear()
             await self._send({"type": "http.response.body", "body": body, "more_body": True})
+            del self._pending[: len(body)]
 
     async def drain(
-        self,
-        channel: trio.MemoryReceiveChannel[Message] | trio.MemoryReceiveChannel[bytes],
-        keepalive: float,
-        awaiting: set[RequestId] | None = None,
+        self, source: MessageSource, keepalive: float, awaiting: set[RequestId] | None = None
     ) -> None:
-        """Write what arrives until the channel ends, or until every id in `awaiting` has its response."""
+        """Write what arrives until the source ends, or until every id in `awaiting` has its response.
+
+        Only the wait for the next message is under the keep-alive deadline, never a send: a deadline that
+        fired mid-send would cut an event out of the stream.
+        """
+        interval = keepalive if keepalive > 0 else math.inf
         while True:
-            with trio.move_on_after(keepalive if keepalive > 0 else math.inf):
+            message: Message | bytes | None = None
+            with trio.move_on_after(interval):
                 try:
-                    message = await channel.receive()
+                    message = await source.receive()
                 except trio.EndOfChannel:
                     return
-                self.message(message)
-                if awaiting is not None and isinstance(message, Response | ErrorResponse):
-                    awaiting.discard(message.id)  # pyright: ignore[reportArgumentType]
-                    if not awaiting:
-                        return  # the caller's close() sends this last event with the end of the body
-                if _ready(channel):
-                    continue
+            if message is None:
+                self._pending += sse.encode_comment("keepalive")
                 await self.flush()
                 continue
-            self._pending += sse.encode_comment("keepalive")
-            await self.flush()
+            self.message(message)
+            if awaiting is not None and isinstance(message, Response | ErrorResponse):
+                awaiting.discard(message.id)  # pyright: ignore[reportArgumentType]
+                if not awaiting:
+                    return  # the caller's close() sends this last event with the end of the body
+            if not _ready(source):
+                await self.flush()
 
     async def close(self) -> None:
         if self._open:
@@ -90,5 +95,13 @@ class SSEWriter:
             await self._send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def _ready(channel: trio.MemoryReceiveChannel[Any]) -> bool:
-    return channel.statistics().current_buffer_used > 0
+class MessageSource(Protocol):
+    """What a stream's writer drains: a memory channel of one POST's messages, or a held stream's buffer."""
+
+    async def receive(self) -> Message | bytes: ...
+
+    def statistics(self) -> Any: ...
+
+
+def _ready(source: MessageSource) -> bool:
+    return source.statistics().current_buffer_used > 0
