@@ -1,5 +1,7 @@
 """Stream managers: how messages for a session reach the instance holding its GET stream, on any instance."""
 
+from ._streams._base import StreamBuffer as StreamBuffer
+from ._streams._base import StreamBufferStatistics as StreamBufferStatistics
 from ._streams._base import StreamEvents as StreamEvents
 from ._streams._base import StreamManager as StreamManager
 from ._streams._base import StreamUnavailable as StreamUnavailable
@@ -16,6 +18,8 @@ __all__ = [
     "RecordingEvents",
     "RedisStreamManager",
     "RedisStreamStatistics",
+    "StreamBuffer",
+    "StreamBufferStatistics",
     "StreamConfigError",
     "StreamEvents",
     "StreamManager",

@@ -69,16 +69,20 @@ async def test_streams_survive_a_redis_restart(redis_server: RedisServer, redis_
                 with pytest.raises(StreamUnavailable, match="unavailable"):
                     await a.publish("before", b'{"lost":true}')
                 await eventually(lambda: not b.statistics().connected, "B did not notice the outage")
-                # A stream taken while Redis is down works locally and is subscribed on reconnection.
+                # A stream taken while Redis is down would hear no other instance: refused (the app answers
+                # 503, the client retries), and nothing of it is left behind.
+                with pytest.raises(StreamUnavailable, match="Pub/Sub connection is down"):
+                    async with b.subscribe("during", 16):
+                        pytest.fail("subscribed while Redis is down")
+                assert not b.deliver_local("during", b'{"local":1}')
+                assert b.statistics().held_streams == 1
+                redis_server.start()
+                await eventually(
+                    lambda: b.statistics().pubsub_connections >= 2 and b.statistics().connected,
+                    "B did not reconnect and resubscribe",
+                )
+                await eventually(lambda: a.statistics().connected, "A did not reconnect")
                 async with b.subscribe("during", 16) as during:
-                    assert b.deliver_local("during", b'{"local":1}')
-                    assert await receive(during) == b'{"local":1}'
-                    redis_server.start()
-                    await eventually(
-                        lambda: b.statistics().pubsub_connections >= 2 and b.statistics().connected,
-                        "B did not reconnect and resubscribe",
-                    )
-                    await eventually(lambda: a.statistics().connected, "A did not reconnect")
                     for n in range(1, 4):
                         await a.publish("before", b'{"n":%d}' % n)
                         await a.publish("during", b'{"m":%d}' % n)
@@ -274,13 +278,15 @@ async def test_runs_while_redis_is_down_and_fails_fast() -> None:
         with trio.fail_after(5):
             await nursery.start(manager.run, RecordingEvents())
         assert not manager.statistics().connected
-        async with manager.subscribe("s", 4) as channel:  # local delivery still works
-            assert manager.deliver_local("s", b"{}")
-            assert await receive(channel) == b"{}"
-            with trio.fail_after(3), pytest.raises(StreamUnavailable, match=r"unavailable \(publish\)"):
-                await manager.publish("elsewhere", b"{}")
-            with trio.fail_after(3), pytest.raises(StreamUnavailable):
-                await manager.holder("elsewhere")
+        # A stream that could hear no other instance is refused at once (the app answers 503).
+        with trio.fail_after(3), pytest.raises(StreamUnavailable, match="Pub/Sub connection is down"):
+            async with manager.subscribe("s", 4):
+                pytest.fail("subscribed while Redis is down")
+        assert manager.statistics().held_streams == 0
+        with trio.fail_after(3), pytest.raises(StreamUnavailable, match=r"unavailable \(publish\)"):
+            await manager.publish("elsewhere", b"{}")
+        with trio.fail_after(3), pytest.raises(StreamUnavailable):
+            await manager.holder("elsewhere")
         nursery.cancel_scope.cancel()
 
 

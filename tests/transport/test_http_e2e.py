@@ -319,6 +319,18 @@ async def test_initialize_in_a_batch_is_400(target: Target, version: str) -> Non
     assert await target.app.store.count() == 0
 
 
+@pytest.mark.parametrize("accept", [ACCEPT_BOTH, "text/event-stream"])
+async def test_a_refused_initialize_hands_out_no_session_id(target: Target, accept: str) -> None:
+    # capabilities.sampling must be an object: -32602, and no Mcp-Session-Id the client would 404 on next.
+    body = init_body(capabilities={"sampling": 5})
+    response = await target.request("POST", post_headers(accept=accept), body)
+    assert response.status == 200, response.body
+    assert response.header("mcp-session-id") is None
+    message = body_message(response)
+    assert message["error"]["code"] == -32602, message
+    assert await target.app.store.count() == 0
+
+
 # ===== SSE framing =====
 
 

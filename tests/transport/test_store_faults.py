@@ -206,3 +206,46 @@ async def test_recently_used_session_is_served_from_the_record_cache_while_redis
             assert b'"tools"' in response.body
         finally:
             redis_server.start()
+
+
+async def test_requests_of_another_principal_do_not_keep_the_session_alive(start: Start) -> None:
+    # A foreign principal's requests are answered 404; they must not refresh the victim's TTL either (an
+    # attacker who learned an id could otherwise keep a session from ever expiring).
+    with trio.fail_after(TEST_TIMEOUT):
+        target = await start(store="memory", principal=principal_from_header)
+        response = await target.request("POST", post_headers(extra=[("x-user", "alice")]), init_body())
+        session_id = response.header("mcp-session-id")
+        assert session_id
+        target.app.sessions.take_touched()  # forget alice's own accesses
+        for _ in range(3):
+            response = await target.request(
+                "POST", post_headers(session_id, version=VERSION, extra=[("x-user", "bob")]), rpc("tools/list")
+            )
+            assert_error(response, 404, SESSION_NOT_FOUND, "Session not found")
+            get = [*session_headers(session_id), ("accept", "text/event-stream"), ("x-user", "bob")]
+            assert_error(await target.request("GET", get, None), 404, SESSION_NOT_FOUND, "Session not found")
+        assert session_id not in target.app.sessions.take_touched()
+        assert session_id not in target.app.sessions.live
+
+
+@pytest.mark.redis
+async def test_a_get_while_redis_is_down_is_503_not_an_empty_stream(
+    start: Start, redis_server: RedisServer, redis_url: str
+) -> None:
+    with trio.fail_after(TEST_TIMEOUT):
+        # The record cache still knows the session, so only the stream manager can tell that the stream would
+        # hear no other instance.
+        target = await start(store="redis", redis_url=redis_url, session_cache_ttl=60)
+        session_id = await initialize(target)
+        redis_server.stop()
+        try:
+            get = [*session_headers(session_id), ("accept", "text/event-stream")]
+            response = await target.request("GET", get, None)
+            assert_error(response, 503, INTERNAL_ERROR, "Service Unavailable", "stream manager", "retry")
+            assert response.header("retry-after") == "1"
+            # The operator's log has the details; the client is not told where Redis lives.
+            host, port = redis_url.removeprefix("redis://").split("/")[0].split(":")
+            assert port.encode() not in response.body
+            assert host.encode() not in response.body
+        finally:
+            redis_server.start()

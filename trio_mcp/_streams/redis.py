@@ -448,21 +448,25 @@ class RedisStreamManager:
                     await self._release(session_id)
 
     async def _hold(self, session_id: str) -> None:
+        """Subscribe the stream's channel and record this instance as its holder, or raise StreamUnavailable:
+        a stream that cannot hear other instances must not be answered 200 (the app answers 503)."""
         if not self._conn.is_open:
             return  # not running: local delivery only; the pump subscribes it when it connects
         channel = self.stream_channel(session_id)
         ps = self._ps
-        if ps is not None:
-            try:
-                with self._conn.errors("subscribe"):
-                    await ps.subscribe(channel)
-            except (StreamUnavailable, StreamError) as exc:
-                log.warning("could not subscribe %s (%s); resubscribing everything", channel, exc)
-                self._resync(ps)
+        if ps is None:
+            raise StreamUnavailable("the Redis Pub/Sub connection is down (reconnecting)")
+        try:
+            with self._conn.errors("subscribe"):
+                await ps.subscribe(channel)
+        except (StreamUnavailable, StreamError) as exc:
+            log.warning("could not subscribe %s (%s); resubscribing everything", channel, exc)
+            self._resync(ps)
+            raise StreamUnavailable(f"could not subscribe the stream's channel: {exc}") from exc
         key = self.holder_key(session_id)
         try:
             await self._conn.run("subscribe", lambda r: r.set(key, self.instance_id, px=self._beat_ttl_ms))
-        except (StreamUnavailable, StreamError) as exc:
+        except StreamError as exc:
             log.warning(
                 "could not record the holder of session %s (the heartbeat retries): %s", session_id, exc
             )

@@ -287,12 +287,15 @@ class McpASGIApp:
 
     async def _unavailable(self, send: Send, exc: StoreUnavailable | StreamUnavailable) -> None:
         what = "session store" if isinstance(exc, StoreUnavailable) else "stream manager"
+        # The details (host, port, the backend's error) are for the operator's log, not for clients.
+        log.warning("answered 503: the %s cannot be reached: %s", what, exc)
         try:
             await respond_error(
                 send,
                 503,
                 INTERNAL_ERROR,
-                f"Service Unavailable: the {what} cannot be reached ({exc}); retry shortly",
+                f"Service Unavailable: the {what} cannot be reached; retry shortly",
+                headers=[(b"retry-after", b"1")],
             )
         except Exception:  # the response had already started; nothing more to say
             log.debug("store failure after the response started", exc_info=True)
@@ -502,9 +505,28 @@ class McpASGIApp:
             return
         session_id = new_session_id()
         session = self.sessions.new_session(session_id, self.config.principal(scope))
+        (message,) = parsed.messages  # not a batch (refused above)
+        assert isinstance(message, Request)
         async with self.sessions.hold_new(session):
-            headers = [*cors, (b"mcp-session-id", session_id.encode("ascii"))]
-            await self._process(session, parsed, send, accept, headers, stateless=False)
+            # Run inline, before any header goes out: only an initialize that succeeded hands out a session id
+            # (T§Session Management: the server assigns it "at initialization time", in the InitializeResult's
+            # response); a refused one leaves no session behind to 404 on later.
+            event = self.dispatcher.receive(session, message)
+            reply = (
+                event
+                if isinstance(event, ErrorResponse)
+                else await self.dispatcher.handle_request(
+                    session, cast(RequestReceived, event), NoBackChannel(JSON_MODE_REASON)
+                )
+            )
+            assert reply is not None
+            headers = cors
+            if not isinstance(reply, ErrorResponse):
+                headers = [*cors, (b"mcp-session-id", session_id.encode("ascii"))]
+            if self.config.json_response or not accept.sse:
+                await self._answer_without_requests(send, parsed, [reply], headers)
+            else:
+                await self._answer_sse(session, send, [], [reply], headers)
 
     async def _post_in_session(
         self,
@@ -516,8 +538,8 @@ class McpASGIApp:
         cors: list[tuple[bytes, bytes]],
     ) -> None:
         assert h.session_id is not None
-        async with self.sessions.hold(h.session_id) as live:
-            if live is None or not self._principal_matches(scope, live):
+        async with self.sessions.hold(h.session_id, self.config.principal(scope)) as live:
+            if live is None:
                 await self._session_not_found(send, cors)
                 return
             session = live.session
@@ -537,11 +559,6 @@ class McpASGIApp:
             await respond_error(send, 400, exc.code, exc.message, headers=cors)
             return False
         return True
-
-    def _principal_matches(self, scope: Scope, live: LiveSession) -> bool:
-        # SBP §Session Hijacking: a session bound to a user is invisible to anyone else (404, not 403).
-        owner = live.session.principal
-        return owner is None or owner == self.config.principal(scope)
 
     async def _session_not_found(self, send: Send, cors: list[tuple[bytes, bytes]]) -> None:
         # T§Session Management: an unknown or expired session is 404; the client then initializes anew.
@@ -681,6 +698,9 @@ class McpASGIApp:
                 if reply is not None:
                     await outbound.send(reply)
 
+        if not awaiting:
+            await writer.close()
+            return
         async with trio.open_nursery() as nursery:
             async with send_channel:
                 for event in requests:
@@ -705,8 +725,8 @@ class McpASGIApp:
             )
             return
         assert h.session_id is not None
-        async with self.sessions.hold(h.session_id) as live:
-            if live is None or not self._principal_matches(scope, live):
+        async with self.sessions.hold(h.session_id, self.config.principal(scope)) as live:
+            if live is None:
                 await self._session_not_found(send, cors)
                 return
             await self._standalone_stream(live, receive, send, cors)

@@ -154,14 +154,17 @@ class SessionManager:
     # -- live copies --
 
     @asynccontextmanager
-    async def hold(self, session_id: str) -> AsyncGenerator[LiveSession | None]:
-        """The session's live copy for the duration of a request or stream; None when unknown or expired.
+    async def hold(self, session_id: str, principal: str | None) -> AsyncGenerator[LiveSession | None]:
+        """The session's live copy for the duration of a request or stream; None when unknown, expired, or
+        bound to another principal than the request's.
 
         The record is read on every request, so a change made on another instance (log level, subscriptions)
         is seen here; the live copy keeps what only this instance has (in-flight requests, waiting replies).
         """
         record = await self.record(session_id)
-        if record is None:
+        # SBP §Session Hijacking: a session bound to a user is invisible to anyone else (the caller answers
+        # 404), and such a request neither refreshes its TTL nor makes a live copy of it.
+        if record is None or (record.principal is not None and record.principal != principal):
             yield None
             return
         # No await between the lookup and the registration: concurrent requests share one live copy.
