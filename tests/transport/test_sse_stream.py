@@ -42,7 +42,7 @@ async def test_sends_slower_than_the_keepalive_lose_no_event(autojump_clock: tri
         await writer.drain(receive_channel, keepalive=0.02)
         await writer.close()
     events = [e for e in SSEDecoder().feed(bytes(client.body)) if e.data]
-    assert [e.data for e in events] == ['{"n":%d}' % n for n in range(300)]
+    assert [e.data for e in events] == [f'{{"n":{n}}}' for n in range(300)]
     assert [e.id for e in events] == [f"s:{n}" for n in range(1, 301)]  # no id skipped
     assert client.ended
 

@@ -219,7 +219,9 @@ async def test_requests_of_another_principal_do_not_keep_the_session_alive(start
         target.app.sessions.take_touched()  # forget alice's own accesses
         for _ in range(3):
             response = await target.request(
-                "POST", post_headers(session_id, version=VERSION, extra=[("x-user", "bob")]), rpc("tools/list")
+                "POST",
+                post_headers(session_id, version=VERSION, extra=[("x-user", "bob")]),
+                rpc("tools/list"),
             )
             assert_error(response, 404, SESSION_NOT_FOUND, "Session not found")
             get = [*session_headers(session_id), ("accept", "text/event-stream"), ("x-user", "bob")]
