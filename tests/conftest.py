@@ -4,6 +4,23 @@ from collections.abc import Iterator
 
 import pytest
 from _redis_server import RedisServer
+from hypothesis import HealthCheck, settings
+
+# Property-based fuzz tests (marked `fuzz`). Plain `pytest` and `nox -s tests` run a fixed, modest number of
+# derandomized examples (the same inputs on every run, so CI is deterministic); `--hypothesis-profile=fuzz`
+# (`nox -s fuzz`) runs 20 times as many random ones. No example database: nothing is written to `.hypothesis/`.
+settings.register_profile(
+    "trio_mcp",
+    max_examples=50,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "fuzz", parent=settings.get_profile("trio_mcp"), max_examples=1000, derandomize=False, print_blob=True
+)
+settings.load_profile("trio_mcp")
 
 
 @pytest.fixture(scope="session")
