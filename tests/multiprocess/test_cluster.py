@@ -8,6 +8,7 @@ a 1 s SSE keep-alive. They are started once for the module; every test uses its 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -26,7 +27,9 @@ from _rawhttp import (
     RawConnection,
     assert_error,
     body_message,
+    init_body,
     initialize,
+    note,
     post_headers,
     rpc,
 )
@@ -279,3 +282,37 @@ async def test_a_session_started_on_a_is_served_and_ended_on_b(cluster: list[Ins
     assert_error(response, 404, SESSION_NOT_FOUND, "Session not found")
     response = await a.target.request("GET", [*headers, ("accept", "text/event-stream")], None)
     assert_error(response, 404, SESSION_NOT_FOUND, "Session not found")
+
+
+@bounded
+async def test_a_handshake_split_across_instances_keeps_the_session_active(
+    cluster: list[Instance], redis_server: RedisServer
+) -> None:
+    # initialize, notifications/initialized and the next request (a setLevel, which rewrites the record) on
+    # any instances, in every combination: the session must end up active with the idle TTL, never pending.
+    for first, second, third in itertools.product(cluster, repeat=3):
+        where = f"{first.name}{second.name}{third.name}"
+        response = await first.target.request("POST", post_headers(), init_body(VERSION))
+        assert response.status == 200, (where, response.body)
+        session_id = response.header("mcp-session-id")
+        assert session_id, where
+        ack = await second.target.request(
+            "POST", post_headers(session_id, version=VERSION), note("notifications/initialized")
+        )
+        assert ack.status == 202, (where, ack.body)
+        level = await third.target.request(
+            "POST",
+            post_headers(session_id, version=VERSION, accept=JSON),
+            rpc("logging/setLevel", {"level": "debug"}),
+        )
+        assert level.status == 200, (where, level.body)
+        for instance in (first, third):  # the instances that saw the session pending
+            tools = await instance.target.request(
+                "POST", post_headers(session_id, version=VERSION, accept=JSON), rpc("tools/list")
+            )
+            assert tools.status == 200, (where, tools.body)
+        stored = json.loads(redis_server.command("GET", f"{PREFIX}session:{session_id}"))
+        assert stored["status"] == "active", (where, stored)
+        assert stored["logLevel"] == "debug", (where, stored)
+        # The idle timeout (1 day), not the pending one (10 min).
+        assert int(redis_server.command("PTTL", f"{PREFIX}session:{session_id}")) > 600_000, where

@@ -121,7 +121,7 @@ class SessionManager:
             # Other instances may hold this record in their cache: tell them it changed. (Pending records are
             # never cached by other instances, so initialize and `initialized` need no announcement.)
             await self.streams.broadcast({"kind": "session_changed", "session": record.session_id})
-        self._remember(record, own=True)
+        self._remember(record)
 
     # -- the record cache (bounded; a hit saves the store round trip on the hot path) --
 
@@ -134,12 +134,14 @@ class SessionManager:
         if record is None:
             self._cache.pop(session_id, None)
         else:
-            self._remember(record, own=False)
+            self._remember(record)
         return record
 
-    def _remember(self, record: SessionRecord, *, own: bool) -> None:
-        # A pending record read from the store is not cached: it turns active without an announcement.
-        if self.cache_ttl <= 0 or (record.status != "active" and not own):
+    def _remember(self, record: SessionRecord) -> None:
+        # Only active records are cached, even our own: a pending one may turn active on any instance (the
+        # client may send `notifications/initialized` anywhere) without an announcement, and a stale pending
+        # copy would be written back over the active record (wrong status, the short pending TTL).
+        if self.cache_ttl <= 0 or record.status != "active":
             return
         if len(self._cache) >= CACHE_SIZE:
             # Drop the oldest tenth: insertion order is age order for a dict.
