@@ -126,7 +126,15 @@ class SessionStore(Protocol):
     async def list_for_user(self, principal: str) -> list[str]: ...
 
     async def count(self) -> int:
-        """Live (non-expired) sessions, for the session cap."""
+        """Live (non-expired) sessions."""
+        ...
+
+    async def create(self, record: SessionRecord, *, max_sessions: int) -> bool:
+        """Store a new session's `record` if fewer than `max_sessions` live sessions exist; False at the cap.
+
+        The count and the write are one atomic step, also across instances sharing the store, so concurrent
+        initializes can never overshoot the cap (on Redis: one Lua script).
+        """
         ...
 
     async def aclose(self) -> None: ...

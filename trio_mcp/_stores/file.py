@@ -364,6 +364,14 @@ class FileSessionStore:
         self._sweep()
         return len(self._entries)
 
+    async def create(self, record: SessionRecord, *, max_sessions: int) -> bool:
+        # One process owns the file (its lock), and there is no checkpoint between the count and the write.
+        self._sweep()
+        if len(self._entries) >= max_sessions:
+            return False
+        await self.set(record)
+        return True
+
     # -- internals: expiry --
 
     def _require_open(self) -> None:

@@ -316,6 +316,41 @@ async def _expiry(s: _Section) -> None:
     await store.touch(list(short_lived))
     for sid in short_lived:
         s.check(not await store.has(sid), f"touch() resurrected the expired session {sid!r}")
+    # Expired sessions hold no place under the cap: 4 live, so a cap of 5 admits exactly one more.
+    s.check(
+        await store.create(_minimal("after-expiry"), max_sessions=5),
+        "create() counted expired sessions against the cap",
+    )
+    s.check(not await store.create(_minimal("over"), max_sessions=5), "create() went past the cap")
+
+
+async def _create(s: _Section) -> None:
+    store = s.store
+    first = _minimal("c1", principal="ivy", created_at=1_700_000_000.5)
+    s.check(await store.create(first, max_sessions=2), "create() under the cap returned False")
+    s.check(await store.get("c1") == first, f"create() stored {await store.get('c1')!r}, not {first!r}")
+    s.check(await store.list_for_user("ivy") == ["c1"], "create() did not index the record under its user")
+    s.check(await store.create(_minimal("c2"), max_sessions=2), "the second create() under a cap of 2 failed")
+    s.check(not await store.create(_minimal("c3"), max_sessions=2), "create() at the cap returned True")
+    s.check(not await store.has("c3"), "create() at the cap stored the record anyway")
+    await store.delete("c1")
+    s.check(
+        await store.create(_minimal("c3"), max_sessions=2), "create() after a delete freed a place failed"
+    )
+    await store.clear()
+    # Concurrent creates never overshoot: the count and the write are one step.
+    admitted: list[str] = []
+
+    async def attempt(n: int) -> None:
+        if await store.create(_minimal(f"race{n}"), max_sessions=5):
+            admitted.append(f"race{n}")
+
+    async with trio.open_nursery() as nursery:
+        for n in range(20):
+            nursery.start_soon(attempt, n)
+    s.check(len(admitted) == 5, f"20 concurrent create() with a cap of 5 admitted {len(admitted)}")
+    s.check(await store.count() == 5, f"after the race count() is {await store.count()}, expected 5")
+    s.check(await s.ids() == sorted(admitted), "the admitted records are not exactly the stored ones")
 
 
 _SECTIONS: tuple[tuple[str, Callable[[_Section], Awaitable[None]]], ...] = (
@@ -323,6 +358,7 @@ _SECTIONS: tuple[tuple[str, Callable[[_Section], Awaitable[None]]], ...] = (
     ("round trip", _round_trip),
     ("delete", _delete),
     ("list_for_user", _users),
+    ("create", _create),
     ("touch", _touch),
     ("clear", _clear),
     ("expiry", _expiry),

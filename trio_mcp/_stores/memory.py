@@ -81,5 +81,12 @@ class MemorySessionStore:
         self._sweep()
         return len(self._entries)
 
+    async def create(self, record: SessionRecord, *, max_sessions: int) -> bool:
+        self._sweep()  # no checkpoint between the count and the write: atomic within the process
+        if len(self._entries) >= max_sessions:
+            return False
+        await self.set(record)
+        return True
+
     async def aclose(self) -> None:
         return None

@@ -100,6 +100,22 @@ end
 return touched
 """
 
+# The session cap, checked and taken in one step. KEYS[1] = the session index, KEYS[2] = the session key,
+# KEYS[3] (optional) = the principal's zset. ARGV: 1 sid, 2 now, 3 max sessions, 4 record JSON, 5 TTL ms,
+# 6 expiry score, 7 expiry epoch ms.
+_CREATE_LUA = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
+redis.call('ZADD', KEYS[1], ARGV[6], ARGV[1])
+if KEYS[3] then
+  redis.call('ZADD', KEYS[3], ARGV[6], ARGV[1])
+  redis.call('PEXPIREAT', KEYS[3], ARGV[7], 'NX')
+  redis.call('PEXPIREAT', KEYS[3], ARGV[7], 'GT')
+end
+return 1
+"""
+
 # KEYS[1] = the session index, KEYS[2] = the session key; ARGV: 1 sid, 2/3 user zset key head/tail.
 _DELETE_LUA = """
 local raw = redis.call('GET', KEYS[2])
@@ -162,8 +178,7 @@ class RedisSessionStore:
         self._session_head = f"{prefix}session:"
         self._user_head = f"{prefix}user:"
         self._user_tail = ":sessions"
-        self._touch_script: Any = None
-        self._delete_script: Any = None
+        self._scripts: dict[str, Any] = {}
 
     @classmethod
     def from_url(
@@ -360,14 +375,36 @@ class RedisSessionStore:
 
         return await self._conn.run("count", operation)
 
+    async def create(self, record: SessionRecord, *, max_sessions: int) -> bool:
+        lifetime = self.policy.ttl_for(record)
+        now = self._clock()
+        expiry = now + lifetime
+        keys = [self._index, self.session_key(record.session_id)]
+        if record.principal is not None:
+            keys.append(self.user_key(record.principal))
+        args: list[str | int | float] = [
+            record.session_id,
+            repr(now),
+            max_sessions,
+            dump_record(record),
+            _ms(lifetime),
+            repr(expiry),
+            math.ceil(expiry * 1000),
+        ]
+        script = self._script("create")
+        return bool(await self._conn.run("create", lambda r: script(keys=keys, args=args)))
+
     # -- internals --
 
     def _script(self, name: str) -> Any:
-        if self._touch_script is None or self._delete_script is None:
+        if not self._scripts:
             client = self._conn.client()
-            self._touch_script = client.register_script(_TOUCH_LUA)
-            self._delete_script = client.register_script(_DELETE_LUA)
-        return self._touch_script if name == "touch" else self._delete_script
+            self._scripts = {
+                "touch": client.register_script(_TOUCH_LUA),
+                "delete": client.register_script(_DELETE_LUA),
+                "create": client.register_script(_CREATE_LUA),
+            }
+        return self._scripts[name]
 
     async def _zscan_page(self, cursor: int) -> tuple[int, tuple[Any, ...]]:
         return await self._conn.run("keys", lambda r: r.zscan(self._index, cursor=cursor, count=_SCAN_COUNT))

@@ -333,7 +333,9 @@ class McpASGIApp:
                 f"Misdirected Request: Host {h.host!r} is not allowed. Set allowed_hosts "
                 "(TRIO_MCP_ALLOWED_HOSTS) to the names clients use to reach this server."
             )
-        if not origin_allowed(h.origin, self.config.allowed_origins, request_host=h.host):
+        if not origin_allowed(
+            h.origin, self.config.allowed_origins, request_host=h.host
+        ) and not self._cors_allows(h.origin):
             return 403, (
                 f"Forbidden: Origin {h.origin!r} is not allowed. Set allowed_origins (TRIO_MCP_ALLOWED_ORIGINS) "
                 "to permit it."
@@ -346,12 +348,16 @@ class McpASGIApp:
             )
         return None
 
-    def _cors(self, h: RequestHeaders) -> list[tuple[bytes, bytes]]:
+    def _cors_allows(self, origin: str | None) -> bool:
+        """An origin named in `cors_origins` (or `*`) is allowed too: asking for CORS for an origin is
+        asking to let that browser origin in (allowed_origins need not repeat it)."""
         allowed = self.config.cors_origins
-        if allowed is None or h.origin is None:
+        return allowed is not None and origin is not None and ("*" in allowed or origin in allowed)
+
+    def _cors(self, h: RequestHeaders) -> list[tuple[bytes, bytes]]:
+        if not self._cors_allows(h.origin):
             return []
-        if "*" not in allowed and h.origin not in allowed:
-            return []
+        assert h.origin is not None
         return [
             (b"access-control-allow-origin", h.origin.encode("latin-1")),
             (b"access-control-expose-headers", b"Mcp-Session-Id, MCP-Protocol-Version"),
@@ -493,18 +499,18 @@ class McpASGIApp:
             session.stateless = True
             await self._process(session, parsed, send, accept, cors, stateless=True)
             return
-        if await self.store.count() >= self.config.max_sessions:
+        session_id = new_session_id()
+        session = self.sessions.new_session(session_id, self.config.principal(scope))
+        if not await self.sessions.reserve(session, self.config.max_sessions):
             await respond_error(
                 send,
                 503,
                 INTERNAL_ERROR,
                 f"Service Unavailable: the server holds its maximum of {self.config.max_sessions} sessions; "
                 "retry later or end unused sessions with DELETE",
-                headers=cors,
+                headers=[*cors, (b"retry-after", b"1")],
             )
             return
-        session_id = new_session_id()
-        session = self.sessions.new_session(session_id, self.config.principal(scope))
         (message,) = parsed.messages  # not a batch (refused above)
         assert isinstance(message, Request)
         async with self.sessions.hold_new(session):
@@ -521,7 +527,9 @@ class McpASGIApp:
             )
             assert reply is not None
             headers = cors
-            if not isinstance(reply, ErrorResponse):
+            if isinstance(reply, ErrorResponse):
+                await self.store.delete(session_id)  # give back the place reserved under the cap
+            else:
                 headers = [*cors, (b"mcp-session-id", session_id.encode("ascii"))]
             if self.config.json_response or not accept.sse:
                 await self._answer_without_requests(send, parsed, [reply], headers)

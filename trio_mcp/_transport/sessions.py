@@ -96,6 +96,13 @@ class SessionManager:
         session.peer.on_request = functools.partial(self.streams.set_route, session_id)
         return session
 
+    async def reserve(self, session: ServerSession, max_sessions: int) -> bool:
+        """Take a place under the session cap for a new session (its pending record), atomically across
+        instances; False when the store already holds `max_sessions` live sessions."""
+        record = self.to_record(session)
+        session.extra["created_at"] = record.created_at
+        return await self.store.create(record, max_sessions=max_sessions)
+
     def apply_record(self, session: ServerSession, record: SessionRecord) -> None:
         """Rebuild protocol state from the record, so this instance behaves exactly as the origin did."""
         proto = session.protocol
