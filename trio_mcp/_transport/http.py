@@ -35,6 +35,7 @@ from .._proto.jsonrpc import (
     Response,
     encode,
     error_response,
+    is_request_id,
     parse_body,
 )
 from .._proto.session import READY, RequestReceived
@@ -187,6 +188,16 @@ class McpASGIApp:
         elif kind == "resource_updated" and isinstance(uri := event.get("uri"), str):
             if self._nursery is not None:
                 self._nursery.start_soon(guarded, "resource update fan-out", self._resource_updated, uri)
+        elif kind == "cancel":
+            live = self.sessions.live.get(str(event.get("session")))
+            request_id = event.get("request_id")
+            scope = (
+                live.session.in_flight.get(request_id)
+                if live is not None and is_request_id(request_id)
+                else None
+            )
+            if scope is not None:
+                scope.cancel()
         elif kind == "session_changed":
             self.sessions.forget(str(event.get("session")))
         elif kind == "stream_taken":
@@ -609,6 +620,8 @@ class McpASGIApp:
                     continue
                 assert not isinstance(event, ErrorResponse | RequestReceived)
                 await self.dispatcher.handle_notification(session, event, NoBackChannel(STATELESS_REASON))
+                if event.method == "notifications/cancelled":
+                    await self._cancel_elsewhere(session, event.params.request_id)
             else:
                 event = self.dispatcher.receive(session, message)
                 if isinstance(event, ErrorResponse):
@@ -622,6 +635,15 @@ class McpASGIApp:
             await self._answer_json(session, send, parsed, requests, replies, headers, stateless=stateless)
         else:
             await self._answer_sse(session, send, requests, replies, headers)
+
+    async def _cancel_elsewhere(self, session: ServerSession, request_id: RequestId | None) -> None:
+        """U§Cancellation: the request may run on another instance of the session (any instance serves any
+        POST): tell every instance, and the one running it cancels it, like a forwarded reply."""
+        if session.session_id is None or request_id is None or request_id in session.in_flight:
+            return
+        await self.streams.broadcast(
+            {"kind": "cancel", "session": session.session_id, "request_id": request_id}
+        )
 
     async def _forward_reply(self, session: ServerSession, message: Response | ErrorResponse) -> bool:
         """The handler waiting for this reply may run on another instance: route it there."""
