@@ -191,13 +191,10 @@ class McpASGIApp:
         elif kind == "cancel":
             live = self.sessions.live.get(str(event.get("session")))
             request_id = event.get("request_id")
-            scope = (
-                live.session.in_flight.get(request_id)
-                if live is not None and is_request_id(request_id)
-                else None
-            )
-            if scope is not None:
-                scope.cancel()
+            if live is not None and is_request_id(request_id):
+                scope = live.session.in_flight.get(cast("RequestId", request_id))
+                if scope is not None:
+                    scope.cancel()
         elif kind == "session_changed":
             self.sessions.forget(str(event.get("session")))
         elif kind == "stream_taken":
