@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -21,6 +22,14 @@ settings.register_profile(
     "fuzz", parent=settings.get_profile("trio_mcp"), max_examples=1000, derandomize=False, print_blob=True
 )
 settings.load_profile("trio_mcp")
+
+
+# Every knob has an environment twin: a TRIO_MCP_* (or REDIS_URL) set where the tests run must not change what
+# they test. Cleared when this conftest is imported, before any test module or nested conftest imports an
+# example (examples build their app at import). Tests of configuration from the environment set what they
+# need themselves (monkeypatch).
+for _name in [n for n in os.environ if n.startswith("TRIO_MCP_") or n == "REDIS_URL"]:
+    del os.environ[_name]
 
 
 @pytest.fixture(scope="session")

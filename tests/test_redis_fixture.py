@@ -14,6 +14,8 @@ from _redis_server import (
     raw_command,
 )
 
+pytestmark = pytest.mark.redis
+
 
 def test_fixture_server_answers_ping_set_get(redis_server: RedisServer, redis_url: str) -> None:
     assert redis_url == f"redis://127.0.0.1:{redis_server.port}/0"

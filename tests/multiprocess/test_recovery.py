@@ -239,7 +239,14 @@ def redis_pair(
     if not redis_server.running:
         redis_server.start()
     redis_server.resume()
-    env = _base_env(TRIO_MCP_STORE="redis", REDIS_URL=redis_server.url, TRIO_MCP_REDIS_PREFIX=PREFIX)
+    # A record cache far longer than any test: a change can only reach the other instance through the
+    # session_changed event, never because a cached copy happened to expire.
+    env = _base_env(
+        TRIO_MCP_STORE="redis",
+        REDIS_URL=redis_server.url,
+        TRIO_MCP_REDIS_PREFIX=PREFIX,
+        TRIO_MCP_SESSION_CACHE_TTL="60",
+    )
     launcher = Launcher(env, tmp_path_factory.mktemp("recovery"))
     try:
         yield launcher.start("A", "B")
@@ -318,7 +325,7 @@ async def test_a_change_on_one_instance_reaches_a_record_cached_on_another(
     a, b = redis_pair
     session_id = await initialize(a.target, OLDER)
     await set_level(a, session_id, OLDER, "debug")
-    # B reads the record now and keeps it in its record cache (2 s by default)...
+    # B reads the record now and keeps it in its record cache (60 s here)...
     assert len(await logs_of_a_tool_call(b, session_id, OLDER)) == 3
     # ...then A changes the log level: the "session_changed" event drops B's cached copy at once.
     await set_level(a, session_id, OLDER, "error")
