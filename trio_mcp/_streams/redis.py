@@ -154,6 +154,7 @@ class RedisStreamManager:
         self._streams: dict[str, StreamBuffer] = {}
         self._events: StreamEvents | None = None
         self._running = False
+        self._closing = False
         self._ps: PubSub[str] | None = None
         self._pubsub_scope: trio.CancelScope | None = None
         self._release_script: Any = None
@@ -244,6 +245,7 @@ class RedisStreamManager:
         if self._running:
             raise RuntimeError(f"{self!r} is already running")
         self._running = True
+        self._closing = False
         self._events = events
         work = trio.CancelScope()
         try:
@@ -277,9 +279,15 @@ class RedisStreamManager:
             self._running = False
 
     async def aclose(self) -> None:
-        """End every stream held here (their channels end); :meth:`run`'s cancellation closes the connection."""
-        for channel in self._streams.values():
-            channel.close()
+        """End every stream held here (their buffers end); :meth:`run`'s cancellation closes the connection.
+
+        From here on, streams ending do no Redis work: their holder keys go with the heartbeat's TTL (and
+        holder() answers None at once, as the goodbye deletes the alive key), and a burst of releases racing
+        the connection's close would only open connections nobody closes.
+        """
+        self._closing = True
+        for buffer in self._streams.values():
+            buffer.close()
         self._streams.clear()
 
     async def _goodbye(self) -> None:
@@ -347,7 +355,13 @@ class RedisStreamManager:
                             message = await ps.get_message()
                             if message is None or message["type"] != "message":
                                 continue
-                            self._dispatch(str(message["channel"]), message["data"])
+                            channel = str(message["channel"])
+                            try:
+                                self._dispatch(channel, message["data"])
+                            except Exception:  # a bug handling one message is no reason to reconnect
+                                log.exception(
+                                    "handling a Pub/Sub message on %s failed; the pump goes on", channel
+                                )
                     finally:
                         self._connected = False
                         if self._ps is ps:
@@ -450,6 +464,8 @@ class RedisStreamManager:
     async def _hold(self, session_id: str) -> None:
         """Subscribe the stream's channel and record this instance as its holder, or raise StreamUnavailable:
         a stream that cannot hear other instances must not be answered 200 (the app answers 503)."""
+        if self._closing:
+            raise StreamUnavailable("the stream manager is shutting down")
         if not self._conn.is_open:
             return  # not running: local delivery only; the pump subscribes it when it connects
         channel = self.stream_channel(session_id)
@@ -472,7 +488,7 @@ class RedisStreamManager:
             )
 
     async def _release(self, session_id: str) -> None:
-        if not self._conn.is_open:
+        if self._closing or not self._conn.is_open:
             return
         ps = self._ps
         if ps is not None:

@@ -38,7 +38,7 @@ from .._proto.jsonrpc import (
     is_request_id,
     parse_body,
 )
-from .._proto.session import READY, RequestReceived
+from .._proto.session import INITIALIZING, READY, RequestReceived
 from .._proto.versions import HEADERLESS_VERSION, LATEST_VERSION, SUPPORTED_VERSIONS, is_supported
 from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
 from .._runtime.state import ServerSession
@@ -125,13 +125,15 @@ class McpASGIApp:
                 finally:
                     self._started = False
                     self.server.remove_hub(self.hub)
+                    # Streams first (they end with retry:), while the stream manager still runs: then every
+                    # live copy, then the app's tasks.
+                    with trio.CancelScope(shield=True):
+                        await self.streams.aclose()
                     for sid in list(self.sessions.live):
                         self.sessions.close_live(sid, ended=False)
                     nursery.cancel_scope.cancel()
         finally:
             self._nursery = None
-            with trio.CancelScope(shield=True):
-                await self.streams.aclose()
             # Not inside a new cancel scope: the Redis and file stores entered a task group in open() above,
             # and exiting it from within a scope opened later corrupts trio's cancel scope stack.
             await self.store.aclose()
@@ -181,10 +183,8 @@ class McpASGIApp:
         kind = event.get("kind")
         if kind == "notify" and isinstance(method := event.get("method"), str):
             for sid, live in list(self.sessions.live.items()):
-                if live.standalone is not None:
-                    note = live.session.protocol.send_notification(method, None)
-                    # A burst of the same list_changed tells a client nothing new: keep one queued.
-                    self.streams.deliver_local(sid, encode(note), coalesce=True)
+                # A burst of the same list_changed tells a client nothing new: keep one queued.
+                guarded_call(f"notifying session {sid}", self._notify_stream, sid, live, method, None, True)
         elif kind == "resource_updated" and isinstance(uri := event.get("uri"), str):
             if self._nursery is not None:
                 self._nursery.start_soon(guarded, "resource update fan-out", self._resource_updated, uri)
@@ -218,8 +218,23 @@ class McpASGIApp:
                 log.warning("could not send resource updates for %s: %s", uri, exc)
                 return
             if record is not None and uri in record.subscriptions:
-                note = live.session.protocol.send_notification("notifications/resources/updated", params)
-                self.streams.deliver_local(sid, encode(note))
+                guarded_call(
+                    f"notifying session {sid}",
+                    self._notify_stream,
+                    sid,
+                    live,
+                    "notifications/resources/updated",
+                    params,
+                    False,
+                )
+
+    def _notify_stream(self, sid: str, live: LiveSession, method: str, params: Any, coalesce: bool) -> None:
+        """One session's share of a fan-out (each under its own error boundary, so one session that cannot take
+        a notification never stops the others): onto its GET stream, if this instance holds one."""
+        if live.standalone is None or live.session.protocol.state not in (INITIALIZING, READY):
+            return  # no stream here, or the session just closed (DELETE) and is unwinding
+        note = live.session.protocol.send_notification(method, params)
+        self.streams.deliver_local(sid, encode(note), coalesce=coalesce)
 
     def on_session_deleted(self, session_id: str) -> None:
         guarded_call(
