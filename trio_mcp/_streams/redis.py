@@ -28,8 +28,10 @@ buffer is unbounded, but the pump empties it as fast as messages arrive).
 
 **Resubscription.** Whenever the Pub/Sub connection is (re)established, the pump subscribes, in ONE
 ``SUBSCRIBE``, the control channel, its own instance channel and the channel of every stream held here at that
-moment. Invariant: while connected, every held stream is subscribed, or a reconnect is under way (a
-``SUBSCRIBE`` that fails on a live connection forces one). A lost connection (Redis restarted, network) is
+moment. Invariant: while connected, every held stream is subscribed (a stream whose ``SUBSCRIBE`` failed is
+not held: its GET is answered 503). Streams taken while connected are subscribed in batches by one
+subscriber task per connection, so a burst of GETs costs one ``SUBSCRIBE`` and one wait for its
+acknowledgements. A lost connection (Redis restarted, network) is
 retried with jittered exponential backoff (50 ms doubling to ``reconnect_max_delay``, 1 s by default), not
 coredis' default of up to 16 s. Messages published while the connection was down are lost: Pub/Sub is a
 best-effort wake-up channel; resumable delivery is the event store's job (``{prefix}events:{sid}``).
@@ -89,6 +91,18 @@ _RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+@attrs.define(eq=False)
+class _PendingSubscription:
+    channel: str
+    done: trio.Event = attrs.field(factory=trio.Event)
+    error: StreamUnavailable | None = None
+
+    def fail(self, error: StreamUnavailable) -> None:
+        if not self.done.is_set():
+            self.error = error
+            self.done.set()
 
 
 class StreamError(Exception):
@@ -155,6 +169,10 @@ class RedisStreamManager:
         self._events: StreamEvents | None = None
         self._running = False
         self._closing = False
+        # Stream channel (un)subscriptions waiting for the subscriber task (see _subscriber).
+        self._to_subscribe: list[_PendingSubscription] = []
+        self._to_unsubscribe: set[str] = set()
+        self._subscriptions_wanted = trio.Event()
         self._ps: PubSub[str] | None = None
         self._pubsub_scope: trio.CancelScope | None = None
         self._release_script: Any = None
@@ -351,26 +369,62 @@ class RedisStreamManager:
                                 len(self._streams),
                             )
                         first_attempt.set()
-                        while True:
-                            message = await ps.get_message()
-                            if message is None or message["type"] != "message":
-                                continue
-                            channel = str(message["channel"])
-                            try:
-                                self._dispatch(channel, message["data"])
-                            except Exception:  # a bug handling one message is no reason to reconnect
-                                log.exception(
-                                    "handling a Pub/Sub message on %s failed; the pump goes on", channel
-                                )
+                        async with trio.open_nursery() as nursery:
+                            nursery.start_soon(self._subscriber, ps)
+                            await self._receive(ps)
                     finally:
                         self._connected = False
                         if self._ps is ps:
                             self._ps = self._pubsub_scope = None
+                        self._fail_pending_subscriptions()
 
-    def _resync(self, ps: PubSub[str]) -> None:
-        """Reconnect (and so resubscribe everything) when a subscription on a live connection failed."""
-        if self._ps is ps and self._pubsub_scope is not None:
-            self._pubsub_scope.cancel()
+    async def _receive(self, ps: PubSub[str]) -> None:
+        while True:
+            message = await ps.get_message()
+            if message is None or message["type"] != "message":
+                continue
+            channel = str(message["channel"])
+            try:
+                self._dispatch(channel, message["data"])
+            except Exception:  # a bug handling one message is no reason to reconnect
+                log.exception("handling a Pub/Sub message on %s failed; the pump goes on", channel)
+
+    async def _subscriber(self, ps: PubSub[str]) -> None:
+        """Sends the held streams' (un)subscriptions in batches on the pump's connection: a burst of GETs
+        costs one SUBSCRIBE and one wait for its acknowledgements, not one each (and no GET waits behind
+        another's acknowledgement)."""
+        while True:
+            await self._subscriptions_wanted.wait()
+            self._subscriptions_wanted = trio.Event()
+            gone = [self.stream_channel(sid) for sid in self._to_unsubscribe if sid not in self._streams]
+            self._to_unsubscribe.clear()
+            batch, self._to_subscribe = self._to_subscribe, []
+            if gone:
+                try:
+                    with self._conn.errors("unsubscribe"):
+                        await ps.unsubscribe(*gone)
+                except (StreamUnavailable, StreamError) as exc:  # a stale subscription costs ignored messages
+                    log.debug("could not unsubscribe %d stream(s): %s", len(gone), exc)
+            if not batch:
+                continue
+            try:
+                with self._conn.errors("subscribe"):
+                    await ps.subscribe(*{pending.channel for pending in batch})
+            except (StreamUnavailable, StreamError) as exc:
+                # Those GETs are answered 503 and not held; the connection itself is the pump's to judge.
+                for pending in batch:
+                    pending.fail(StreamUnavailable(f"could not subscribe the stream's channel: {exc}"))
+            else:
+                for pending in batch:
+                    pending.done.set()
+            finally:  # cancelled with the connection: nobody may wait for this batch forever
+                for pending in batch:
+                    pending.fail(StreamUnavailable("the Redis Pub/Sub connection was lost while subscribing"))
+
+    def _fail_pending_subscriptions(self) -> None:
+        pending, self._to_subscribe = self._to_subscribe, []
+        for item in pending:
+            item.fail(StreamUnavailable("the Redis Pub/Sub connection was lost while subscribing"))
 
     def _dispatch(self, channel: str, data: Any) -> None:
         text = data if isinstance(data, str) else bytes(data).decode()
@@ -468,17 +522,15 @@ class RedisStreamManager:
             raise StreamUnavailable("the stream manager is shutting down")
         if not self._conn.is_open:
             return  # not running: local delivery only; the pump subscribes it when it connects
-        channel = self.stream_channel(session_id)
-        ps = self._ps
-        if ps is None:
+        if self._ps is None:
             raise StreamUnavailable("the Redis Pub/Sub connection is down (reconnecting)")
-        try:
-            with self._conn.errors("subscribe"):
-                await ps.subscribe(channel)
-        except (StreamUnavailable, StreamError) as exc:
-            log.warning("could not subscribe %s (%s); resubscribing everything", channel, exc)
-            self._resync(ps)
-            raise StreamUnavailable(f"could not subscribe the stream's channel: {exc}") from exc
+        pending = _PendingSubscription(self.stream_channel(session_id))
+        self._to_subscribe.append(pending)
+        self._subscriptions_wanted.set()
+        await pending.done.wait()
+        if pending.error is not None:
+            log.warning("could not subscribe the stream of session %s: %s", session_id, pending.error)
+            raise pending.error
         key = self.holder_key(session_id)
         try:
             await self._conn.run("subscribe", lambda r: r.set(key, self.instance_id, px=self._beat_ttl_ms))
@@ -490,13 +542,9 @@ class RedisStreamManager:
     async def _release(self, session_id: str) -> None:
         if self._closing or not self._conn.is_open:
             return
-        ps = self._ps
-        if ps is not None:
-            try:
-                with self._conn.errors("unsubscribe"):
-                    await ps.unsubscribe(self.stream_channel(session_id))
-            except Exception as exc:  # a stale subscription only costs ignored messages
-                log.debug("could not unsubscribe session %s: %s", session_id, exc)
+        if self._ps is not None:
+            self._to_unsubscribe.add(session_id)  # sent by the subscriber task, batched
+            self._subscriptions_wanted.set()
         if session_id in self._streams or not self._conn.is_open:
             return  # taken again here meanwhile
         if self._release_script is None:
