@@ -25,11 +25,30 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """The property-based fuzz tests (marked `fuzz`) under the long Hypothesis profile of tests/conftest.py:
+    20 times the examples `nox -s tests` runs, freshly random on every run; a few minutes on 2 cores."""
+    session.install("-e", ".[redis,test]")
+    session.run(
+        "pytest",
+        "-m",
+        "fuzz",
+        "--hypothesis-profile=fuzz",
+        "--hypothesis-show-statistics",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+    )
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     session.install("-e", ".[redis,test,lint]")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("pyright")
+    # The assert_type checks of the decorators' signatures are only checked by a type checker.
+    session.run("pyright", "tests/server/test_typing.py")
     session.run("lint-imports")
 
 

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from _redis_server import RedisServer
@@ -9,7 +11,11 @@ from hypothesis import HealthCheck, settings
 
 # Property-based fuzz tests (marked `fuzz`). Plain `pytest` and `nox -s tests` run a fixed, modest number of
 # derandomized examples (the same inputs on every run, so CI is deterministic); `--hypothesis-profile=fuzz`
-# (`nox -s fuzz`) runs 20 times as many random ones. No example database: nothing is written to `.hypothesis/`.
+# (`nox -s fuzz`) runs 20 times as many random ones. No example database, and Hypothesis' caches (Unicode
+# tables, constants) go to the temp directory rather than `.hypothesis/` in the checkout.
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "trio_mcp-hypothesis")
+)
 settings.register_profile(
     "trio_mcp",
     max_examples=50,

@@ -73,3 +73,19 @@ def test_output_with_a_lone_surrogate_is_replaced_and_logged_once(
 def test_sse_frames_never_fail_to_encode() -> None:
     assert encode_event("x\ud800") == "data: x\ufffd\n\n".encode()
     assert encode_comment("\ud800") == ": \ufffd\n\n".encode()
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"-1e400", b"NaN", b"Infinity", b"-Infinity"])
+def test_a_non_finite_number_is_a_parse_error(number: bytes) -> None:
+    # RFC 8259 §6: JSON numbers are finite; json.loads alone turns these into inf/nan, which no encoder takes back.
+    with pytest.raises(RemoteProtocolError) as info:
+        parse_body(b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":%s}}' % number)
+    assert info.value.code == PARSE_ERROR
+    assert "finite" in info.value.message
+
+
+def test_output_with_a_non_finite_float_becomes_null(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jsonrpc, "_warned_non_finite", False)
+    assert json.loads(dumps({"a": [float("nan"), 1.5, {"b": float("inf")}]})) == {
+        "a": [None, 1.5, {"b": None}]
+    }

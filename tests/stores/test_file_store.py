@@ -339,3 +339,25 @@ async def test_a_record_with_a_lone_surrogate_never_stops_the_file_being_written
         record = await store.get("hostile")
         assert record is not None
         assert record.principal == "user-\ufffd"
+
+
+async def test_pending_changes_are_written_when_the_host_scope_is_cancelled(tmp_path: Path) -> None:
+    # The ASGI lifespan's shape under a cancelled serve() or Ctrl-C: aclose() runs in a cancelled scope.
+    path = tmp_path / "sessions.json"
+    store = FileSessionStore(path, debounce=60)
+    ready = trio.Event()
+
+    async def host() -> None:
+        await store.open()
+        try:
+            await store.set(SessionRecord(session_id="kept"))
+            ready.set()
+            await trio.sleep_forever()
+        finally:
+            await store.aclose()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(host)
+        await ready.wait()
+        nursery.cancel_scope.cancel()
+    assert stored_ids(path) == {"kept"}

@@ -2,8 +2,13 @@
 
 Each test starts its own app (a fresh McpASGIApp over the shared `examples.everything` server) in the test's
 nursery, so configuration can differ per test; hypercorn starts in a few milliseconds. Timed behaviour (expiry,
-keep-alive) uses real sleeps: the memory store's TTLs run on the trio clock, which is the real clock here, and
+keep-alive) runs on real time: the memory store's TTLs run on the trio clock, which is the real clock here, and
 autojump_clock would jump time while the test waits on sockets.
+
+The tests of a session's HTTP behaviour take `any_target` / `any_start` (tests/transport/conftest.py) and run
+once on the memory backends and once on Redis (store and stream manager, under a prefix of their own). The
+tests that never reach a session -- stateless requests, and requests refused before any session lookup --
+keep `target` / `start` (memory only): the backend cannot change what they see.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 import trio
@@ -41,6 +47,7 @@ SUPPORTED = ("2025-11-25", "2025-06-18", "2025-03-26")
 EVENT_ID = re.compile(r"^([^:]+):(\d+)$")
 
 Start = Callable[..., Awaitable[Target]]
+BackendConfig = Callable[[], dict[str, Any]]
 
 
 async def tools_list_ok(target: Target, session_id: str | None = None) -> None:
@@ -75,30 +82,32 @@ async def open_get(target: Target, session_id: str) -> tuple[RawConnection, RawR
 
 @pytest.mark.parametrize("method", ["POST", "GET", "DELETE"])
 @pytest.mark.parametrize("bad", ["2024-01-01", "2026-07-28", "latest", "2025-11-25, 2025-06-18"])
-async def test_unsupported_protocol_version_header_is_400(target: Target, method: str, bad: str) -> None:
-    session_id = await initialize(target)
+async def test_unsupported_protocol_version_header_is_400(any_target: Target, method: str, bad: str) -> None:
+    session_id = await initialize(any_target)
     if method == "POST":
-        response = await target.request("POST", post_headers(session_id, version=bad), rpc("tools/list"))
+        response = await any_target.request("POST", post_headers(session_id, version=bad), rpc("tools/list"))
     else:
         headers = [
             ("mcp-session-id", session_id),
             ("mcp-protocol-version", bad),
             ("accept", "text/event-stream"),
         ]
-        response = await target.request(method, headers, None)
+        response = await any_target.request(method, headers, None)
     assert_error(response, 400, INVALID_REQUEST, "MCP-Protocol-Version", bad, *SUPPORTED)
     # The rejected DELETE did not end the session.
-    await tools_list_ok(target, session_id)
+    await tools_list_ok(any_target, session_id)
 
 
 @pytest.mark.parametrize("header", [*SUPPORTED, None])
-async def test_any_supported_protocol_version_header_is_accepted(target: Target, header: str | None) -> None:
+async def test_any_supported_protocol_version_header_is_accepted(
+    any_target: Target, header: str | None
+) -> None:
     # The header may name any supported version, even one other than the negotiated 2025-11-25; missing is fine.
-    session_id = await initialize(target, "2025-11-25")
-    response = await target.request("POST", post_headers(session_id, version=header), rpc("ping", id=7))
+    session_id = await initialize(any_target, "2025-11-25")
+    response = await any_target.request("POST", post_headers(session_id, version=header), rpc("ping", id=7))
     assert response.status == 200
     assert body_message(response) == {"jsonrpc": "2.0", "id": 7, "result": {}}
-    conn, head = await open_get(target, session_id)
+    conn, head = await open_get(any_target, session_id)
     async with conn:
         assert head.status == 200
         assert head.content_type == "text/event-stream"
@@ -116,13 +125,13 @@ async def test_any_supported_protocol_version_header_is_accepted(target: Target,
         "application/*, text/*",
     ],
 )
-async def test_accept_header_is_order_and_q_value_tolerant(target: Target, accept: str) -> None:
-    response = await target.request("POST", post_headers(accept=accept), init_body())
+async def test_accept_header_is_order_and_q_value_tolerant(any_target: Target, accept: str) -> None:
+    response = await any_target.request("POST", post_headers(accept=accept), init_body())
     assert response.status == 200, (response.status, response.body)
     session_id = response.header("mcp-session-id")
     assert session_id
     assert body_message(response)["result"]["protocolVersion"] == "2025-11-25"
-    ack = await target.request(
+    ack = await any_target.request(
         "POST", post_headers(session_id, accept=accept), note("notifications/initialized")
     )
     assert ack.status == 202
@@ -131,11 +140,11 @@ async def test_accept_header_is_order_and_q_value_tolerant(target: Target, accep
 @pytest.mark.parametrize(
     "accept", ["text/html", "application/xml, text/plain", "application/json;q=0, text/event-stream;q=0"]
 )
-async def test_accept_with_neither_type_is_406(target: Target, accept: str) -> None:
-    response = await target.request("POST", post_headers(accept=accept), init_body())
+async def test_accept_with_neither_type_is_406(any_target: Target, accept: str) -> None:
+    response = await any_target.request("POST", post_headers(accept=accept), init_body())
     assert_error(response, 406, INVALID_REQUEST, "Not Acceptable", "application/json", "text/event-stream")
     assert response.header("mcp-session-id") is None
-    assert await target.app.store.count() == 0
+    assert await any_target.app.store.count() == 0
 
 
 @pytest.mark.parametrize(
@@ -148,29 +157,29 @@ async def test_accept_with_neither_type_is_406(target: Target, accept: str) -> N
         "file://",
     ],
 )
-async def test_bad_origin_is_403(target: Target, origin: str) -> None:
-    response = await target.request("POST", post_headers(extra=[("origin", origin)]), init_body())
+async def test_bad_origin_is_403(any_target: Target, origin: str) -> None:
+    response = await any_target.request("POST", post_headers(extra=[("origin", origin)]), init_body())
     assert_error(response, 403, INVALID_REQUEST, "Forbidden", "Origin", "allowed_origins")
     assert response.header("mcp-session-id") is None
     # Also on GET and DELETE of a real session.
-    session_id = await initialize(target)
+    session_id = await initialize(any_target)
     for method in ("GET", "DELETE"):
-        response = await target.request(method, get_headers(session_id, origin=origin), None)
+        response = await any_target.request(method, get_headers(session_id, origin=origin), None)
         assert_error(response, 403, INVALID_REQUEST, "Origin")
-    await tools_list_ok(target, session_id)
+    await tools_list_ok(any_target, session_id)
 
 
 @pytest.mark.parametrize(
     "origin", ["http://localhost:6274", "http://127.0.0.1:8080", "https://localhost", "http://[::1]:3000"]
 )
-async def test_loopback_origin_with_port_is_allowed(target: Target, origin: str) -> None:
-    response = await target.request("POST", post_headers(extra=[("origin", origin)]), init_body())
+async def test_loopback_origin_with_port_is_allowed(any_target: Target, origin: str) -> None:
+    response = await any_target.request("POST", post_headers(extra=[("origin", origin)]), init_body())
     assert response.status == 200, response.body
     assert response.header("mcp-session-id")
 
 
-async def test_allowed_origins_config(start: Start) -> None:
-    target = await start(allowed_origins=["https://app.example.com"])
+async def test_allowed_origins_config(any_start: Start) -> None:
+    target = await any_start(allowed_origins=["https://app.example.com"])
     ok = await target.request(
         "POST", post_headers(extra=[("origin", "https://app.example.com")]), init_body()
     )
@@ -182,11 +191,11 @@ async def test_allowed_origins_config(start: Start) -> None:
 
 
 @pytest.mark.parametrize("host", ["evil.example.com", "localhost.evil.example", "evil.example.com:80"])
-async def test_host_outside_allowlist_is_421(target: Target, host: str) -> None:
-    async with await target.connect() as conn:
-        response = await conn.request("POST", target.path, post_headers(), init_body(), host=host)
+async def test_host_outside_allowlist_is_421(any_target: Target, host: str) -> None:
+    async with await any_target.connect() as conn:
+        response = await conn.request("POST", any_target.path, post_headers(), init_body(), host=host)
     assert_error(response, 421, INVALID_REQUEST, "Host", host, "allowed_hosts")
-    assert await target.app.store.count() == 0
+    assert await any_target.app.store.count() == 0
 
 
 async def test_allowed_hosts_config(start: Start) -> None:
@@ -200,8 +209,8 @@ async def test_allowed_hosts_config(start: Start) -> None:
         assert_error(local, 421, INVALID_REQUEST, "Host")
 
 
-async def test_body_over_max_body_size_is_413(start: Start) -> None:
-    target = await start(max_body_size=1024)
+async def test_body_over_max_body_size_is_413(any_start: Start) -> None:
+    target = await any_start(max_body_size=1024)
     session_id = await initialize(target)
     # Exactly at the limit is fine.
     exact = rpc("ping", id=1)
@@ -239,29 +248,29 @@ async def test_json_content_type_with_charset_is_accepted(target: Target) -> Non
 
 
 @pytest.mark.parametrize("method", ["POST", "GET", "DELETE"])
-async def test_unknown_session_is_404(target: Target, method: str) -> None:
+async def test_unknown_session_is_404(any_target: Target, method: str) -> None:
     unknown = secrets.token_urlsafe(24)
     if method == "POST":
-        response = await target.request("POST", post_headers(unknown), rpc("tools/list"))
+        response = await any_target.request("POST", post_headers(unknown), rpc("tools/list"))
     else:
-        response = await target.request(method, get_headers(unknown), None)
+        response = await any_target.request(method, get_headers(unknown), None)
     assert_error(response, 404, SESSION_NOT_FOUND, "Session not found", "initialize")
 
 
-async def test_missing_session_id_is_400(target: Target) -> None:
-    await initialize(target)
+async def test_missing_session_id_is_400(any_target: Target) -> None:
+    await initialize(any_target)
     # A non-initialize request from a client that accepts SSE must carry the session id.
-    response = await target.request("POST", post_headers(), rpc("tools/list"))
+    response = await any_target.request("POST", post_headers(), rpc("tools/list"))
     assert_error(response, 400, INVALID_REQUEST, "missing Mcp-Session-Id", "initialize")
-    response = await target.request("POST", post_headers(), note("notifications/initialized"))
+    response = await any_target.request("POST", post_headers(), note("notifications/initialized"))
     assert_error(response, 400, INVALID_REQUEST, "missing Mcp-Session-Id")
     for method in ("GET", "DELETE"):
-        response = await target.request(method, get_headers(None), None)
+        response = await any_target.request(method, get_headers(None), None)
         assert_error(response, 400, INVALID_REQUEST, "missing Mcp-Session-Id")
 
 
-async def test_session_cap_is_503(start: Start) -> None:
-    target = await start(max_sessions=2)
+async def test_session_cap_is_503(any_start: Start) -> None:
+    target = await any_start(max_sessions=2)
     first = await initialize(target)
     await initialize(target, initialized=False)
     response = await target.request("POST", post_headers(), init_body())
@@ -274,75 +283,75 @@ async def test_session_cap_is_503(start: Start) -> None:
 
 
 @pytest.mark.parametrize("accept", ["application/json", "text/html", None])
-async def test_get_without_event_stream_accept_is_406(target: Target, accept: str | None) -> None:
-    session_id = await initialize(target)
+async def test_get_without_event_stream_accept_is_406(any_target: Target, accept: str | None) -> None:
+    session_id = await initialize(any_target)
     headers: list[tuple[str | bytes, str | bytes]] = [("mcp-session-id", session_id)]
     if accept is not None:
         headers.append(("accept", accept))
     if accept is None:
         # No Accept means "anything" (RFC 9110 §12.5.1): the stream opens.
-        async with await target.connect() as conn:
-            await conn.send("GET", target.path, headers, None)
+        async with await any_target.connect() as conn:
+            await conn.send("GET", any_target.path, headers, None)
             head = await conn.read_head()
         assert head.status == 200
         assert head.content_type == "text/event-stream"
         return
-    response = await target.request("GET", headers, None)
+    response = await any_target.request("GET", headers, None)
     assert_error(response, 406, INVALID_REQUEST, "Not Acceptable", "text/event-stream")
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "HEAD"])
-async def test_other_methods_are_405(target: Target, method: str) -> None:
-    session_id = await initialize(target)
-    response = await target.request(method, post_headers(session_id), None if method == "HEAD" else b"{}")
+async def test_other_methods_are_405(any_target: Target, method: str) -> None:
+    session_id = await initialize(any_target)
+    response = await any_target.request(method, post_headers(session_id), None if method == "HEAD" else b"{}")
     assert response.status == 405
     assert response.header("allow") == "GET, POST, DELETE"
     if method != "HEAD":
         assert_error(response, 405, INVALID_REQUEST, "Method Not Allowed", method)
 
 
-async def test_initialize_with_session_id_is_400(target: Target) -> None:
-    session_id = await initialize(target)
-    response = await target.request("POST", post_headers(session_id), init_body())
+async def test_initialize_with_session_id_is_400(any_target: Target) -> None:
+    session_id = await initialize(any_target)
+    response = await any_target.request("POST", post_headers(session_id), init_body())
     assert_error(response, 400, INVALID_REQUEST, "initialize", "without an Mcp-Session-Id")
     assert response.header("mcp-session-id") is None
-    assert await target.app.store.count() == 1
-    await tools_list_ok(target, session_id)
+    assert await any_target.app.store.count() == 1
+    await tools_list_ok(any_target, session_id)
 
 
 @pytest.mark.parametrize("version", ["2025-03-26", "2025-11-25"])
-async def test_initialize_in_a_batch_is_400(target: Target, version: str) -> None:
+async def test_initialize_in_a_batch_is_400(any_target: Target, version: str) -> None:
     body = b"[" + init_body(version) + b"," + rpc("ping", id=2) + b"]"
-    response = await target.request("POST", post_headers(), body)
+    response = await any_target.request("POST", post_headers(), body)
     assert_error(response, 400, INVALID_REQUEST, "initialize", "batch")
     assert response.header("mcp-session-id") is None
-    assert await target.app.store.count() == 0
+    assert await any_target.app.store.count() == 0
 
 
 @pytest.mark.parametrize("accept", [ACCEPT_BOTH, "text/event-stream"])
-async def test_a_refused_initialize_hands_out_no_session_id(target: Target, accept: str) -> None:
+async def test_a_refused_initialize_hands_out_no_session_id(any_target: Target, accept: str) -> None:
     # capabilities.sampling must be an object: -32602, and no Mcp-Session-Id the client would 404 on next.
     body = init_body(capabilities={"sampling": 5})
-    response = await target.request("POST", post_headers(accept=accept), body)
+    response = await any_target.request("POST", post_headers(accept=accept), body)
     assert response.status == 200, response.body
     assert response.header("mcp-session-id") is None
     message = body_message(response)
     assert message["error"]["code"] == -32602, message
-    assert await target.app.store.count() == 0
+    assert await any_target.app.store.count() == 0
 
 
 # ===== SSE framing =====
 
 
-async def test_post_sse_progress_framing(target: Target) -> None:
-    session_id = await initialize(target, "2025-11-25")
+async def test_post_sse_progress_framing(any_target: Target) -> None:
+    session_id = await initialize(any_target, "2025-11-25")
     body = rpc(
         "tools/call",
         {"name": "test_tool_with_progress", "arguments": {}, "_meta": {"progressToken": "tok-1"}},
         id=11,
     )
-    async with await target.connect() as conn:
-        await conn.send("POST", target.path, post_headers(session_id, version="2025-11-25"), body)
+    async with await any_target.connect() as conn:
+        await conn.send("POST", any_target.path, post_headers(session_id, version="2025-11-25"), body)
         head = await conn.read_head()
         assert head.status == 200
         assert head.content_type == "text/event-stream"
@@ -351,7 +360,7 @@ async def test_post_sse_progress_framing(target: Target) -> None:
         events = await conn.read_events()  # returns once the server ended the stream
         # The connection stays usable after the stream ended (the chunked body was terminated).
         assert conn.reusable
-        again = await conn.request("POST", target.path, post_headers(session_id), rpc("ping", id=12))
+        again = await conn.request("POST", any_target.path, post_headers(session_id), rpc("ping", id=12))
         assert body_message(again)["id"] == 12
 
     # T§Sending.6: a priming event (an id and empty data) first.
@@ -380,11 +389,11 @@ async def test_post_sse_progress_framing(target: Target) -> None:
     assert seqs == sorted(set(seqs))
 
 
-async def test_no_priming_event_before_2025_11_25(target: Target) -> None:
+async def test_no_priming_event_before_2025_11_25(any_target: Target) -> None:
     # The priming event is new in 2025-11-25; an older session gets the messages only.
-    session_id = await initialize(target, "2025-06-18")
+    session_id = await initialize(any_target, "2025-06-18")
     body = rpc("tools/call", {"name": "test_tool_with_progress", "_meta": {"progressToken": 5}}, id=1)
-    response = await target.request("POST", post_headers(session_id, version="2025-06-18"), body)
+    response = await any_target.request("POST", post_headers(session_id, version="2025-06-18"), body)
     assert response.content_type == "text/event-stream"
     events = response.events()
     assert all(e.data for e in events)
@@ -394,14 +403,14 @@ async def test_no_priming_event_before_2025_11_25(target: Target) -> None:
     assert messages[-1]["result"]["content"][0]["text"] == "5"
 
 
-async def test_logs_go_on_the_post_stream_after_set_level(target: Target) -> None:
-    session_id = await initialize(target)
-    response = await target.request(
+async def test_logs_go_on_the_post_stream_after_set_level(any_target: Target) -> None:
+    session_id = await initialize(any_target)
+    response = await any_target.request(
         "POST", post_headers(session_id), rpc("logging/setLevel", {"level": "info"})
     )
     assert body_message(response) == {"jsonrpc": "2.0", "id": 1, "result": {}}
     body = rpc("tools/call", {"name": "test_tool_with_logging", "arguments": {}}, id=2)
-    response = await target.request("POST", post_headers(session_id), body)
+    response = await any_target.request("POST", post_headers(session_id), body)
     assert response.content_type == "text/event-stream"
     messages = [json.loads(e.data) for e in response.events() if e.data]
     logs = [m for m in messages if m.get("method") == "notifications/message"]
@@ -414,24 +423,26 @@ async def test_logs_go_on_the_post_stream_after_set_level(target: Target) -> Non
     assert messages[-1]["id"] == 2
     assert messages[-1]["result"]["content"][0]["text"] == "Tool with logging executed successfully"
     # Above the level, nothing is sent.
-    await target.request("POST", post_headers(session_id), rpc("logging/setLevel", {"level": "error"}, id=3))
-    response = await target.request(
+    await any_target.request(
+        "POST", post_headers(session_id), rpc("logging/setLevel", {"level": "error"}, id=3)
+    )
+    response = await any_target.request(
         "POST", post_headers(session_id), rpc("tools/call", {"name": "test_tool_with_logging"}, id=4)
     )
     messages = [json.loads(e.data) for e in response.events() if e.data]
     assert [m.get("id") for m in messages] == [4]
 
 
-async def test_event_ids_are_unique_across_the_streams_of_a_session(target: Target) -> None:
-    session_id = await initialize(target)
+async def test_event_ids_are_unique_across_the_streams_of_a_session(any_target: Target) -> None:
+    session_id = await initialize(any_target)
     all_ids: list[str] = []
-    conn, head = await open_get(target, session_id)
+    conn, head = await open_get(any_target, session_id)
     async with conn:
         assert head.status == 200
 
         async def call(n: int) -> None:
             body = rpc("tools/call", {"name": "test_tool_with_progress", "_meta": {"progressToken": n}}, id=n)
-            response = await target.request("POST", post_headers(session_id), body)
+            response = await any_target.request("POST", post_headers(session_id), body)
             all_ids.extend(e.id for e in response.events() if e.id is not None)
 
         async with trio.open_nursery() as nursery:
@@ -450,8 +461,8 @@ async def test_event_ids_are_unique_across_the_streams_of_a_session(target: Targ
     assert len(streams) == 4  # three POST streams and the GET stream, each its own prefix
 
 
-async def test_keepalive_comments_on_an_open_get_stream(start: Start) -> None:
-    target = await start(keepalive_interval=0.2)
+async def test_keepalive_comments_on_an_open_get_stream(any_start: Start) -> None:
+    target = await any_start(keepalive_interval=0.2)
     session_id = await initialize(target)
     conn, head = await open_get(target, session_id)
     async with conn:
@@ -469,8 +480,8 @@ async def test_keepalive_comments_on_an_open_get_stream(start: Start) -> None:
 # ===== 202, DELETE =====
 
 
-async def test_notifications_and_responses_get_202_with_empty_body(target: Target) -> None:
-    session_id = await initialize(target, initialized=False)
+async def test_notifications_and_responses_get_202_with_empty_body(any_target: Target) -> None:
+    session_id = await initialize(any_target, initialized=False)
     for body in (
         note("notifications/initialized"),
         b'{"jsonrpc":"2.0","id":"srv-1","result":{}}',
@@ -478,59 +489,59 @@ async def test_notifications_and_responses_get_202_with_empty_body(target: Targe
         note("notifications/cancelled", {"requestId": 99, "reason": "gone"}),
         note("notifications/roots/list_changed"),
     ):
-        response = await target.request("POST", post_headers(session_id), body)
+        response = await any_target.request("POST", post_headers(session_id), body)
         assert response.status == 202, (body, response.status, response.body)
         assert response.body == b""
         assert response.content_type != "text/event-stream"
-    await tools_list_ok(target, session_id)
+    await tools_list_ok(any_target, session_id)
 
 
-async def test_delete_then_404_for_post_get_delete(target: Target) -> None:
-    session_id = await initialize(target)
-    other = await initialize(target)
-    response = await target.request("DELETE", [("mcp-session-id", session_id)], None)
+async def test_delete_then_404_for_post_get_delete(any_target: Target) -> None:
+    session_id = await initialize(any_target)
+    other = await initialize(any_target)
+    response = await any_target.request("DELETE", [("mcp-session-id", session_id)], None)
     assert response.status == 200
     assert_no_traceback(response)
-    response = await target.request("POST", post_headers(session_id), rpc("tools/list"))
+    response = await any_target.request("POST", post_headers(session_id), rpc("tools/list"))
     assert_error(response, 404, SESSION_NOT_FOUND, "Session not found")
-    response = await target.request("POST", post_headers(session_id), note("notifications/initialized"))
+    response = await any_target.request("POST", post_headers(session_id), note("notifications/initialized"))
     assert_error(response, 404, SESSION_NOT_FOUND)
-    response = await target.request("GET", get_headers(session_id), None)
+    response = await any_target.request("GET", get_headers(session_id), None)
     assert_error(response, 404, SESSION_NOT_FOUND)
-    response = await target.request("DELETE", [("mcp-session-id", session_id)], None)
+    response = await any_target.request("DELETE", [("mcp-session-id", session_id)], None)
     assert_error(response, 404, SESSION_NOT_FOUND)
-    await tools_list_ok(target, other)
+    await tools_list_ok(any_target, other)
 
 
-async def test_delete_closes_an_open_get_stream(target: Target) -> None:
-    session_id = await initialize(target)
-    conn, head = await open_get(target, session_id)
+async def test_delete_closes_an_open_get_stream(any_target: Target) -> None:
+    session_id = await initialize(any_target)
+    conn, head = await open_get(any_target, session_id)
     async with conn:
         assert head.status == 200
-        assert (await target.request("DELETE", [("mcp-session-id", session_id)], None)).status == 200
+        assert (await any_target.request("DELETE", [("mcp-session-id", session_id)], None)).status == 200
         with trio.fail_after(2):
             await conn.read_events()  # ends
     with trio.fail_after(2):
-        while target.app.sessions.live:  # the stream's task unwinds right after its last byte
+        while any_target.app.sessions.live:  # the stream's task unwinds right after its last byte
             await trio.sleep(0.01)
 
 
 # ===== stateless =====
 
 
-async def test_stateless_request_gets_json_and_no_session(target: Target) -> None:
-    response = await target.request("POST", post_headers(accept=JSON), rpc("tools/list", id="s1"))
+async def test_stateless_request_gets_json_and_no_session(any_target: Target) -> None:
+    response = await any_target.request("POST", post_headers(accept=JSON), rpc("tools/list", id="s1"))
     assert response.status == 200
     assert response.content_type == "application/json"
     assert response.header("mcp-session-id") is None
     assert response.json()["id"] == "s1"
     assert response.json()["result"]["tools"]
     # initialize too: answered, but no session is created.
-    response = await target.request("POST", post_headers(accept=JSON), init_body())
+    response = await any_target.request("POST", post_headers(accept=JSON), init_body())
     assert response.status == 200
     assert response.header("mcp-session-id") is None
     assert response.json()["result"]["serverInfo"]["name"] == "trio-mcp-everything"
-    assert await target.app.store.count() == 0
+    assert await any_target.app.store.count() == 0
 
 
 async def test_stateless_elicitation_is_an_error_result(target: Target) -> None:
@@ -565,12 +576,12 @@ async def test_stateless_config_refuses_get_and_delete(start: Start) -> None:
 # ===== GET stream =====
 
 
-async def test_new_get_supersedes_the_previous_stream(target: Target) -> None:
-    session_id = await initialize(target)
-    first, head1 = await open_get(target, session_id)
+async def test_new_get_supersedes_the_previous_stream(any_target: Target) -> None:
+    session_id = await initialize(any_target)
+    first, head1 = await open_get(any_target, session_id)
     async with first:
         assert head1.status == 200
-        second, head2 = await open_get(target, session_id)
+        second, head2 = await open_get(any_target, session_id)
         async with second:
             assert head2.status == 200
             with trio.fail_after(2):
@@ -592,46 +603,65 @@ async def test_new_get_supersedes_the_previous_stream(target: Target) -> None:
 
 # ===== expiry =====
 
+# The memory store expires records on the trio clock (the real clock here), the Redis store by real time (key
+# TTLs kept by Redis). So these tests use short timeouts and wait on the store itself -- `has()` neither
+# touches nor refreshes a record -- under a generous deadline, rather than sleeping a fixed time and hoping.
+EXPIRY_DEADLINE = 10.0
 
-async def test_pending_session_expires(start: Start) -> None:
-    target = await start(pending_timeout=0.5)
+
+async def wait_until_expired(target: Target, session_id: str) -> None:
+    with trio.fail_after(EXPIRY_DEADLINE):
+        while await target.app.store.has(session_id):
+            await trio.sleep(0.02)
+
+
+async def test_pending_session_expires(any_start: Start) -> None:
+    target = await any_start(pending_timeout=0.5)
+    active = await initialize(target)
     session_id = await initialize(target, initialized=False)
     response = await target.request("POST", post_headers(session_id), rpc("ping"))
     assert response.status == 200
-    await trio.sleep(1.0)
+    await wait_until_expired(target, session_id)
     response = await target.request("POST", post_headers(session_id), note("notifications/initialized"))
     assert_error(response, 404, SESSION_NOT_FOUND, "Session not found")
-    # An initialized session is not bound by the pending timeout.
-    active = await initialize(target)
-    await trio.sleep(0.7)
+    # An initialized session is not bound by the pending timeout: `active` became active before the pending
+    # one was even created, and outlived it.
     await tools_list_ok(target, active)
 
 
-async def test_idle_session_expires(start: Start) -> None:
-    target = await start(idle_timeout=0.5)
+async def test_idle_session_expires(any_start: Start) -> None:
+    target = await any_start(idle_timeout=0.5)
     session_id = await initialize(target)
     await tools_list_ok(target, session_id)
-    await trio.sleep(1.0)
+    await wait_until_expired(target, session_id)
     response = await target.request("POST", post_headers(session_id), rpc("tools/list"))
     assert_error(response, 404, SESSION_NOT_FOUND)
     response = await target.request("GET", get_headers(session_id), None)
     assert_error(response, 404, SESSION_NOT_FOUND)
 
 
-async def test_activity_and_open_streams_keep_a_session_alive(start: Start) -> None:
-    target = await start(idle_timeout=0.4, heartbeat_interval=0.05)
+async def test_activity_and_open_streams_keep_a_session_alive(any_start: Start) -> None:
+    idle = 0.6
+    target = await any_start(idle_timeout=idle, heartbeat_interval=0.05)
     session_id = await initialize(target)
-    # Requests more often than the idle timeout keep it alive (touches flushed by the heartbeat).
-    for _ in range(8):
-        await trio.sleep(0.1)
-        await tools_list_ok(target, session_id)
+    # Requests more often than the idle timeout keep it alive (touches flushed by the heartbeat) for well over
+    # the idle timeout.
+    with trio.fail_after(EXPIRY_DEADLINE):
+        until = trio.current_time() + 2.5 * idle
+        while trio.current_time() < until:
+            await trio.sleep(0.1)
+            await tools_list_ok(target, session_id)
     # So does an open GET stream, with no request at all.
     conn, head = await open_get(target, session_id)
     async with conn:
         assert head.status == 200
-        await trio.sleep(0.8)
+        until = trio.current_time() + 2.5 * idle
+        while trio.current_time() < until:
+            assert await target.app.store.has(session_id)
+            await trio.sleep(0.05)
     await tools_list_ok(target, session_id)
-    await trio.sleep(0.8)
+    # Once the stream is closed and no request comes, it expires.
+    await wait_until_expired(target, session_id)
     response = await target.request("POST", post_headers(session_id), rpc("tools/list"))
     assert_error(response, 404, SESSION_NOT_FOUND)
 
@@ -644,10 +674,10 @@ def batch(*messages: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("accept", [ACCEPT_BOTH, JSON])
-async def test_batches_accepted_on_2025_03_26(target: Target, accept: str) -> None:
-    session_id = await initialize(target, "2025-03-26")
+async def test_batches_accepted_on_2025_03_26(any_target: Target, accept: str) -> None:
+    session_id = await initialize(any_target, "2025-03-26")
     body = batch(rpc("ping", id=1), rpc("tools/list", id=2), note("notifications/roots/list_changed"))
-    response = await target.request(
+    response = await any_target.request(
         "POST", post_headers(session_id, accept=accept, version="2025-03-26"), body
     )
     assert response.status == 200
@@ -661,14 +691,14 @@ async def test_batches_accepted_on_2025_03_26(target: Target, accept: str) -> No
     assert by_id[1]["result"] == {}
     assert by_id[2]["result"]["tools"]
     # A batch of notifications only is accepted with 202.
-    response = await target.request(
+    response = await any_target.request(
         "POST", post_headers(session_id), batch(note("notifications/roots/list_changed"))
     )
     assert response.status == 202
     assert response.body == b""
     # A bad item gets its own error, the good ones their answers.
     body = batch(rpc("ping", id=5), b'{"jsonrpc":"2.0","id":6}', b"42")
-    response = await target.request("POST", post_headers(session_id, accept=JSON), body)
+    response = await any_target.request("POST", post_headers(session_id, accept=JSON), body)
     assert response.status == 200
     messages = response.json()
     assert len(messages) == 3  # JSON-RPC 2.0 §6: answers may come in any order
@@ -680,12 +710,14 @@ async def test_batches_accepted_on_2025_03_26(target: Target, accept: str) -> No
 
 @pytest.mark.parametrize("version", ["2025-11-25", "2025-06-18"])
 @pytest.mark.parametrize("accept", [ACCEPT_BOTH, JSON])
-async def test_batches_rejected_after_2025_03_26(target: Target, version: str, accept: str) -> None:
-    session_id = await initialize(target, version)
+async def test_batches_rejected_after_2025_03_26(any_target: Target, version: str, accept: str) -> None:
+    session_id = await initialize(any_target, version)
     body = batch(rpc("ping", id=1), rpc("tools/list", id=2))
-    response = await target.request("POST", post_headers(session_id, accept=accept, version=version), body)
+    response = await any_target.request(
+        "POST", post_headers(session_id, accept=accept, version=version), body
+    )
     assert_error(response, 400, INVALID_REQUEST, "batch", version)
-    await tools_list_ok(target, session_id)
+    await tools_list_ok(any_target, session_id)
 
 
 async def test_stateless_batch_follows_the_header_version(target: Target) -> None:
@@ -698,7 +730,7 @@ async def test_stateless_batch_follows_the_header_version(target: Target) -> Non
     assert [m["id"] for m in response.json()] == [1, 2]
 
 
-async def test_modern_style_request_is_400_naming_supported_versions(target: Target) -> None:
+async def test_modern_style_request_is_400_naming_supported_versions(any_target: Target) -> None:
     params = {
         "_meta": {
             "io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -706,10 +738,10 @@ async def test_modern_style_request_is_400_naming_supported_versions(target: Tar
         }
     }
     for accept in (ACCEPT_BOTH, JSON):
-        response = await target.request("POST", post_headers(accept=accept), rpc("tools/list", params))
+        response = await any_target.request("POST", post_headers(accept=accept), rpc("tools/list", params))
         error = assert_error(response, 400, INVALID_REQUEST, *SUPPORTED, "initialize")
         assert error["data"]["supported"] == list(SUPPORTED)
-    assert await target.app.store.count() == 0
+    assert await any_target.app.store.count() == 0
 
 
 async def test_modern_protocol_version_header_is_400(target: Target) -> None:
@@ -724,8 +756,8 @@ async def test_modern_protocol_version_header_is_400(target: Target) -> None:
 # ===== shutdown =====
 
 
-async def test_shutdown_with_open_streams_and_requests_in_flight() -> None:
-    app = server.asgi_app(keepalive_interval=0.1)
+async def test_shutdown_with_open_streams_and_requests_in_flight(backend_config: BackendConfig) -> None:
+    app = server.asgi_app(**backend_config(), keepalive_interval=0.1)
     async with trio.open_nursery() as nursery:
         target = await start_app(nursery, app)
         session_id = await initialize(target)
@@ -746,12 +778,12 @@ async def test_shutdown_with_open_streams_and_requests_in_flight() -> None:
     await post.aclose()
 
 
-async def test_notification_right_after_get_headers_is_delivered(target: Target) -> None:
+async def test_notification_right_after_get_headers_is_delivered(any_target: Target) -> None:
     # The stream subscribes before it sends its 200: whatever is published once the client saw the headers
     # reaches it (no window where a GET is open but deaf).
-    session_id = await initialize(target)
+    session_id = await initialize(any_target)
     for _ in range(5):
-        conn, head = await open_get(target, session_id)
+        conn, head = await open_get(any_target, session_id)
         async with conn:
             assert head.status == 200
             await server.send_tools_list_changed()
@@ -761,17 +793,17 @@ async def test_notification_right_after_get_headers_is_delivered(target: Target)
             assert json.loads(event.data)["method"] == "notifications/tools/list_changed"
 
 
-async def test_session_ids_are_unique_visible_ascii(target: Target) -> None:
+async def test_session_ids_are_unique_visible_ascii(any_target: Target) -> None:
     # T§Session Management: globally unique, cryptographically secure, only visible ASCII 0x21-0x7E.
-    ids = [await initialize(target, initialized=False) for _ in range(20)]
+    ids = [await initialize(any_target, initialized=False) for _ in range(20)]
     assert len(set(ids)) == 20
     for session_id in ids:
         assert len(session_id) >= 16
         assert all(0x21 <= ord(c) <= 0x7E for c in session_id), session_id
 
 
-async def test_json_answers_inside_a_session(start: Start) -> None:
-    target = await start()
+async def test_json_answers_inside_a_session(any_start: Start) -> None:
+    target = await any_start()
     session_id = await initialize(target)
     body = rpc("tools/call", {"name": "test_tool_with_progress", "_meta": {"progressToken": "j"}}, id=4)
     # A client of the session that asks for JSON only gets one JSON object.
@@ -784,7 +816,7 @@ async def test_json_answers_inside_a_session(start: Start) -> None:
         "result": {"content": [{"type": "text", "text": "j"}]},
     }
     # json_response=True answers JSON even to clients accepting SSE.
-    target = await start(json_response=True)
+    target = await any_start(json_response=True)
     session_id = await initialize(target)
     response = await target.request("POST", post_headers(session_id), body)
     assert response.status == 200

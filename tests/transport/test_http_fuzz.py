@@ -2,6 +2,11 @@
 
 Every answer must be a clear 4xx (a JSON-RPC error body saying what is wrong when the request reached the app),
 never a 5xx or a traceback, and the server must stay healthy afterwards.
+
+A representative slice runs on the memory and on the Redis backends (`any_target`): malformed JSON, deep
+nesting, wrong JSON-RPC shapes, unknown methods and bad params, huge and lying bodies, odd header bytes, and
+the random JSON-RPC messages sent inside a session. The cases that HTTP parsing or a check before any session
+lookup decides (absurd Content-Length, a non-Latin Host, random non-JSON bytes) stay on the memory backends.
 """
 
 from __future__ import annotations
@@ -61,25 +66,25 @@ async def assert_healthy(target: Target, session_id: str | None = None) -> None:
     ],
 )
 @pytest.mark.parametrize("mode", ["session", "stateless", "no-session"])
-async def test_invalid_json_is_400_parse_error(target: Target, body: bytes, mode: str) -> None:
-    session_id = await initialize(target) if mode == "session" else None
+async def test_invalid_json_is_400_parse_error(any_target: Target, body: bytes, mode: str) -> None:
+    session_id = await initialize(any_target) if mode == "session" else None
     headers = post_headers(session_id, accept=JSON if mode == "stateless" else ACCEPT_BOTH)
-    response = await target.request("POST", headers, body)
+    response = await any_target.request("POST", headers, body)
     assert_error(response, 400, PARSE_ERROR, "Parse error", "JSON")
-    await assert_healthy(target, session_id)
+    await assert_healthy(any_target, session_id)
 
 
-async def test_deeply_nested_json_is_400_not_500(target: Target) -> None:
-    session_id = await initialize(target)
+async def test_deeply_nested_json_is_400_not_500(any_target: Target) -> None:
+    session_id = await initialize(any_target)
     for body in (
         b"[" * 100_000,
         b'{"a":' * 50_000,
         rpc("ping", {"x": "PLACEHOLDER"}).replace(b'"PLACEHOLDER"', b"[" * 5000 + b"]" * 5000),
     ):
         for headers in (post_headers(session_id), post_headers(accept=JSON)):
-            response = await target.request("POST", headers, body)
+            response = await any_target.request("POST", headers, body)
             assert_error(response, 400, PARSE_ERROR, "nested too deeply")
-    await assert_healthy(target, session_id)
+    await assert_healthy(any_target, session_id)
 
 
 WRONG_SHAPES = [
@@ -109,68 +114,72 @@ WRONG_SHAPES = [
 
 @pytest.mark.parametrize(("body", "phrase"), WRONG_SHAPES, ids=[b.decode()[:40] for b, _ in WRONG_SHAPES])
 async def test_wrong_json_rpc_shapes_are_400_invalid_request(
-    target: Target, body: bytes, phrase: str
+    any_target: Target, body: bytes, phrase: str
 ) -> None:
-    session_id = await initialize(target)
+    session_id = await initialize(any_target)
     for headers in (post_headers(session_id), post_headers(accept=JSON)):
-        response = await target.request("POST", headers, body)
+        response = await any_target.request("POST", headers, body)
         assert_error(response, 400, INVALID_REQUEST, "Invalid Request", phrase)
-    await assert_healthy(target, session_id)
+    await assert_healthy(any_target, session_id)
 
 
-async def test_unknown_method_and_bad_params_are_json_rpc_errors(target: Target) -> None:
-    session_id = await initialize(target)
+async def test_unknown_method_and_bad_params_are_json_rpc_errors(any_target: Target) -> None:
+    session_id = await initialize(any_target)
     for headers in (post_headers(session_id), post_headers(accept=JSON)):
-        response = await target.request("POST", headers, rpc("no/such/method", id=9))
+        response = await any_target.request("POST", headers, rpc("no/such/method", id=9))
         message = body_message(response)
         assert message["id"] == 9
         assert message["error"]["code"] == -32601
         assert "no/such/method" in message["error"]["message"]
-        response = await target.request("POST", headers, rpc("logging/setLevel", {"level": "loud"}, id=10))
+        response = await any_target.request(
+            "POST", headers, rpc("logging/setLevel", {"level": "loud"}, id=10)
+        )
         message = body_message(response)
         assert message["id"] == 10
         assert message["error"]["code"] == -32602
         assert "level" in message["error"]["message"]
         assert_no_traceback(response)
-    await assert_healthy(target, session_id)
+    await assert_healthy(any_target, session_id)
 
 
 # ===== huge and lying bodies =====
 
 
-async def test_huge_bodies(target: Target) -> None:
-    session_id = await initialize(target)
-    limit = target.app.config.max_body_size
+async def test_huge_bodies(any_target: Target) -> None:
+    session_id = await initialize(any_target)
+    limit = any_target.app.config.max_body_size
     # Just under the default 4 MiB: parsed and answered.
     big = rpc("ping", {"pad": "PAD"}, id="big")
     big = big.replace(b"PAD", b"y" * (limit - len(big) + 3))
     assert len(big) == limit
-    response = await target.request("POST", post_headers(session_id), big)
+    response = await any_target.request("POST", post_headers(session_id), big)
     assert body_message(response) == {"jsonrpc": "2.0", "id": "big", "result": {}}
     # 5 MiB with Content-Length: refused before the body is read (the server may close while we still send).
     huge = b"x" * (5 * 1024 * 1024)
-    async with await target.connect() as conn:
-        response = await conn.request("POST", target.path, post_headers(session_id), huge)
+    async with await any_target.connect() as conn:
+        response = await conn.request("POST", any_target.path, post_headers(session_id), huge)
     assert_error(response, 413, INVALID_REQUEST, "Payload Too Large", str(limit))
     # 5 MiB chunked: refused once the count passes the limit.
-    async with await target.connect() as conn:
+    async with await any_target.connect() as conn:
         response = await conn.request(
-            "POST", target.path, post_headers(accept=JSON), None, chunks=[b"x" * 65536] * 80
+            "POST", any_target.path, post_headers(accept=JSON), None, chunks=[b"x" * 65536] * 80
         )
     assert_error(response, 413, INVALID_REQUEST, "Payload Too Large")
-    await assert_healthy(target, session_id)
+    await assert_healthy(any_target, session_id)
 
 
-async def test_content_length_lies(target: Target) -> None:
-    session_id = await initialize(target)
+async def test_content_length_lies(any_target: Target) -> None:
+    session_id = await initialize(any_target)
     message = rpc("ping", id=1)
     headers = post_headers(session_id)
     # Shorter than the body: the app sees a truncated body (parse error); the rest is garbage on the wire.
-    async with await target.connect() as conn:
-        response = await conn.raw_request("POST", target.path, [*headers, ("content-length", "5")], message)
+    async with await any_target.connect() as conn:
+        response = await conn.raw_request(
+            "POST", any_target.path, [*headers, ("content-length", "5")], message
+        )
     assert_error(response, 400, PARSE_ERROR, "Parse error")
     # Longer than the body, then the client stops sending: a 4xx, no traceback.
-    async with await target.connect() as conn:
+    async with await any_target.connect() as conn:
         await conn.send_raw(
             b"POST /mcp HTTP/1.1\r\nhost: "
             + conn.host_header.encode()
@@ -182,7 +191,7 @@ async def test_content_length_lies(target: Target) -> None:
             response = await conn.read_response()
     assert 400 <= response.status < 500
     assert_no_traceback(response)
-    await assert_healthy(target, session_id)
+    await assert_healthy(any_target, session_id)
 
 
 @pytest.mark.parametrize(
@@ -227,13 +236,13 @@ NON_LATIN = "é☃中".encode()
     ],
 )
 async def test_non_latin_and_odd_header_values(
-    target: Target, name: str, value: bytes, status: int | None, phrase: str | None
+    any_target: Target, name: str, value: bytes, status: int | None, phrase: str | None
 ) -> None:
     headers = [(k, v) for k, v in post_headers(accept=JSON) if k != name]
     headers.append((name, value))
-    async with await target.connect() as conn:
+    async with await any_target.connect() as conn:
         response = await conn.raw_request(
-            "POST", target.path, [*headers, ("content-length", str(len(rpc("ping"))))], rpc("ping")
+            "POST", any_target.path, [*headers, ("content-length", str(len(rpc("ping"))))], rpc("ping")
         )
     assert_no_traceback(response)
     assert response.status < 500
@@ -244,7 +253,7 @@ async def test_non_latin_and_odd_header_values(
         assert_error(response, response.status, code, phrase)
     if response.status == 200:
         assert response.json() == {"jsonrpc": "2.0", "id": 1, "result": {}}
-    await assert_healthy(target)
+    await assert_healthy(any_target)
 
 
 async def test_non_latin_host_is_421(target: Target) -> None:
@@ -416,8 +425,8 @@ def random_message(rng: random.Random) -> dict[str, Any]:
     return message
 
 
-async def test_random_json_rpc_messages_never_5xx(target: Target) -> None:
-    session_id = await initialize(target)
+async def test_random_json_rpc_messages_never_5xx(any_target: Target) -> None:
+    session_id = await initialize(any_target)
     rng = random.Random(7)
     messages = [random_message(rng) for _ in range(300)]
     modes = [post_headers(session_id), post_headers(accept=JSON)]
@@ -425,14 +434,14 @@ async def test_random_json_rpc_messages_never_5xx(target: Target) -> None:
     failures: list[tuple[Any, RawResponse]] = []
 
     async def worker(offset: int, step: int) -> None:
-        async with await target.connect() as conn:
+        async with await any_target.connect() as conn:
             current = conn
             for index in range(offset, len(messages), step):
                 if not current.reusable and index != offset:
                     await current.aclose()
-                    current = await target.connect()
+                    current = await any_target.connect()
                 body = json.dumps(messages[index]).encode()
-                response = await current.request("POST", target.path, modes[index % 2], body)
+                response = await current.request("POST", any_target.path, modes[index % 2], body)
                 statuses[response.status] = statuses.get(response.status, 0) + 1
                 try:
                     assert_no_traceback(response)
@@ -464,4 +473,4 @@ async def test_random_json_rpc_messages_never_5xx(target: Target) -> None:
     # The mix exercised both paths.
     assert statuses.get(200, 0) > 0
     assert statuses.get(400, 0) > 0
-    await assert_healthy(target, session_id)
+    await assert_healthy(any_target, session_id)

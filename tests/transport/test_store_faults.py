@@ -5,7 +5,8 @@
   and once Redis is back new sessions work again without restarting the app.
 * The app starts while nothing listens at its Redis URL: it answers 503 the same way, and recovers when a
   Redis appears there.
-* A session initialized by one principal is invisible (404) to any other, on POST, GET and DELETE.
+* A session initialized by one principal is invisible (404) to any other, on POST, GET and DELETE (on the memory
+  and the Redis backends: `any_start`).
 """
 
 from __future__ import annotations
@@ -139,9 +140,9 @@ def principal_from_header(scope: dict[str, Any]) -> str | None:
     return dict(scope["headers"]).get(b"x-user", b"").decode() or None
 
 
-async def test_a_session_is_invisible_to_another_principal(start: Start) -> None:
+async def test_a_session_is_invisible_to_another_principal(any_start: Start) -> None:
     with trio.fail_after(TEST_TIMEOUT):
-        target = await start(store="memory", principal=principal_from_header)
+        target = await any_start(principal=principal_from_header)
         response = await target.request("POST", post_headers(extra=[("x-user", "alice")]), init_body())
         assert response.status == 200, response.body
         session_id = response.header("mcp-session-id")
@@ -208,11 +209,11 @@ async def test_recently_used_session_is_served_from_the_record_cache_while_redis
             redis_server.start()
 
 
-async def test_requests_of_another_principal_do_not_keep_the_session_alive(start: Start) -> None:
+async def test_requests_of_another_principal_do_not_keep_the_session_alive(any_start: Start) -> None:
     # A foreign principal's requests are answered 404; they must not refresh the victim's TTL either (an
     # attacker who learned an id could otherwise keep a session from ever expiring).
     with trio.fail_after(TEST_TIMEOUT):
-        target = await start(store="memory", principal=principal_from_header)
+        target = await any_start(principal=principal_from_header)
         response = await target.request("POST", post_headers(extra=[("x-user", "alice")]), init_body())
         session_id = response.header("mcp-session-id")
         assert session_id

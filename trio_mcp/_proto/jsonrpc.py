@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, TypeAlias, cast
@@ -82,6 +83,24 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _BOM = "\ufeff"
 
 
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):
+        raise ValueError(f"the number {literal[:40]} is out of range (JSON numbers must be finite)")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(
+        f"{name} is not JSON (RFC 8259 §6: numbers are finite; NaN and Infinity are not allowed)"
+    )
+
+
+# RFC 8259 §6 has no NaN or Infinity, and a number too large for a float (1e400) would become one: refused at
+# the parse boundary, so nothing the server received can fail to be encoded again.
+_decoder = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
+
+
 def loads(data: bytes | str) -> Any:
     """Decode one JSON text; the one parse boundary for every transport (HTTP bodies, stdio lines).
 
@@ -104,7 +123,7 @@ def loads(data: bytes | str) -> Any:
     if text.startswith(_BOM):
         text = text[1:]  # RFC 8259 §8.1: a parser MAY ignore a byte order mark
     try:
-        obj = json.loads(text)
+        obj = _decoder.decode(text)
     except ValueError as exc:
         raise RemoteProtocolError(
             f"Parse error: the body is not valid JSON ({exc})", code=PARSE_ERROR
@@ -310,8 +329,33 @@ def utf8(text: str) -> bytes:
         return valid_text(text).encode()
 
 
+_warned_non_finite = False
+
+
 def dumps(obj: Any) -> bytes:
-    return utf8(_encoder.encode(obj))
+    """Compact UTF-8 JSON that never fails on data a handler made: lone surrogates become U+FFFD (valid_text),
+    non-finite floats null (RFC 8259 §6 has no NaN or Infinity); either is logged once."""
+    try:
+        text = _encoder.encode(obj)
+    except ValueError:  # a NaN or an infinity somewhere: only server code can have put it there
+        global _warned_non_finite
+        if not _warned_non_finite:
+            _warned_non_finite = True
+            _log.warning("replaced NaN/Infinity with null in outgoing JSON (not JSON numbers); logged once")
+        text = _encoder.encode(_finite(obj))
+    return utf8(text)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        fields = cast(dict[Any, Any], value)
+        return {key: _finite(item) for key, item in fields.items()}
+    if isinstance(value, list | tuple):
+        items = cast(list[Any], value)
+        return [_finite(item) for item in items]
+    return value
 
 
 def encode(message: Message | list[Message]) -> bytes:

@@ -29,7 +29,7 @@ WRITE_QUEUE = 256
 async def serve_connection(
     dispatcher: Dispatcher,
     session: ServerSession,
-    incoming: AsyncIterable[bytes | str],
+    incoming: AsyncIterable[bytes | str | RemoteProtocolError],
     write: Callable[[bytes], Awaitable[None]],
     *,
     hub: ConnectionHub | None = None,
@@ -82,12 +82,16 @@ async def serve_connection(
 def _handle_raw(
     dispatcher: Dispatcher,
     session: ServerSession,
-    raw: bytes | str,
+    raw: bytes | str | RemoteProtocolError,
     nursery: trio.Nursery,
     run_request: Callable[[RequestReceived, trio.CancelScope], Awaitable[None]],
     outbound: ChannelOutbound,
 ) -> tuple[list[Message], RequestReceived | None]:
-    """The replies to send at once (errors) and an initialize to run inline; other requests are started."""
+    """The replies to send at once (errors) and an initialize to run inline; other requests are started.
+
+    `raw` may be the transport's framing error (an oversize line): answered like a parse error."""
+    if isinstance(raw, RemoteProtocolError):
+        return [error_response(None, raw.code, raw.message)], None
     try:
         parsed = parse_body(raw)
     except RemoteProtocolError as exc:

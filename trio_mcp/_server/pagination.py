@@ -1,37 +1,57 @@
-"""Opaque, stable cursors for list methods (Srv/utilities/pagination)."""
+"""Opaque, stable cursors for list methods (Srv/utilities/pagination).
+
+Every definition gets a registration number that never changes or repeats (a replaced tool gets a new one),
+and lists are in that order. A cursor names the number of the last item of its page, so the next page is
+"every item registered after it": an item removed or added between two pages never shifts another item
+into or out of a page already read, so nothing is skipped or listed twice (an added item comes last). The
+numbers come from the same registration code on every instance, so any instance serves the next page.
+"""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
-from typing import TypeVar
+import itertools
+from collections.abc import Iterable
+from typing import Protocol, TypeVar
 
 from .._proto.errors import INVALID_PARAMS, McpError
 
-T = TypeVar("T")
+_registrations = itertools.count()
 
 
-def _encode(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+def registration_number() -> int:
+    return next(_registrations)
+
+
+class Listed(Protocol):
+    @property
+    def order(self) -> int: ...
+
+
+L = TypeVar("L", bound=Listed)
+
+
+def _encode(order: int) -> str:
+    return base64.urlsafe_b64encode(f"r:{order}".encode()).decode().rstrip("=")
 
 
 def _decode(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = raw.partition(":")
-        offset = int(number)
-        if prefix != "o" or offset < 0:
+        order = int(number)
+        if prefix != "r" or order < 0:
             raise ValueError(raw)
     except ValueError:
         # A bad cursor SHOULD be -32602 (Srv/utilities/pagination).
         raise McpError(
             INVALID_PARAMS, f"Invalid cursor {cursor!r}: pass back a nextCursor from an earlier page"
         ) from None
-    return offset
+    return order
 
 
-def paginate(items: Sequence[T], cursor: str | None, page_size: int) -> tuple[list[T], str | None]:
-    start = _decode(cursor) if cursor else 0
-    end = start + page_size
-    page = list(items[start:end])
-    return page, _encode(end) if end < len(items) else None
+def paginate(items: Iterable[L], cursor: str | None, page_size: int) -> tuple[list[L], str | None]:
+    after = _decode(cursor) if cursor else -1
+    remaining = sorted((item for item in items if item.order > after), key=lambda item: item.order)
+    page = remaining[:page_size]
+    return page, _encode(page[-1].order) if len(remaining) > page_size else None

@@ -14,6 +14,7 @@ from .._proto.errors import INVALID_PARAMS, McpError
 from .._runtime.context import Context
 from .content import to_content
 from .handlers import context_parameter, description_of, invoke
+from .pagination import registration_number
 from .schema import resolve_hints
 from .tools import RegistrationError
 
@@ -28,6 +29,8 @@ class PromptDefinition:
     title: str | None = None
     icons: list[t.Icon] | None = None
     meta: dict[str, Any] | None = None
+    #: registration number: list order and the key of pagination cursors (pagination.py)
+    order: int = attrs.field(factory=registration_number, kw_only=True)
 
     @classmethod
     def from_function(

@@ -14,6 +14,7 @@ from .._proto.errors import RESOURCE_NOT_FOUND, McpError
 from .._runtime.context import Context
 from .content import b64, to_jsonable
 from .handlers import context_parameter, description_of, invoke
+from .pagination import registration_number
 from .tools import RegistrationError
 from .uri_template import UriTemplate
 
@@ -33,6 +34,8 @@ class ResourceDefinition:
     icons: list[t.Icon] | None = None
     meta: dict[str, Any] | None = None
     blocking: bool = False
+    #: registration number: list order and the key of pagination cursors (pagination.py)
+    order: int = attrs.field(factory=registration_number, kw_only=True)
 
     @classmethod
     def from_function(

@@ -15,6 +15,7 @@ from .._proto.errors import INVALID_PARAMS, McpError
 from .._runtime.context import Context
 from .content import CONTENT_TYPES, Audio, Image, to_content, to_json_text, to_jsonable
 from .handlers import context_parameter, description_of, invoke
+from .pagination import registration_number
 from .schema import input_schema_for, output_schema_for, resolve_hints
 from .validation import ArgumentBinder, Check, compile_validator
 
@@ -47,6 +48,8 @@ class ToolDefinition:
     # Built once per tool: binding arguments is on every call.
     binder: ArgumentBinder | None = None
     validator: Check | None = None
+    #: registration number: list order and the key of pagination cursors (pagination.py)
+    order: int = attrs.field(factory=registration_number, kw_only=True)
 
     @classmethod
     def from_function(

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import json
 import logging
 import os
@@ -249,6 +250,7 @@ class FileSessionStore:
             self._dirty = False
             self._dirty_event = trio.Event()
             self._state = "loading"
+            await trio.to_thread.run_sync(self._remove_stale_temporaries)
             await self._load()
             manager = trio.open_nursery()
             nursery = await manager.__aenter__()
@@ -272,9 +274,14 @@ class FileSessionStore:
             assert nursery is not None
             assert manager is not None
             nursery.cancel_scope.cancel()
-            await manager.__aexit__(None, None, None)
-            with trio.CancelScope(shield=True):
-                await self._write_or_raise()
+            try:
+                # Raises Cancelled when the host's scope is cancelled (Ctrl-C, a cancelled serve()): the
+                # pending changes are written all the same, once the nursery is gone (a shield around the
+                # nursery's exit would break the nesting of cancel scopes).
+                await manager.__aexit__(None, None, None)
+            finally:
+                with trio.CancelScope(shield=True):
+                    await self._write_or_raise()
         finally:
             self._state = "closed"
             self._lock.release()
@@ -426,6 +433,17 @@ class FileSessionStore:
                 aside,
             )
             return None
+
+    def _remove_stale_temporaries(self) -> None:
+        """A process killed mid-write leaves its temporary file (never the session file: os.replace is atomic).
+        Only the lock holder writes, and we hold the lock: any such file is a leftover."""
+        for leftover in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"):
+            try:
+                leftover.unlink()
+            except OSError as exc:
+                log.warning("could not remove the leftover temporary file %s: %s", leftover, exc)
+            else:
+                log.info("removed %s, left by a write that did not finish", leftover)
 
     def _copy_aside(self, bad: list[str]) -> None:
         aside = _corrupt_path(self.path)

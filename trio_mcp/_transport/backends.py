@@ -5,7 +5,7 @@ from __future__ import annotations
 from .._proto.jsonrpc import Message, encode
 from .._stores._base import ExpiryPolicy, SessionStore
 from .._stores.redis import RedisSessionStore
-from .._stores.select import store_from_config
+from .._stores.select import StoreConfigError, store_from_config
 from .._streams._base import StreamManager
 from .._streams.memory import MemoryStreamManager
 from .._streams.select import redis_stream_manager
@@ -14,13 +14,16 @@ from .config import ConfigError, HttpConfig
 
 def select_store(config: HttpConfig) -> SessionStore:
     policy = ExpiryPolicy(idle_timeout=config.idle_timeout, pending_timeout=config.pending_timeout)
-    return store_from_config(
-        config.store,
-        file=config.store_file,
-        redis_url=config.redis_url,
-        prefix=config.redis_prefix,
-        policy=policy,
-    )
+    try:
+        return store_from_config(
+            config.store,
+            file=config.store_file,
+            redis_url=config.redis_url,
+            prefix=config.redis_prefix,
+            policy=policy,
+        )
+    except StoreConfigError as exc:  # the app's one documented configuration error, naming what was set
+        raise ConfigError(f"{config.named('store')}: {exc}") from exc
 
 
 def select_streams(config: HttpConfig, store: SessionStore) -> StreamManager:

@@ -5,6 +5,7 @@ An explicit argument wins over the environment, the environment over the default
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -56,6 +57,12 @@ class HttpConfig:
     slow_stream_timeout: float = DEFAULT_SLOW_STREAM_TIMEOUT
     sse_retry_ms: int = 1000
     principal: PrincipalHook = default_principal
+    #: where each value came from, for error messages: the keyword, or `TRIO_MCP_X='raw'`
+    origins: Mapping[str, str] = attrs.field(factory=dict[str, str], eq=False, repr=False)
+
+    def named(self, name: str) -> str:
+        """How to name knob `name` in an error: as the user set it (keyword or environment variable)."""
+        return self.origins.get(name, name)
 
 
 _ENV_NAMES = {"redis_url": "REDIS_URL"}
@@ -104,38 +111,53 @@ def _parse_bool(name: str, raw: str) -> bool:
 def load_config(environ: Mapping[str, str] | None = None, **explicit: Any) -> HttpConfig:
     env = os.environ if environ is None else environ
     fields = {f.name: f for f in attrs.fields(HttpConfig)}
-    unknown = sorted(set(explicit) - set(fields))
+    unknown = sorted(set(explicit) - set(fields) | ({"origins"} & set(explicit)))
     if unknown:
         raise ConfigError(
             f"unknown configuration keyword(s): {', '.join(unknown)}; known: {', '.join(sorted(fields))}"
         )
     values: dict[str, Any] = {}
+    # How to name each value in an error: the keyword the caller wrote, or the variable it came from.
+    origin: dict[str, str] = {}
     for name, field in fields.items():
+        if name == "origins":
+            continue
         if name in explicit and explicit[name] is not None:
             value = explicit[name]
             if name in ("allowed_origins", "allowed_hosts", "cors_origins") and not isinstance(value, tuple):
                 value = tuple(value)
             values[name] = value
+            origin[name] = name
         elif name != "principal" and (raw := env.get(_env_name(name))) is not None and raw != "":
             values[name] = _parse(field, raw)
-    config = HttpConfig(**values)
-    _check(config)
+            origin[name] = f"{_env_name(name)}={raw!r}"
+    config = HttpConfig(**values, origins=origin)
+    _check(config, config.named)
     return config
 
 
-def _check(config: HttpConfig) -> None:
+_DURATIONS = (
+    "idle_timeout",
+    "pending_timeout",
+    "keepalive_interval",
+    "heartbeat_interval",
+    "reply_timeout",
+    "slow_stream_timeout",
+)
+
+
+def _check(config: HttpConfig, named: Callable[[str], str]) -> None:
     if not config.path.startswith("/"):
-        raise ConfigError(f"path must start with '/', got {config.path!r}")
-    for name in (
-        "idle_timeout",
-        "pending_timeout",
-        "keepalive_interval",
-        "heartbeat_interval",
-        "reply_timeout",
-        "slow_stream_timeout",
-    ):
-        if getattr(config, name) <= 0:
-            raise ConfigError(f"{name} must be positive")
+        raise ConfigError(f"{named('path')}: the path must start with '/', got {config.path!r}")
+    for name in _DURATIONS:
+        value = getattr(config, name)
+        # NaN passes every `<= 0` test (all its comparisons are false), and trio refuses it as a deadline.
+        if math.isnan(value) or value <= 0:
+            raise ConfigError(f"{named(name)}: {name} must be a positive number of seconds (inf: never)")
+    if math.isnan(config.session_cache_ttl) or config.session_cache_ttl < 0:
+        raise ConfigError(f"{named('session_cache_ttl')}: session_cache_ttl must be 0 (off) or more seconds")
     for name in ("max_sessions", "max_body_size", "stream_buffer"):
         if getattr(config, name) < 1:
-            raise ConfigError(f"{name} must be at least 1")
+            raise ConfigError(f"{named(name)}: {name} must be at least 1")
+    if config.sse_retry_ms < 0:
+        raise ConfigError(f"{named('sse_retry_ms')}: sse_retry_ms must be 0 or more milliseconds")

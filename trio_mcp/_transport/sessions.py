@@ -64,6 +64,7 @@ class SessionManager:
     cache_ttl: float = 0.0
     live: dict[str, LiveSession] = attrs.field(factory=dict[str, LiveSession])
     _touched: set[str] = attrs.field(factory=set[str])
+    _copies: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
     _cache: dict[str, tuple[SessionRecord, float]] = attrs.field(
         factory=dict[str, "tuple[SessionRecord, float]"]
     )
@@ -87,8 +88,13 @@ class SessionManager:
         )
 
     def new_session(self, session_id: str, principal: str | None) -> ServerSession:
+        # MCP basic §Requests: a request id MUST NOT be reused within a session. A session gets a new live
+        # copy (and so a new id counter) whenever it becomes active here again: the copy's number keeps its
+        # ids apart from every earlier copy's, so a late reply can never answer a later request.
         session = ServerSession.new(
-            session_id, id_prefix=f"{self.instance_id}-", reply_timeout=self.reply_timeout
+            session_id,
+            id_prefix=f"{self.instance_id}.{next(self._copies)}-",
+            reply_timeout=self.reply_timeout,
         )
         session.principal = principal
         # Before each server-to-client request goes out, record that this instance waits for its reply: the

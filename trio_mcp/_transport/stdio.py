@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from .._proto.errors import PARSE_ERROR, RemoteProtocolError
 from .._runtime.connection import serve_connection
 from .._runtime.state import ServerSession
 
@@ -19,23 +20,47 @@ if TYPE_CHECKING:
 MAX_LINE = 16 * 1024 * 1024
 
 
-async def lines(stream: trio.abc.ReceiveStream, *, max_line: int = MAX_LINE) -> AsyncGenerator[bytes]:
-    """Split a byte stream on b"\\n" (messages never contain raw newlines); a final unterminated line counts too."""
+async def lines(
+    stream: trio.abc.ReceiveStream, *, max_line: int = MAX_LINE
+) -> AsyncGenerator[bytes | RemoteProtocolError]:
+    """Split a byte stream on b"\\n" (messages never contain raw newlines); a final unterminated line counts too.
+
+    A line longer than `max_line` is skipped up to its newline (memory stays bounded) and yields one
+    RemoteProtocolError in its place, which the connection answers with a JSON-RPC error: the server goes on.
+    """
     buffer = bytearray()
+    skipping = False  # inside an oversize line: drop bytes up to its newline
     while True:
         chunk = await stream.receive_some(65536)
         if not chunk:
             break
         buffer += chunk
+        if skipping:
+            end = buffer.find(b"\n")
+            if end < 0:
+                buffer.clear()
+                continue
+            del buffer[: end + 1]
+            skipping = False
         while (end := buffer.find(b"\n")) >= 0:
             line = bytes(buffer[:end]).strip()
             del buffer[: end + 1]
-            if line:
+            if len(line) > max_line:
+                yield _oversize(max_line)
+            elif line:
                 yield line
         if len(buffer) > max_line:
-            raise ValueError(f"a stdin line exceeds {max_line} bytes")
-    if buffer.strip():
+            buffer.clear()
+            skipping = True
+            yield _oversize(max_line)
+    if buffer.strip() and not skipping:
         yield bytes(buffer).strip()
+
+
+def _oversize(max_line: int) -> RemoteProtocolError:
+    return RemoteProtocolError(
+        f"Parse error: a message line exceeds {max_line} bytes; it was skipped", code=PARSE_ERROR
+    )
 
 
 async def serve_streams(server: Server, receive: trio.abc.ReceiveStream, send: trio.abc.SendStream) -> None:
