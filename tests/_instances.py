@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import attrs
 import trio
-from _rawhttp import Target, post_headers
-from _redis_server import free_port
+from _rawhttp import RawConnection, Target, post_headers
+from _redis_server import RedisServer, free_port
+
+from trio_mcp._proto.sse import SSEEvent
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 30.0
@@ -116,3 +120,97 @@ async def answer_elicitation(
         "POST", post_headers(session_id, version=version), json.dumps(answer).encode()
     )
     assert response.status == 202, response.body
+
+
+# -- a cluster of instances on one Redis, and GET streams on them --
+
+STREAM_WAIT = 10.0
+
+
+@contextmanager
+def run_cluster(
+    redis_server: RedisServer, logs: Path, prefix: str, *, names: str = "ABC", **env: str
+) -> Iterator[list[Instance]]:
+    """`examples.cluster:app` once per name, sharing the test Redis under `prefix` (Redis streams, a 1 s
+    heartbeat and keep-alive; `env` adds or overrides variables); stopped, then checked for tracebacks."""
+    if not redis_server.running:
+        redis_server.start()
+    redis_server.resume()
+    environment = {
+        **os.environ,
+        "TRIO_MCP_STORE": "redis",
+        "REDIS_URL": redis_server.url,
+        "TRIO_MCP_REDIS_PREFIX": prefix,
+        "TRIO_MCP_HEARTBEAT_INTERVAL": "1",
+        "TRIO_MCP_KEEPALIVE_INTERVAL": "1",
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    environment.pop("TRIO_MCP_STREAMS", None)
+    instances: list[Instance] = []
+    try:
+        for name in names:
+            instances.append(spawn(name, "examples.cluster:app", environment, logs))
+        deadline = time.monotonic() + START_TIMEOUT
+        for instance in instances:
+            wait_ready(instance, deadline)
+        yield instances
+    finally:
+        for instance in instances:
+            stop(instance)
+    for instance in instances:
+        assert_clean(instance)
+
+
+class Stream:
+    """The client's GET stream (one SSE response) on one instance, read message by message."""
+
+    def __init__(self, conn: RawConnection, where: str) -> None:
+        self.conn = conn
+        self.where = where
+        self.seen: list[dict[str, Any]] = []  # messages passed over while waiting for another method
+
+    async def next_message(self, method: str) -> dict[str, Any]:
+        """The next message with `method`; the ones before it are kept in `seen`."""
+        with trio.move_on_after(STREAM_WAIT):
+            while True:
+                event = await self.conn.next_event()
+                if event is None:
+                    raise AssertionError(f"the GET stream on {self.where} ended while waiting for {method}")
+                if not event.data:
+                    continue
+                message: dict[str, Any] = json.loads(event.data)
+                if message.get("method") == method:
+                    return message
+                self.seen.append(message)
+        raise AssertionError(
+            f"no {method} on the GET stream on {self.where} within {STREAM_WAIT:g} s: {self.seen}"
+        )
+
+    async def expect_end(self) -> None:
+        """The stream ends with no further message."""
+        with trio.fail_after(STREAM_WAIT):
+            while (event := await self.conn.next_event()) is not None:
+                assert not event.data, f"unexpected message on a closing stream: {event.data!r}"
+
+    async def read_to_end(self) -> list[SSEEvent]:
+        with trio.fail_after(STREAM_WAIT):
+            return list(await self.conn.read_events())
+
+
+@asynccontextmanager
+async def open_stream(
+    instance: Instance, session_id: str, version: str = "2025-11-25"
+) -> AsyncIterator[Stream]:
+    """A GET stream of the session on `instance` (asserts the 200)."""
+    async with await RawConnection.open("127.0.0.1", instance.port) as conn:
+        headers = [
+            ("accept", "text/event-stream"),
+            ("mcp-session-id", session_id),
+            ("mcp-protocol-version", version),
+        ]
+        await conn.send("GET", "/mcp", headers, None)
+        with trio.fail_after(STREAM_WAIT):
+            head = await conn.read_head()
+        assert head.status == 200, (instance.name, head)
+        yield Stream(conn, instance.name)

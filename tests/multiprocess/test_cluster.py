@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
-from _instances import START_TIMEOUT, Instance, answer_elicitation, assert_clean, spawn, stop, wait_ready
+from _instances import Instance, answer_elicitation, open_stream, run_cluster
 from _instances import bounded as _bounded
 from _rawhttp import (
     ACCEPT_BOTH,
     JSON,
-    RawConnection,
     assert_error,
     body_message,
     init_body,
@@ -51,33 +47,8 @@ bounded = _bounded(TEST_TIMEOUT)
 
 @pytest.fixture(scope="module")
 def cluster(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Instance]]:
-    if not redis_server.running:
-        redis_server.start()
-    redis_server.resume()
-    logs = tmp_path_factory.mktemp("cluster")
-    env = {
-        **os.environ,
-        "TRIO_MCP_STORE": "redis",
-        "REDIS_URL": redis_server.url,
-        "TRIO_MCP_REDIS_PREFIX": PREFIX,
-        "TRIO_MCP_HEARTBEAT_INTERVAL": "1",
-        "TRIO_MCP_KEEPALIVE_INTERVAL": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("TRIO_MCP_STREAMS", None)
-    instances: list[Instance] = []
-    try:
-        for name in "ABC":
-            instances.append(spawn(name, "examples.cluster:app", env, logs))
-        deadline = time.monotonic() + START_TIMEOUT
-        for instance in instances:
-            wait_ready(instance, deadline)
+    with run_cluster(redis_server, tmp_path_factory.mktemp("cluster"), PREFIX) as instances:
         yield instances
-    finally:
-        for instance in instances:
-            stop(instance)
-    for instance in instances:
-        assert_clean(instance)
 
 
 # -- helpers --
@@ -101,51 +72,6 @@ async def call(
         message = message[-1]
     assert "result" in message, message
     return message
-
-
-class Stream:
-    """The client's GET stream (one SSE response), read message by message."""
-
-    def __init__(self, conn: RawConnection, where: str) -> None:
-        self.conn = conn
-        self.where = where
-        self.skipped: list[dict[str, Any]] = []
-
-    async def next_message(self, method: str) -> dict[str, Any]:
-        with trio.move_on_after(WAIT):
-            while True:
-                event = await self.conn.next_event()
-                if event is None:
-                    raise AssertionError(f"the GET stream on {self.where} ended while waiting for {method}")
-                if not event.data:
-                    continue
-                message: dict[str, Any] = json.loads(event.data)
-                if message.get("method") == method:
-                    return message
-                self.skipped.append(message)
-        raise AssertionError(
-            f"no {method} on the GET stream on {self.where} within {WAIT:g} s: {self.skipped}"
-        )
-
-    async def expect_end(self) -> None:
-        with trio.fail_after(WAIT):
-            while (event := await self.conn.next_event()) is not None:
-                assert not event.data, f"unexpected message on a closing stream: {event.data!r}"
-
-
-@asynccontextmanager
-async def open_stream(instance: Instance, session_id: str) -> AsyncIterator[Stream]:
-    async with await RawConnection.open("127.0.0.1", instance.port) as conn:
-        headers = [
-            ("accept", "text/event-stream"),
-            ("mcp-session-id", session_id),
-            ("mcp-protocol-version", VERSION),
-        ]
-        await conn.send("GET", "/mcp", headers, None)
-        with trio.fail_after(WAIT):
-            head = await conn.read_head()
-        assert head.status == 200, (instance.name, head)
-        yield Stream(conn, instance.name)
 
 
 def _text(result: dict[str, Any]) -> str:

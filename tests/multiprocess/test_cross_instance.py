@@ -8,29 +8,15 @@ late reply, POSTed anywhere, is accepted and ignored.
 from __future__ import annotations
 
 import json
-import os
 import re
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import trio
-from _instances import (
-    START_TIMEOUT,
-    Instance,
-    answer_elicitation,
-    assert_clean,
-    bounded,
-    spawn,
-    stop,
-    wait_ready,
-)
-from _rawhttp import JSON, RawConnection, body_message, initialize, post_headers, rpc
+from _instances import Instance, Stream, answer_elicitation, bounded, open_stream, run_cluster
+from _rawhttp import JSON, body_message, initialize, post_headers, rpc
 from _redis_server import RedisServer
-
-from trio_mcp._proto.sse import SSEEvent
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.redis]
 
@@ -44,34 +30,9 @@ REPLY_TIMEOUT = 1
 
 @pytest.fixture(scope="module")
 def cluster(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Instance]]:
-    if not redis_server.running:
-        redis_server.start()
-    redis_server.resume()
     logs = tmp_path_factory.mktemp("cross-instance")
-    env = {
-        **os.environ,
-        "TRIO_MCP_STORE": "redis",
-        "REDIS_URL": redis_server.url,
-        "TRIO_MCP_REDIS_PREFIX": PREFIX,
-        "TRIO_MCP_HEARTBEAT_INTERVAL": "1",
-        "TRIO_MCP_KEEPALIVE_INTERVAL": "1",
-        "TRIO_MCP_REPLY_TIMEOUT": str(REPLY_TIMEOUT),
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("TRIO_MCP_STREAMS", None)
-    instances: list[Instance] = []
-    try:
-        for name in "ABC":
-            instances.append(spawn(name, "examples.cluster:app", env, logs))
-        deadline = time.monotonic() + START_TIMEOUT
-        for instance in instances:
-            wait_ready(instance, deadline)
+    with run_cluster(redis_server, logs, PREFIX, TRIO_MCP_REPLY_TIMEOUT=str(REPLY_TIMEOUT)) as instances:
         yield instances
-    finally:
-        for instance in instances:
-            stop(instance)
-    for instance in instances:
-        assert_clean(instance)
 
 
 # -- helpers --
@@ -91,49 +52,6 @@ async def tool(instance: Instance, session_id: str, name: str, **arguments: Any)
     assert "result" in message, message
     result: dict[str, Any] = message["result"]
     return result
-
-
-class Stream:
-    """The client's GET stream on one instance, read event by event."""
-
-    def __init__(self, conn: RawConnection, where: str) -> None:
-        self.conn = conn
-        self.where = where
-        self.seen: list[dict[str, Any]] = []
-
-    async def next_message(self, method: str) -> dict[str, Any]:
-        """The next message with `method`; the ones before it are kept in `seen`."""
-        with trio.move_on_after(WAIT):
-            while True:
-                event = await self.conn.next_event()
-                if event is None:
-                    raise AssertionError(f"the GET stream on {self.where} ended while waiting for {method}")
-                if not event.data:
-                    continue
-                message: dict[str, Any] = json.loads(event.data)
-                if message.get("method") == method:
-                    return message
-                self.seen.append(message)
-        raise AssertionError(f"no {method} on the GET stream on {self.where} within {WAIT:g} s: {self.seen}")
-
-    async def read_to_end(self) -> list[SSEEvent]:
-        with trio.fail_after(WAIT):
-            return list(await self.conn.read_events())
-
-
-@asynccontextmanager
-async def open_stream(instance: Instance, session_id: str) -> AsyncIterator[Stream]:
-    async with await RawConnection.open("127.0.0.1", instance.port) as conn:
-        headers = [
-            ("accept", "text/event-stream"),
-            ("mcp-session-id", session_id),
-            ("mcp-protocol-version", VERSION),
-        ]
-        await conn.send("GET", "/mcp", headers, None)
-        with trio.fail_after(WAIT):
-            head = await conn.read_head()
-        assert head.status == 200, (instance.name, head)
-        yield Stream(conn, instance.name)
 
 
 def holder(redis_server: RedisServer, session_id: str) -> bytes | None:
