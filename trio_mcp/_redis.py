@@ -1,7 +1,6 @@
 """RedisConnection: the one place trio_mcp talks to coredis (shared by the Redis session store and stream manager).
 
-What it adds to a bare ``coredis.Redis`` (measured behaviour of coredis 6.9 under trio: /tmp/coredis_notes.md,
-DESIGN.md §4):
+What it adds to a bare ``coredis.Redis`` (behaviour of coredis 6.9 under trio, as measured):
 
 * **Lifetime.** coredis needs ``async with client:``; entering opens the connection pool's task group (a trio
   nursery) in the entering task, and does not connect. :meth:`RedisConnection.open` enters it and

@@ -1,6 +1,6 @@
 """RedisSessionStore: session records in Redis (coredis 6.9), so any instance can serve any session.
 
-Key layout (DESIGN.md §3; ``prefix`` defaults to ``mcp:``):
+Key layout (``prefix`` defaults to ``mcp:``):
 
 =================================  ======  =========================================================
 ``{prefix}session:{sid}``          STRING  the record as cattrs JSON; TTL = the record's TTL (SET PX)
@@ -367,7 +367,7 @@ class RedisSessionStore:
 
         async def operation(client: coredis.Redis[str]) -> int:
             async with client.pipeline(transaction=True) as pipe:
-                pipe.zremrangebyscore(self._index, float("-inf"), now)  # the sweep (DESIGN.md §3)
+                pipe.zremrangebyscore(self._index, float("-inf"), now)  # the sweep of expired ids
                 pipe.zcount(self._index, f"({now!r}", "+inf")
             results = pipe.results
             assert results is not None

@@ -1,4 +1,4 @@
-"""store_from_config: pick the session store from arguments and the environment (DESIGN.md "Configuration").
+"""store_from_config: pick the session store from arguments and the environment.
 
 An explicit argument wins over the environment, the environment over the default (memory):
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 import trio
 
-ROUTE_TTL = 300.0  # mcp:route:{sid}:{request_id} lives 5 minutes (DESIGN.md §3)
+ROUTE_TTL = 300.0  # mcp:route:{sid}:{request_id} lives 5 minutes
 DEFAULT_HEARTBEAT = 10.0
 # How long a held stream's buffer may stay full before its client counts as lagging and the stream is dropped.
 DEFAULT_SLOW_STREAM_TIMEOUT = 3.0

@@ -1,6 +1,6 @@
 """RedisStreamManager: messages for a session reach whichever instance holds its GET stream, over Redis Pub/Sub.
 
-Channels and keys (DESIGN.md §3; ``prefix`` defaults to ``mcp:``):
+Channels and keys (``prefix`` defaults to ``mcp:``):
 
 ==================================  =======  ==============================================================
 ``{prefix}stream:{sid}``            channel  encoded JSON-RPC messages for the session's standalone stream;

@@ -27,7 +27,7 @@ def select_store(config: HttpConfig) -> SessionStore:
 
 
 def select_streams(config: HttpConfig, store: SessionStore) -> StreamManager:
-    """TRIO_MCP_STREAMS=memory|redis; defaults to redis when the store is Redis (DESIGN.md "Configuration")."""
+    """TRIO_MCP_STREAMS=memory|redis; defaults to redis when the store is Redis."""
     choice = config.streams
     if choice is not None and not isinstance(choice, str):
         return choice  # pyright: ignore[reportUnknownVariableType]

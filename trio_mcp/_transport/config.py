@@ -1,6 +1,6 @@
 """Configuration of the HTTP app: every knob is a keyword with an environment twin TRIO_MCP_<NAME>.
 
-An explicit argument wins over the environment, the environment over the default (DESIGN.md "Configuration").
+An explicit argument wins over the environment, the environment over the default.
 """
 
 from __future__ import annotations

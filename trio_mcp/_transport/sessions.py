@@ -1,7 +1,7 @@
 """Per-instance session runtime: records in the store, live copies only while a stream or request is active.
 
 A session with no open stream and no request in flight costs nothing here but (at most) a touch mark: its state
-is the record in the SessionStore, so any instance can pick it up (DESIGN.md §2-§3).
+is the record in the SessionStore, so any instance can pick it up.
 """
 
 from __future__ import annotations

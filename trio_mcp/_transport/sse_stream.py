@@ -13,7 +13,7 @@ from .asgi import Receive, Send
 
 
 async def watch_disconnect(receive: Receive, scope: trio.CancelScope) -> None:
-    # hypercorn silently drops sends to a gone client: only receive() tells us it left (DESIGN.md §2).
+    # hypercorn silently drops sends to a gone client: only receive() tells us it left.
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
