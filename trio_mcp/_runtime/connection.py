@@ -8,18 +8,15 @@ import trio
 
 from .._proto.errors import RemoteProtocolError
 from .._proto.jsonrpc import (
-    ErrorResponse,
-    InvalidMessage,
     Message,
-    Request,
-    Response,
     encode,
     error_response,
     parse_body,
 )
-from .._proto.session import NotificationReceived, RequestReceived
+from .._proto.session import RequestReceived
 from .dispatcher import Dispatcher, log
 from .hub import ConnectionHub
+from .intake import triage
 from .outbound import ChannelOutbound
 from .state import ServerSession
 
@@ -96,36 +93,27 @@ def _handle_raw(
         parsed = parse_body(raw)
     except RemoteProtocolError as exc:
         return [error_response(None, exc.code, exc.message)], None
-    replies: list[Message] = []
-    initialize: RequestReceived | None = None
     if parsed.is_batch:
         try:
             session.protocol.check_batch()
         except RemoteProtocolError as exc:
             return [error_response(None, exc.code, exc.message)], None
-    for message in parsed.messages:
-        if isinstance(message, InvalidMessage):
-            replies.append(error_response(message.id, message.error.code, message.error.message))
-        elif isinstance(message, Response | ErrorResponse):
-            if not dispatcher.deliver_reply(session, message):
-                log.debug("dropped a reply to request id %r that nobody waits for", message.id)
+    intake = triage(dispatcher, session, parsed)
+    for refused in intake.refused:
+        # JSON-RPC never answers a notification: the verdict HTTP renders as a 400 is only logged here.
+        log.warning("refused a notification: %s", refused.message)
+    for response in intake.responses:
+        if not dispatcher.deliver_reply(session, response):
+            log.debug("dropped a reply to request id %r that nobody waits for", response.id)
+    initialize: RequestReceived | None = None
+    for event in intake.requests:
+        if event.method == "initialize" and not parsed.is_batch:
+            initialize = event
         else:
-            try:
-                event = dispatcher.receive(session, message)
-            except RemoteProtocolError as exc:
-                log.debug("ignored a bad notification: %s", exc.message)
-                continue
-            if isinstance(event, ErrorResponse):
-                replies.append(event)
-            elif isinstance(message, Request) and message.method == "initialize" and not parsed.is_batch:
-                assert isinstance(event, RequestReceived)
-                initialize = event
-            elif isinstance(message, Request):
-                assert isinstance(event, RequestReceived)
-                # Registered before the task starts: a `notifications/cancelled` later in the same batch (or
-                # read before this task first runs) must find it (U/cancellation: handle the races).
-                nursery.start_soon(run_request, event, dispatcher.register_request(session, event))
-            else:
-                assert isinstance(event, NotificationReceived)
-                nursery.start_soon(dispatcher.handle_notification, session, event, outbound)
+            # Registered before any task starts: a `notifications/cancelled` in the same batch (or read before
+            # this task first runs) must find it (U/cancellation: handle the races).
+            nursery.start_soon(run_request, event, dispatcher.register_request(session, event))
+    for notification in intake.notifications:
+        nursery.start_soon(dispatcher.handle_notification, session, notification, outbound)
+    replies: list[Message] = list(intake.replies)
     return replies, initialize

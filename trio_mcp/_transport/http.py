@@ -26,20 +26,18 @@ from .._proto.errors import (
 )
 from .._proto.jsonrpc import (
     ErrorResponse,
-    InvalidMessage,
     Message,
-    Notification,
     ParsedBody,
     Request,
     RequestId,
     Response,
     encode,
-    error_response,
     is_request_id,
     parse_body,
 )
 from .._proto.session import INITIALIZING, READY, RequestReceived
 from .._proto.versions import HEADERLESS_VERSION, LATEST_VERSION, SUPPORTED_VERSIONS, is_supported
+from .._runtime.intake import triage
 from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
 from .._runtime.state import ServerSession
 from .._stores._base import StoreError, StoreUnavailable
@@ -612,35 +610,22 @@ class McpASGIApp:
         *,
         stateless: bool,
     ) -> None:
-        requests: list[RequestReceived] = []
-        replies: list[Message] = []
-        for message in parsed.messages:
-            if isinstance(message, InvalidMessage):
-                replies.append(error_response(message.id, message.error.code, message.error.message))
-            elif isinstance(message, Response | ErrorResponse):
-                if not self.dispatcher.deliver_reply(session, message) and not await self._forward_reply(
-                    session, message
-                ):
-                    log.debug("a reply to request %r arrived, but nothing waits for it", message.id)
-            elif isinstance(message, Notification):
-                try:
-                    event = self.dispatcher.receive(session, message)
-                except RemoteProtocolError as exc:
-                    if not parsed.is_batch:
-                        await respond_error(send, 400, exc.code, exc.message, headers=headers)
-                        return
-                    continue
-                assert not isinstance(event, ErrorResponse | RequestReceived)
-                await self.dispatcher.handle_notification(session, event, NoBackChannel(STATELESS_REASON))
-                if event.method == "notifications/cancelled":
-                    await self._cancel_elsewhere(session, event.params.request_id)
-            else:
-                event = self.dispatcher.receive(session, message)
-                if isinstance(event, ErrorResponse):
-                    replies.append(event)
-                else:
-                    assert isinstance(event, RequestReceived)
-                    requests.append(event)
+        intake = triage(self.dispatcher, session, parsed)
+        if intake.refused and not parsed.is_batch:
+            # A single notification the protocol refused: nobody to answer in JSON-RPC, so HTTP says 400.
+            await respond_error(send, 400, intake.refused[0].code, intake.refused[0].message, headers=headers)
+            return
+        for response in intake.responses:
+            if not self.dispatcher.deliver_reply(session, response) and not await self._forward_reply(
+                session, response
+            ):
+                log.debug("a reply to request %r arrived, but nothing waits for it", response.id)
+        for notification in intake.notifications:
+            await self.dispatcher.handle_notification(session, notification, NoBackChannel(STATELESS_REASON))
+            if notification.method == "notifications/cancelled":
+                await self._cancel_elsewhere(session, notification.params.request_id)
+        requests = list(intake.requests)
+        replies: list[Message] = list(intake.replies)
         if not requests:
             await self._answer_without_requests(send, parsed, replies, headers)
         elif self.config.json_response or not accept.sse or stateless:
