@@ -30,7 +30,7 @@ import trio.lowlevel
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from trio_mcp.streams import RecordingEvents, RedisStreamManager  # noqa: E402
+from trio_mcp.streams import Notify, RecordingEvents, RedisStreamManager  # noqa: E402
 
 
 def _load_redis_server() -> Any:
@@ -129,7 +129,7 @@ async def bench_broadcast(a: RedisStreamManager, events_b: RecordingEvents, coun
     for n in range(count):
         before = len(events_b.broadcasts)
         started = time.perf_counter_ns()
-        await a.broadcast({"kind": "bench", "n": n})
+        await a.broadcast(Notify(method=f"notifications/bench/{n}"))
         with trio.fail_after(5):
             while len(events_b.broadcasts) == before:
                 await trio.lowlevel.checkpoint()

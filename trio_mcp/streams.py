@@ -5,6 +5,12 @@ from ._streams._base import StreamBufferStatistics as StreamBufferStatistics
 from ._streams._base import StreamEvents as StreamEvents
 from ._streams._base import StreamManager as StreamManager
 from ._streams._base import StreamUnavailable as StreamUnavailable
+from ._streams.control import CancelRequest as CancelRequest
+from ._streams.control import ControlEvent as ControlEvent
+from ._streams.control import Notify as Notify
+from ._streams.control import ResourceUpdated as ResourceUpdated
+from ._streams.control import SessionChanged as SessionChanged
+from ._streams.control import StreamTaken as StreamTaken
 from ._streams.kit import RecordingEvents as RecordingEvents
 from ._streams.kit import StreamManagerFactory as StreamManagerFactory
 from ._streams.kit import check_stream_manager as check_stream_manager
@@ -14,16 +20,22 @@ from ._streams.redis import RedisStreamStatistics as RedisStreamStatistics
 from ._streams.select import StreamConfigError as StreamConfigError
 
 __all__ = [
+    "CancelRequest",
+    "ControlEvent",
     "MemoryStreamManager",
+    "Notify",
     "RecordingEvents",
     "RedisStreamManager",
     "RedisStreamStatistics",
+    "ResourceUpdated",
+    "SessionChanged",
     "StreamBuffer",
     "StreamBufferStatistics",
     "StreamConfigError",
     "StreamEvents",
     "StreamManager",
     "StreamManagerFactory",
+    "StreamTaken",
     "StreamUnavailable",
     "check_stream_manager",
 ]

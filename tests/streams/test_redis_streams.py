@@ -12,6 +12,7 @@ from _redis_server import RedisServer, free_port
 
 from trio_mcp._streams.select import redis_stream_manager
 from trio_mcp.streams import (
+    Notify,
     RecordingEvents,
     RedisStreamManager,
     StreamConfigError,
@@ -93,9 +94,10 @@ async def test_streams_survive_a_redis_restart(redis_server: RedisServer, redis_
             if not redis_server.running:
                 redis_server.start()
         # The control and instance channels were resubscribed too.
-        await a.broadcast({"kind": "after-restart"})
+        await a.broadcast(Notify(method="notifications/test/after-restart"))
         await eventually(
-            lambda: {"kind": "after-restart"} in b_events.broadcasts, "no broadcast after restart"
+            lambda: Notify(method="notifications/test/after-restart") in b_events.broadcasts,
+            "no broadcast after restart",
         )
         await a.set_route("before", "x-1")
         assert await b.forward_reply("before", "x-1", b'{"id":"x-1"}')
@@ -264,7 +266,7 @@ async def test_a_failing_event_callback_does_not_stop_the_pump(redis_url: str) -
         async with trio.open_nursery() as nursery:
             await nursery.start(b.run, Broken())
             async with b.subscribe("s", 4) as channel:
-                await a.broadcast({"kind": "boom"})
+                await a.broadcast(Notify(method="boom"))
                 await a.publish("s", b"{}")
                 assert await receive(channel) == b"{}"
             nursery.cancel_scope.cancel()

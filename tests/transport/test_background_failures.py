@@ -34,6 +34,7 @@ from _rawhttp import JSON, RawConnection, Target, body_message, initialize, post
 from examples.everything import WATCHED_RESOURCE_URI, server
 from trio_mcp._streams.redis import RedisStreamManager
 from trio_mcp._transport.http import McpASGIApp
+from trio_mcp.streams import Notify, SessionChanged
 
 VERSION = "2025-11-25"
 TOOLS_CHANGED = "notifications/tools/list_changed"
@@ -243,7 +244,7 @@ async def assert_healthy(cluster: Cluster, stream: RawConnection, session_id: st
     for target in cluster.targets:
         await tools_list_ok(target, session_id)
         await tools_list_ok(target)
-    await cluster.a.streams.broadcast({"kind": "notify", "method": TOOLS_CHANGED})
+    await cluster.a.streams.broadcast(Notify(method=TOOLS_CHANGED))
     await next_message(stream, TOOLS_CHANGED)
 
 
@@ -251,7 +252,7 @@ async def session_with_stream(cluster: Cluster) -> tuple[str, RawConnection]:
     """A session initialized on A whose GET stream is held on B (and is delivered to: checked once)."""
     session_id = await initialize(cluster.target_a)
     stream = await open_get(cluster.target_b, session_id)
-    await cluster.a.streams.broadcast({"kind": "notify", "method": RESOURCES_CHANGED})
+    await cluster.a.streams.broadcast(Notify(method=RESOURCES_CHANGED))
     await next_message(stream, RESOURCES_CHANGED)
     return session_id, stream
 
@@ -325,7 +326,7 @@ async def test_a_failing_session_changed_event_is_logged_and_delivery_goes_on(
         session_id, stream = await session_with_stream(cluster)
         async with stream:
             injected = inject_failure(monkeypatch, cluster.b.sessions, "forget")
-            await cluster.a.streams.broadcast({"kind": "session_changed", "session": session_id})
+            await cluster.a.streams.broadcast(SessionChanged(session=session_id))
             with trio.fail_after(WAIT):
                 await injected.failed.wait()
 
@@ -342,7 +343,7 @@ async def test_a_failing_delivery_of_a_broadcast_is_logged_and_later_broadcasts_
         session_id, stream = await session_with_stream(cluster)
         async with stream:
             injected = inject_failure(monkeypatch, cluster.b.streams, "deliver_local")
-            await cluster.a.streams.broadcast({"kind": "notify", "method": TOOLS_CHANGED})
+            await cluster.a.streams.broadcast(Notify(method=TOOLS_CHANGED))
             with trio.fail_after(WAIT):
                 await injected.failed.wait()
 
@@ -366,7 +367,7 @@ async def test_a_broadcast_still_reaches_the_other_streams_when_one_session_cann
             stream_y = await open_get(target, y)
             async with stream_x, stream_y:
                 app.sessions.close_live(x, ended=True)
-                app.on_broadcast({"kind": "notify", "method": TOOLS_CHANGED})  # the same scheduler tick
+                app.on_broadcast(Notify(method=TOOLS_CHANGED))  # the same scheduler tick
                 await next_message(stream_y, TOOLS_CHANGED, timeout=5)
             nursery.cancel_scope.cancel()
 
@@ -429,7 +430,7 @@ async def test_a_failing_pubsub_dispatch_is_logged_and_the_pump_goes_on(
             manager = redis_streams(redis.b)
             connections = manager.statistics().pubsub_connections
             injected = inject_failure(monkeypatch, manager, "_dispatch")
-            await redis.a.streams.broadcast({"kind": "notify", "method": RESOURCES_CHANGED})
+            await redis.a.streams.broadcast(Notify(method=RESOURCES_CHANGED))
             with trio.fail_after(WAIT):
                 await injected.failed.wait()
             assert manager.statistics().connected

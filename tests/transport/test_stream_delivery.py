@@ -35,6 +35,7 @@ from _rawhttp import JSON, RawConnection, Target, body_message, init_body, note,
 from examples.everything import server
 from trio_mcp._streams.redis import RedisStreamManager
 from trio_mcp._transport.http import McpASGIApp
+from trio_mcp.streams import Notify
 
 VERSION = "2025-11-25"
 TOOLS_CHANGED = "notifications/tools/list_changed"
@@ -62,9 +63,9 @@ def get_headers(session_id: str) -> list[tuple[str | bytes, str | bytes]]:
     ]
 
 
-def notify(method: str) -> dict[str, Any]:
+def notify(method: str) -> Notify:
     """The control event `server.send_*_list_changed()` broadcasts through the stream manager."""
-    return {"kind": "notify", "method": method}
+    return Notify(method=method)
 
 
 def log_note(data: Any) -> bytes:

@@ -14,6 +14,8 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 import trio
 
+from .control import ControlEvent
+
 ROUTE_TTL = 300.0  # mcp:route:{sid}:{request_id} lives 5 minutes
 DEFAULT_HEARTBEAT = 10.0
 # How long a held stream's buffer may stay full before its client counts as lagging and the stream is dropped.
@@ -27,8 +29,8 @@ class StreamUnavailable(Exception):
 class StreamEvents(Protocol):
     """What an instance does with control events; called from the pump task, so never block."""
 
-    def on_broadcast(self, event: dict[str, Any]) -> None:
-        """A server-wide event: {"kind": "list_changed", "method": ...} or {"kind": "resource_updated", "uri": ...}."""
+    def on_broadcast(self, event: ControlEvent) -> None:
+        """A control event some instance (this one included) broadcast (see control.py)."""
         ...
 
     def on_session_deleted(self, session_id: str) -> None: ...
@@ -65,7 +67,9 @@ class StreamManager(Protocol):
         """Send one encoded JSON-RPC message to the session's stream, wherever it is held (dropped if nowhere)."""
         ...
 
-    async def broadcast(self, event: dict[str, Any]) -> None: ...
+    async def broadcast(self, event: ControlEvent) -> None:
+        """Hand `event` to the on_broadcast of every instance, this one's at once."""
+        ...
 
     async def session_deleted(self, session_id: str) -> None: ...
 

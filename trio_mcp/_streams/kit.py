@@ -40,12 +40,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from typing import Any
 
 import attrs
 import trio
 
 from ._base import DEFAULT_SLOW_STREAM_TIMEOUT, StreamBuffer, StreamManager
+from .control import CancelRequest, ControlEvent, Notify, ResourceUpdated, SessionChanged, StreamTaken
 
 StreamManagerFactory = Callable[[], AbstractAsyncContextManager[StreamManager]]
 
@@ -59,11 +59,11 @@ __all__ = ["WAIT", "RecordingEvents", "StreamManagerFactory", "check_stream_mana
 class RecordingEvents:
     """A StreamEvents that records every callback (never blocks)."""
 
-    broadcasts: list[dict[str, Any]] = attrs.field(factory=list[dict[str, Any]])
+    broadcasts: list[ControlEvent] = attrs.field(factory=list[ControlEvent])
     deleted: list[str] = attrs.field(factory=list[str])
     replies: list[tuple[str, bytes]] = attrs.field(factory=list[tuple[str, bytes]])
 
-    def on_broadcast(self, event: dict[str, Any]) -> None:
+    def on_broadcast(self, event: ControlEvent) -> None:
         self.broadcasts.append(event)
 
     def on_session_deleted(self, session_id: str) -> None:
@@ -277,9 +277,20 @@ async def _events(s: _Section) -> None:
     Shared backend: sent on A, checked on A and B. Otherwise: the one manager's own events.
     """
     sender = s.instances[0].manager
-    first = {"kind": "notify", "method": "notifications/tools/list_changed", "nonce": secrets.token_hex(4)}
-    marker = {"kind": "marker", "nonce": secrets.token_hex(4)}
+    # Every kind of control event crosses instances; the nonces keep this run's apart from any other's.
+    nonce = secrets.token_hex(4)
+    first = Notify(method=f"notifications/kit/{nonce}")
+    kinds: list[ControlEvent] = [
+        ResourceUpdated(uri=f"kit://{nonce}"),
+        SessionChanged(session=f"kit-{nonce}"),
+        StreamTaken(session=f"kit-{nonce}", token="t"),
+        CancelRequest(session=f"kit-{nonce}", request_id=7),
+        CancelRequest(session=f"kit-{nonce}", request_id="seven"),
+    ]
+    marker = Notify(method=f"notifications/kit-marker/{nonce}")
     await sender.broadcast(first)
+    for event in kinds:
+        await sender.broadcast(event)
     await sender.broadcast(marker)
     for i, instance in enumerate(s.instances):
         await s.wait_for(
@@ -290,6 +301,8 @@ async def _events(s: _Section) -> None:
     for i, instance in enumerate(s.instances):
         count = instance.events.broadcasts.count(first)
         s.check(count == 1, f"manager #{i} received the broadcast {count} times, not once")
+        for event in kinds:
+            s.check(event in instance.events.broadcasts, f"manager #{i} never received {event!r}")
     sid = _sid("deleted")
     await s.instances[-1].manager.session_deleted(sid)
     for i, instance in enumerate(s.instances):

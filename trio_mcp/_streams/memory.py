@@ -5,12 +5,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import attrs
 import trio
 
 from ._base import DEFAULT_SLOW_STREAM_TIMEOUT, ROUTE_TTL, StreamBuffer, StreamEvents, offer
+from .control import ControlEvent
 
 
 @attrs.define(eq=False)
@@ -57,7 +57,7 @@ class MemoryStreamManager:
         self.deliver_local(session_id, payload)
         await trio.lowlevel.checkpoint()
 
-    async def broadcast(self, event: dict[str, Any]) -> None:
+    async def broadcast(self, event: ControlEvent) -> None:
         if self._events is not None:
             self._events.on_broadcast(event)
         await trio.lowlevel.checkpoint()

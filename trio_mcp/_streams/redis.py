@@ -57,7 +57,7 @@ import secrets
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import trio
@@ -74,6 +74,7 @@ from ._base import (
     decode_event,
     offer,
 )
+from .control import ControlEvent, from_wire, to_wire
 
 if TYPE_CHECKING:
     import coredis
@@ -448,8 +449,12 @@ class RedisStreamManager:
                 kind = envelope.get("type")
                 event = envelope.get("event")
                 session = envelope.get("session")
-                if kind == "broadcast" and isinstance(event, dict):
-                    events.on_broadcast(cast("dict[str, Any]", event))
+                if kind == "broadcast":
+                    decoded = from_wire(event)
+                    if decoded is None:
+                        log.debug("ignored a control event this version does not know: %r", event)
+                    else:
+                        events.on_broadcast(decoded)
                 elif kind == "deleted" and isinstance(session, str):
                     events.on_session_deleted(session)
             elif channel == self._own_channel:
@@ -566,10 +571,10 @@ class RedisStreamManager:
         channel, text = self.stream_channel(session_id), payload.decode()
         await self._command("publish", lambda r: r.publish(channel, text))
 
-    async def broadcast(self, event: dict[str, Any]) -> None:
+    async def broadcast(self, event: ControlEvent) -> None:
         if self._events is not None:
             self._events.on_broadcast(event)  # our own copy now; the others' through the control channel
-        await self._control_message({"type": "broadcast", "event": event})
+        await self._control_message({"type": "broadcast", "event": to_wire(event)})
 
     async def session_deleted(self, session_id: str) -> None:
         if self._events is not None:

@@ -7,6 +7,7 @@ from .._stores._base import ExpiryPolicy, SessionStore
 from .._stores.redis import RedisSessionStore
 from .._stores.select import StoreConfigError, store_from_config
 from .._streams._base import StreamManager
+from .._streams.control import Notify, ResourceUpdated
 from .._streams.memory import MemoryStreamManager
 from .._streams.select import redis_stream_manager
 from .config import ConfigError, HttpConfig
@@ -49,10 +50,10 @@ class HttpHub:
         self._streams = streams
 
     async def broadcast(self, method: str) -> None:
-        await self._streams.broadcast({"kind": "notify", "method": method})
+        await self._streams.broadcast(Notify(method=method))
 
     async def resource_updated(self, uri: str) -> None:
-        await self._streams.broadcast({"kind": "resource_updated", "uri": uri})
+        await self._streams.broadcast(ResourceUpdated(uri=uri))
 
 
 class SessionStreamOutbound:

@@ -32,7 +32,6 @@ from .._proto.jsonrpc import (
     RequestId,
     Response,
     encode,
-    is_request_id,
     parse_body,
 )
 from .._proto.session import INITIALIZING, READY, RequestReceived
@@ -42,6 +41,15 @@ from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
 from .._runtime.state import ServerSession
 from .._stores._base import StoreError, StoreUnavailable
 from .._streams._base import StreamUnavailable
+from .._streams.control import (
+    CancelRequest,
+    ControlEvent,
+    Notify,
+    ResourceUpdated,
+    SessionChanged,
+    StreamTaken,
+    kind_of,
+)
 from .._tasks import guarded, guarded_call, supervised
 from .asgi import (
     JSON_HEADERS,
@@ -174,33 +182,33 @@ class McpASGIApp:
     # Each callback is an error boundary: it runs inside the stream manager's pump or a publisher's task, and
     # a failure must neither stop delivery to other sessions nor fail the caller.
 
-    def on_broadcast(self, event: dict[str, Any]) -> None:
-        guarded_call(f"the control event {event.get('kind')!r}", self._on_broadcast, event)
+    def on_broadcast(self, event: ControlEvent) -> None:
+        guarded_call(f"the control event {kind_of(event)!r}", self._on_broadcast, event)
 
-    def _on_broadcast(self, event: dict[str, Any]) -> None:
-        kind = event.get("kind")
-        if kind == "notify" and isinstance(method := event.get("method"), str):
-            for sid, live in list(self.sessions.live.items()):
-                # A burst of the same list_changed tells a client nothing new: keep one queued.
-                guarded_call(f"notifying session {sid}", self._notify_stream, sid, live, method, None, True)
-        elif kind == "resource_updated" and isinstance(uri := event.get("uri"), str):
-            if self._nursery is not None:
-                self._nursery.start_soon(guarded, "resource update fan-out", self._resource_updated, uri)
-        elif kind == "cancel":
-            live = self.sessions.live.get(str(event.get("session")))
-            request_id = event.get("request_id")
-            if live is not None and is_request_id(request_id):
-                scope = live.session.in_flight.get(cast("RequestId", request_id))
+    def _on_broadcast(self, event: ControlEvent) -> None:
+        match event:
+            case Notify(method=method):
+                for sid, live in list(self.sessions.live.items()):
+                    # A burst of the same list_changed tells a client nothing new: keep one queued.
+                    guarded_call(
+                        f"notifying session {sid}", self._notify_stream, sid, live, method, None, True
+                    )
+            case ResourceUpdated(uri=uri):
+                if self._nursery is not None:
+                    self._nursery.start_soon(guarded, "resource update fan-out", self._resource_updated, uri)
+            case CancelRequest(session=sid, request_id=request_id):
+                live = self.sessions.live.get(sid)
+                scope = live.session.in_flight.get(request_id) if live is not None else None
                 if scope is not None:
                     scope.cancel()
-        elif kind == "session_changed":
-            self.sessions.forget(str(event.get("session")))
-        elif kind == "stream_taken":
-            live = self.sessions.live.get(str(event.get("session")))
-            standalone = live.standalone if live is not None else None
-            if standalone is not None and standalone.token != event.get("token"):
-                # Another instance now holds this session's GET stream: each message on one stream (T§Multiple Connections).
-                standalone.scope.cancel()
+            case SessionChanged(session=sid):
+                self.sessions.forget(sid)
+            case StreamTaken(session=sid, token=token):
+                live = self.sessions.live.get(sid)
+                standalone = live.standalone if live is not None else None
+                if standalone is not None and standalone.token != token:
+                    # Another instance now holds this session's GET stream: each message on one stream (T§Multiple Connections).
+                    standalone.scope.cancel()
 
     async def _resource_updated(self, uri: str) -> None:
         from .._proto import types as t
@@ -638,9 +646,7 @@ class McpASGIApp:
         POST): tell every instance, and the one running it cancels it, like a forwarded reply."""
         if session.session_id is None or request_id is None or request_id in session.in_flight:
             return
-        await self.streams.broadcast(
-            {"kind": "cancel", "session": session.session_id, "request_id": request_id}
-        )
+        await self.streams.broadcast(CancelRequest(session=session.session_id, request_id=request_id))
 
     async def _forward_reply(self, session: ServerSession, message: Response | ErrorResponse) -> bool:
         """The handler waiting for this reply may run on another instance: route it there."""
@@ -781,9 +787,7 @@ class McpASGIApp:
                     # (e.g. list_changed right after the GET returned its headers) must not be lost.
                     await send(start)
                     started = True
-                    await self.streams.broadcast(
-                        {"kind": "stream_taken", "session": session_id, "token": stream.token}
-                    )
+                    await self.streams.broadcast(StreamTaken(session=session_id, token=stream.token))
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(watch_disconnect, receive, nursery.cancel_scope)
                         # Returns when the buffer ends: superseded here, or dropped because the client lagged.

@@ -20,6 +20,7 @@ from .._proto.session import INITIALIZING, NEW, READY, STATES
 from .._runtime.state import ServerSession
 from .._stores._base import SessionRecord, SessionStore, wall_clock
 from .._streams._base import StreamManager
+from .._streams.control import SessionChanged
 
 log = logging.getLogger("trio_mcp.http")
 
@@ -133,7 +134,7 @@ class SessionManager:
         if was_active and self.cache_ttl > 0:
             # Other instances may hold this record in their cache: tell them it changed. (Pending records are
             # never cached by other instances, so initialize and `initialized` need no announcement.)
-            await self.streams.broadcast({"kind": "session_changed", "session": record.session_id})
+            await self.streams.broadcast(SessionChanged(session=record.session_id))
         self._remember(record)
 
     # -- the record cache (bounded; a hit saves the store round trip on the hot path) --
