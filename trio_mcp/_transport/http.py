@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import trio
 
@@ -36,6 +36,7 @@ from .._proto.jsonrpc import (
 )
 from .._proto.session import INITIALIZING, READY, RequestReceived
 from .._proto.versions import HEADERLESS_VERSION, LATEST_VERSION, SUPPORTED_VERSIONS, is_supported
+from .._runtime.application import Application
 from .._runtime.intake import triage
 from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
 from .._runtime.state import ServerSession
@@ -69,9 +70,6 @@ from .headers import AcceptDecision, accept_decision, host_allowed, is_json_cont
 from .sessions import LiveSession, SessionManager, StandaloneStream, new_session_id
 from .sse_stream import SSEWriter, watch_disconnect
 
-if TYPE_CHECKING:
-    from .._server.server import Server
-
 log = logging.getLogger("trio_mcp.http")
 
 MODERN_VERSION_META = "io.modelcontextprotocol/protocolVersion"
@@ -87,7 +85,7 @@ _VERDICT_CACHE = 1024
 class McpASGIApp:
     """`server.asgi_app(**config)`: run it with `hypercorn --worker-class trio module:app`."""
 
-    def __init__(self, server: Server, **config: Any) -> None:
+    def __init__(self, server: Application, **config: Any) -> None:
         self.server = server
         self.config = load_config(**config)
         self.store = select_store(self.config)

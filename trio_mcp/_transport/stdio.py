@@ -6,16 +6,13 @@ import logging
 import secrets
 import sys
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING
 
 import trio
 
 from .._proto.errors import PARSE_ERROR, RemoteProtocolError
+from .._runtime.application import Application
 from .._runtime.connection import serve_connection
 from .._runtime.state import ServerSession
-
-if TYPE_CHECKING:
-    from .._server.server import Server
 
 MAX_LINE = 16 * 1024 * 1024
 
@@ -63,7 +60,9 @@ def _oversize(max_line: int) -> RemoteProtocolError:
     )
 
 
-async def serve_streams(server: Server, receive: trio.abc.ReceiveStream, send: trio.abc.SendStream) -> None:
+async def serve_streams(
+    server: Application, receive: trio.abc.ReceiveStream, send: trio.abc.SendStream
+) -> None:
     session = ServerSession.new(secrets.token_urlsafe(16))
 
     async def write(data: bytes) -> None:
@@ -72,7 +71,7 @@ async def serve_streams(server: Server, receive: trio.abc.ReceiveStream, send: t
     await serve_connection(server.dispatcher(), session, lines(receive), write, hub=server.connections)
 
 
-async def run_stdio(server: Server) -> None:
+async def run_stdio(server: Application) -> None:
     # stdout carries only MCP messages (T§stdio), so logging must go to stderr.
     if not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, level=logging.INFO)
