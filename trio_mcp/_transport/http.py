@@ -21,7 +21,6 @@ from .._proto.errors import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
     PARSE_ERROR,
-    SESSION_NOT_FOUND,
     RemoteProtocolError,
 )
 from .._proto.jsonrpc import (
@@ -35,7 +34,7 @@ from .._proto.jsonrpc import (
     parse_body,
 )
 from .._proto.session import INITIALIZING, READY, RequestReceived
-from .._proto.versions import HEADERLESS_VERSION, LATEST_VERSION, SUPPORTED_VERSIONS, is_supported
+from .._proto.versions import HEADERLESS_VERSION, LATEST_VERSION, SUPPORTED_VERSIONS
 from .._runtime.application import Application
 from .._runtime.intake import triage
 from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
@@ -66,7 +65,8 @@ from .asgi import (
 )
 from .backends import HttpHub, SessionStreamOutbound, select_store, select_streams
 from .config import ConfigError, load_config
-from .headers import AcceptDecision, accept_decision, host_allowed, is_json_content_type, origin_allowed
+from .gate import Gate
+from .headers import AcceptDecision, is_json_content_type
 from .sessions import LiveSession, SessionManager, StandaloneStream, new_session_id
 from .sse_stream import SSEWriter, watch_disconnect
 
@@ -79,7 +79,6 @@ STATELESS_REASON = (
 )
 JSON_MODE_REASON = "this request asked for a JSON response, which has no stream for server-to-client requests"
 _SUPPORTED = ", ".join(SUPPORTED_VERSIONS)
-_VERDICT_CACHE = 1024
 
 
 class McpASGIApp:
@@ -104,8 +103,7 @@ class McpASGIApp:
         self.hub = HttpHub(self.streams)
         self._nursery: trio.Nursery | None = None
         self._started = False
-        self._verdicts: dict[tuple[str | None, str | None, str | None], tuple[int, str] | None] = {}
-        self._accepts: dict[str | None, AcceptDecision] = {}
+        self.gate = Gate(self.config)
 
     # -- lifespan --
 
@@ -286,10 +284,10 @@ class McpASGIApp:
             )
             return
         h = RequestHeaders.from_scope(scope)
-        problem = self._header_verdict(h)
+        problem = self.gate.header_verdict(h)
         if problem is not None:
             status, message = problem
-            await respond_error(send, status, INVALID_REQUEST, message, headers=self._cors(h))
+            await respond_error(send, status, INVALID_REQUEST, message, headers=self.gate.cors(h))
             return
         method = scope["method"]
         try:
@@ -300,7 +298,7 @@ class McpASGIApp:
             elif method == "DELETE":
                 await self._delete(scope, send, h)
             elif method == "OPTIONS" and self.config.cors_origins is not None:
-                await self._preflight(send, h)
+                await self.gate.preflight(send, h)
             else:
                 await respond_error(
                     send,
@@ -327,92 +325,10 @@ class McpASGIApp:
         except Exception:  # the response had already started; nothing more to say
             log.debug("store failure after the response started", exc_info=True)
 
-    # -- header rules --
-
-    def _header_verdict(self, h: RequestHeaders) -> tuple[int, str] | None:
-        """`_check_common_headers`, memoised: clients send the same few Host/Origin/version values every time."""
-        key = (h.host, h.origin, h.protocol_version)
-        try:
-            return self._verdicts[key]
-        except KeyError:
-            pass
-        verdict = self._check_common_headers(h)
-        if len(self._verdicts) >= _VERDICT_CACHE:
-            self._verdicts.clear()  # bounded: a client varying its headers cannot grow memory
-        self._verdicts[key] = verdict
-        return verdict
-
-    def _accept(self, value: str | None) -> AcceptDecision:
-        try:
-            return self._accepts[value]
-        except KeyError:
-            pass
-        decision = accept_decision(value)
-        if len(self._accepts) >= _VERDICT_CACHE:
-            self._accepts.clear()
-        self._accepts[value] = decision
-        return decision
-
-    def _check_common_headers(self, h: RequestHeaders) -> tuple[int, str] | None:
-        # T§Security Warning: validate Origin (403); and a Host allowlist against DNS rebinding.
-        if not host_allowed(h.host, self.config.allowed_hosts):
-            return 421, (
-                f"Misdirected Request: Host {h.host!r} is not allowed. Set allowed_hosts "
-                "(TRIO_MCP_ALLOWED_HOSTS) to the names clients use to reach this server."
-            )
-        if not origin_allowed(
-            h.origin, self.config.allowed_origins, request_host=h.host
-        ) and not self._cors_allows(h.origin):
-            return 403, (
-                f"Forbidden: Origin {h.origin!r} is not allowed. Set allowed_origins (TRIO_MCP_ALLOWED_ORIGINS) "
-                "to permit it."
-            )
-        # T§Protocol Version Header: any supported version is accepted; anything else is 400.
-        if h.protocol_version is not None and not is_supported(h.protocol_version):
-            return 400, (
-                f"Bad Request: unsupported MCP-Protocol-Version {h.protocol_version!r}; "
-                f"this server supports {_SUPPORTED}"
-            )
-        return None
-
-    def _cors_allows(self, origin: str | None) -> bool:
-        """An origin named in `cors_origins` (or `*`) is allowed too: asking for CORS for an origin is
-        asking to let that browser origin in (allowed_origins need not repeat it)."""
-        allowed = self.config.cors_origins
-        return allowed is not None and origin is not None and ("*" in allowed or origin in allowed)
-
-    def _cors(self, h: RequestHeaders) -> list[tuple[bytes, bytes]]:
-        if not self._cors_allows(h.origin):
-            return []
-        assert h.origin is not None
-        return [
-            (b"access-control-allow-origin", h.origin.encode("latin-1")),
-            (b"access-control-expose-headers", b"Mcp-Session-Id, MCP-Protocol-Version"),
-            (b"vary", b"Origin"),
-        ]
-
-    async def _preflight(self, send: Send, h: RequestHeaders) -> None:
-        headers = self._cors(h)
-        if headers:
-            headers += [
-                (b"access-control-allow-methods", b"GET, POST, DELETE, OPTIONS"),
-                (
-                    b"access-control-allow-headers",
-                    b"Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Authorization",
-                ),
-                (b"access-control-max-age", b"600"),
-            ]
-        await respond(send, 204, b"", headers)
-
-    def _stateless_for(self, accept: AcceptDecision) -> bool:
-        if self.config.stateless == "auto":
-            return not accept.sse
-        return bool(self.config.stateless)
-
     # -- POST --
 
     async def _post(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
-        cors = self._cors(h)
+        cors = self.gate.cors(h)
         if not is_json_content_type(h.content_type):
             await respond_error(
                 send,
@@ -422,7 +338,7 @@ class McpASGIApp:
                 headers=cors,
             )
             return
-        accept = self._accept(h.accept)
+        accept = self.gate.accept(h.accept)
         if not accept.json and not accept.sse:
             await respond_error(
                 send,
@@ -474,7 +390,7 @@ class McpASGIApp:
                 data={"supported": list(SUPPORTED_VERSIONS)},
                 headers=cors,
             )
-        elif self._stateless_for(accept):
+        elif self.gate.stateless_for(accept):
             session = ServerSession.new(None)
             session.stateless = True
             session.protocol.state = READY
@@ -521,7 +437,7 @@ class McpASGIApp:
                 headers=cors,
             )
             return
-        if self._stateless_for(accept):
+        if self.gate.stateless_for(accept):
             session = ServerSession.new(None)
             session.stateless = True
             await self._process(session, parsed, send, accept, cors, stateless=True)
@@ -575,7 +491,7 @@ class McpASGIApp:
         assert h.session_id is not None
         async with self.sessions.hold(h.session_id, self.config.principal(scope)) as live:
             if live is None:
-                await self._session_not_found(send, cors)
+                await self.gate.session_not_found(send, cors)
                 return
             session = live.session
             if not await self._batch_allowed(send, session, parsed, cors):
@@ -594,17 +510,6 @@ class McpASGIApp:
             await respond_error(send, 400, exc.code, exc.message, headers=cors)
             return False
         return True
-
-    async def _session_not_found(self, send: Send, cors: list[tuple[bytes, bytes]]) -> None:
-        # T§Session Management: an unknown or expired session is 404; the client then initializes anew.
-        await respond_error(
-            send,
-            404,
-            SESSION_NOT_FOUND,
-            "Session not found: it expired, was deleted, or never existed; send a new initialize without "
-            "Mcp-Session-Id",
-            headers=cors,
-        )
 
     async def _process(
         self,
@@ -743,10 +648,10 @@ class McpASGIApp:
     # -- GET: the standalone stream --
 
     async def _get(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
-        cors = self._cors(h)
-        if await self._refuse_sessionless(send, h, cors, "has no GET stream"):
+        cors = self.gate.cors(h)
+        if await self.gate.refuse_sessionless(send, h, cors, "has no GET stream"):
             return
-        if not self._accept(h.accept).sse:
+        if not self.gate.accept(h.accept).sse:
             await respond_error(
                 send,
                 406,
@@ -758,7 +663,7 @@ class McpASGIApp:
         assert h.session_id is not None
         async with self.sessions.hold(h.session_id, self.config.principal(scope)) as live:
             if live is None:
-                await self._session_not_found(send, cors)
+                await self.gate.session_not_found(send, cors)
                 return
             await self._standalone_stream(live, receive, send, cors)
 
@@ -803,38 +708,18 @@ class McpASGIApp:
                         writer.retry(self.config.sse_retry_ms)
                     await writer.close()
 
-    async def _refuse_sessionless(
-        self, send: Send, h: RequestHeaders, cors: list[tuple[bytes, bytes]], what: str
-    ) -> bool:
-        """GET and DELETE need sessions: 405 on a stateless server, 400 without Mcp-Session-Id."""
-        if self.config.stateless is True:
-            await respond_error(
-                send,
-                405,
-                INVALID_REQUEST,
-                f"Method Not Allowed: this server is stateless and {what}",
-                headers=[*cors, (b"allow", b"POST")],
-            )
-            return True
-        if h.session_id is None:
-            await respond_error(
-                send, 400, INVALID_REQUEST, "Bad Request: missing Mcp-Session-Id header", headers=cors
-            )
-            return True
-        return False
-
     # -- DELETE --
 
     async def _delete(self, scope: Scope, send: Send, h: RequestHeaders) -> None:
-        cors = self._cors(h)
-        if await self._refuse_sessionless(send, h, cors, "has no sessions to end"):
+        cors = self.gate.cors(h)
+        if await self.gate.refuse_sessionless(send, h, cors, "has no sessions to end"):
             return
         assert h.session_id is not None
         record = await self.sessions.record(h.session_id)
         if record is None or (
             record.principal is not None and record.principal != self.config.principal(scope)
         ):
-            await self._session_not_found(send, cors)
+            await self.gate.session_not_found(send, cors)
             return
         await self.sessions.end(h.session_id)
         await self.streams.session_deleted(h.session_id)
