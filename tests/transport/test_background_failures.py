@@ -299,7 +299,7 @@ async def test_an_exception_in_resource_updated_no_longer_takes_the_app_down(
     with trio.fail_after(WAIT * 2):
         session_id, stream = await session_with_stream(cluster)
         async with stream:
-            injected = inject_failure(monkeypatch, cluster.b, "_resource_updated")
+            injected = inject_failure(monkeypatch, cluster.b.control, "_resource_updated")
             await cluster.a.hub.resource_updated(WATCHED_RESOURCE_URI)
             with trio.fail_after(WAIT):
                 await injected.failed.wait()
@@ -367,7 +367,7 @@ async def test_a_broadcast_still_reaches_the_other_streams_when_one_session_cann
             stream_y = await open_get(target, y)
             async with stream_x, stream_y:
                 app.sessions.close_live(x, ended=True)
-                app.on_broadcast(Notify(method=TOOLS_CHANGED))  # the same scheduler tick
+                app.control.on_broadcast(Notify(method=TOOLS_CHANGED))  # the same scheduler tick
                 await next_message(stream_y, TOOLS_CHANGED, timeout=5)
             nursery.cancel_scope.cancel()
 

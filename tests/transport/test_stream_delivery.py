@@ -307,7 +307,7 @@ async def test_a_burst_of_200_broadcasts_in_one_tick_reaches_a_reading_client_in
                 # 200 control events in one tick, as a pump handling a backlog would pass them on.
                 cycle = [TOOLS_CHANGED, RESOURCES_CHANGED, PROMPTS_CHANGED]
                 for n in range(200):
-                    app.on_broadcast(notify(cycle[n % 3]))
+                    app.control.on_broadcast(notify(cycle[n % 3]))
                 assert app.streams.deliver_local(session_id, log_note("after the tick")), (
                     "the stream was dropped"
                 )

@@ -8,7 +8,6 @@ channel per request.
 
 from __future__ import annotations
 
-import functools
 import logging
 import secrets
 from collections.abc import AsyncGenerator
@@ -33,7 +32,7 @@ from .._proto.jsonrpc import (
     encode,
     parse_body,
 )
-from .._proto.session import INITIALIZING, READY, RequestReceived
+from .._proto.session import READY, RequestReceived
 from .._proto.versions import HEADERLESS_VERSION, LATEST_VERSION, SUPPORTED_VERSIONS
 from .._runtime.application import Application
 from .._runtime.intake import triage
@@ -43,14 +42,9 @@ from .._stores._base import StoreError, StoreUnavailable
 from .._streams._base import StreamUnavailable
 from .._streams.control import (
     CancelRequest,
-    ControlEvent,
-    Notify,
-    ResourceUpdated,
-    SessionChanged,
     StreamTaken,
-    kind_of,
 )
-from .._tasks import guarded, guarded_call, supervised
+from .._tasks import supervised
 from .asgi import (
     JSON_HEADERS,
     SSE_HEADERS,
@@ -65,6 +59,7 @@ from .asgi import (
 )
 from .backends import HttpHub, SessionStreamOutbound, select_store, select_streams
 from .config import ConfigError, load_config
+from .fanout import ControlFanout
 from .gate import Gate
 from .headers import AcceptDecision, is_json_content_type
 from .sessions import LiveSession, SessionManager, StandaloneStream, new_session_id
@@ -101,7 +96,7 @@ class McpASGIApp:
         )
         self.dispatcher = server.dispatcher(self.sessions.save)
         self.hub = HttpHub(self.streams)
-        self._nursery: trio.Nursery | None = None
+        self.control = ControlFanout(self.sessions, self.streams, self.store, self.dispatcher)
         self._started = False
         self.gate = Gate(self.config)
 
@@ -117,8 +112,8 @@ class McpASGIApp:
             await opener()
         try:
             async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                await nursery.start(supervised, "stream manager", self.streams.run, self)
+                self.control.nursery = nursery
+                await nursery.start(supervised, "stream manager", self.streams.run, self.control)
                 nursery.start_soon(supervised, "session heartbeat", self._heartbeat)
                 self.server.add_hub(self.hub)
                 self._started = True
@@ -135,7 +130,7 @@ class McpASGIApp:
                         self.sessions.close_live(sid, ended=False)
                     nursery.cancel_scope.cancel()
         finally:
-            self._nursery = None
+            self.control.nursery = None
             # Not inside a new cancel scope: the Redis and file stores entered a task group in open() above,
             # and exiting it from within a scope opened later corrupts trio's cancel scope stack.
             await self.store.aclose()
@@ -172,91 +167,6 @@ class McpASGIApp:
                 )
                 return
         await send({"type": "lifespan.shutdown.complete"})
-
-    # -- StreamEvents: control events from any instance --
-
-    # Each callback is an error boundary: it runs inside the stream manager's pump or a publisher's task, and
-    # a failure must neither stop delivery to other sessions nor fail the caller.
-
-    def on_broadcast(self, event: ControlEvent) -> None:
-        guarded_call(f"the control event {kind_of(event)!r}", self._on_broadcast, event)
-
-    def _on_broadcast(self, event: ControlEvent) -> None:
-        match event:
-            case Notify(method=method):
-                for sid, live in list(self.sessions.live.items()):
-                    # A burst of the same list_changed tells a client nothing new: keep one queued.
-                    guarded_call(
-                        f"notifying session {sid}", self._notify_stream, sid, live, method, None, True
-                    )
-            case ResourceUpdated(uri=uri):
-                if self._nursery is not None:
-                    self._nursery.start_soon(guarded, "resource update fan-out", self._resource_updated, uri)
-            case CancelRequest(session=sid, request_id=request_id):
-                live = self.sessions.live.get(sid)
-                scope = live.session.in_flight.get(request_id) if live is not None else None
-                if scope is not None:
-                    scope.cancel()
-            case SessionChanged(session=sid):
-                self.sessions.forget(sid)
-            case StreamTaken(session=sid, token=token):
-                live = self.sessions.live.get(sid)
-                standalone = live.standalone if live is not None else None
-                if standalone is not None and standalone.token != token:
-                    # Another instance now holds this session's GET stream: each message on one stream (T§Multiple Connections).
-                    standalone.scope.cancel()
-
-    async def _resource_updated(self, uri: str) -> None:
-        from .._proto import types as t
-
-        params = t.ResourceUpdatedNotificationParams(uri=uri)
-        for sid, live in list(self.sessions.live.items()):
-            if live.standalone is None:
-                continue
-            # Subscriptions live in the record (any instance may have changed them): read it, not our copy.
-            try:
-                record = await self.store.get(sid)
-            except StoreUnavailable as exc:
-                log.warning("could not send resource updates for %s: %s", uri, exc)
-                return
-            if record is not None and uri in record.subscriptions:
-                guarded_call(
-                    f"notifying session {sid}",
-                    self._notify_stream,
-                    sid,
-                    live,
-                    "notifications/resources/updated",
-                    params,
-                    False,
-                )
-
-    def _notify_stream(self, sid: str, live: LiveSession, method: str, params: Any, coalesce: bool) -> None:
-        """One session's share of a fan-out (each under its own error boundary, so one session that cannot take
-        a notification never stops the others): onto its GET stream, if this instance holds one."""
-        if live.standalone is None or live.session.protocol.state not in (INITIALIZING, READY):
-            return  # no stream here, or the session just closed (DELETE) and is unwinding
-        note = live.session.protocol.send_notification(method, params)
-        self.streams.deliver_local(sid, encode(note), coalesce=coalesce)
-
-    def on_session_deleted(self, session_id: str) -> None:
-        guarded_call(
-            "closing a deleted session", functools.partial(self.sessions.close_live, ended=True), session_id
-        )
-
-    def on_reply(self, session_id: str, payload: bytes) -> None:
-        guarded_call("delivering a forwarded reply", self._on_reply, session_id, payload)
-
-    def _on_reply(self, session_id: str, payload: bytes) -> None:
-        live = self.sessions.live.get(session_id)
-        if live is None:
-            return
-        try:
-            messages = parse_body(payload).messages
-        except RemoteProtocolError:
-            return
-        for message in messages:
-            if isinstance(message, Response | ErrorResponse):
-                self.dispatcher.deliver_reply(live.session, message)
 
     # -- ASGI entry --
 
