@@ -19,50 +19,30 @@ import trio
 from .._proto.errors import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
-    PARSE_ERROR,
-    RemoteProtocolError,
 )
-from .._proto.jsonrpc import (
-    ErrorResponse,
-    Message,
-    ParsedBody,
-    Request,
-    RequestId,
-    Response,
-    encode,
-    parse_body,
-)
-from .._proto.session import READY, RequestReceived
-from .._proto.versions import HEADERLESS_VERSION, LATEST_VERSION, SUPPORTED_VERSIONS
+from .._proto.versions import SUPPORTED_VERSIONS
 from .._runtime.application import Application
-from .._runtime.intake import triage
-from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
-from .._runtime.state import ServerSession
 from .._stores._base import StoreError, StoreUnavailable
 from .._streams._base import StreamUnavailable
 from .._streams.control import (
-    CancelRequest,
     StreamTaken,
 )
 from .._tasks import supervised
 from .asgi import (
-    JSON_HEADERS,
     SSE_HEADERS,
-    BodyTooLarge,
     Receive,
     RequestHeaders,
     Scope,
     Send,
-    read_body,
     respond,
     respond_error,
 )
-from .backends import HttpHub, SessionStreamOutbound, select_store, select_streams
+from .backends import HttpHub, select_store, select_streams
 from .config import ConfigError, load_config
 from .fanout import ControlFanout
 from .gate import Gate
-from .headers import AcceptDecision, is_json_content_type
-from .sessions import LiveSession, SessionManager, StandaloneStream, new_session_id
+from .post import PostHandler
+from .sessions import LiveSession, SessionManager, StandaloneStream
 from .sse_stream import SSEWriter, watch_disconnect
 
 log = logging.getLogger("trio_mcp.http")
@@ -96,9 +76,12 @@ class McpASGIApp:
         )
         self.dispatcher = server.dispatcher(self.sessions.save)
         self.hub = HttpHub(self.streams)
-        self.control = ControlFanout(self.sessions, self.streams, self.store, self.dispatcher)
-        self._started = False
         self.gate = Gate(self.config)
+        self.control = ControlFanout(self.sessions, self.streams, self.store, self.dispatcher)
+        self.post = PostHandler(
+            self.config, self.gate, self.sessions, self.streams, self.store, self.dispatcher
+        )
+        self._started = False
 
     # -- lifespan --
 
@@ -202,7 +185,7 @@ class McpASGIApp:
         method = scope["method"]
         try:
             if method == "POST":
-                await self._post(scope, receive, send, h)
+                await self.post(scope, receive, send, h)
             elif method == "GET":
                 await self._get(scope, receive, send, h)
             elif method == "DELETE":
@@ -234,326 +217,6 @@ class McpASGIApp:
             )
         except Exception:  # the response had already started; nothing more to say
             log.debug("store failure after the response started", exc_info=True)
-
-    # -- POST --
-
-    async def _post(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
-        cors = self.gate.cors(h)
-        if not is_json_content_type(h.content_type):
-            await respond_error(
-                send,
-                415,
-                INVALID_REQUEST,
-                f"Unsupported Media Type: POST a JSON-RPC message with Content-Type: application/json, not {h.content_type!r}",
-                headers=cors,
-            )
-            return
-        accept = self.gate.accept(h.accept)
-        if not accept.json and not accept.sse:
-            await respond_error(
-                send,
-                406,
-                INVALID_REQUEST,
-                "Not Acceptable: the Accept header must allow application/json and/or text/event-stream "
-                "(clients should send both)",
-                headers=cors,
-            )
-            return
-        limit = self.config.max_body_size
-        if h.bad_content_length or (h.content_length is not None and h.content_length > limit):
-            await respond_error(
-                send, 413, INVALID_REQUEST, f"Payload Too Large: the body exceeds {limit} bytes", headers=cors
-            )
-            return
-        try:
-            body = await read_body(receive, limit)
-        except BodyTooLarge:
-            await respond_error(
-                send, 413, INVALID_REQUEST, f"Payload Too Large: the body exceeds {limit} bytes", headers=cors
-            )
-            return
-        try:
-            parsed = parse_body(body)
-        except RemoteProtocolError as exc:
-            await respond_error(send, 400, exc.code, exc.message, headers=cors)
-            return
-        except RecursionError:
-            # json.loads recurses per nesting level: `[[[[...` within max_body_size would otherwise be a 500.
-            await respond_error(
-                send, 400, PARSE_ERROR, "Parse error: the JSON body is nested too deeply", headers=cors
-            )
-            return
-        initialize = next(
-            (m for m in parsed.messages if isinstance(m, Request) and m.method == "initialize"), None
-        )
-        if initialize is not None:
-            await self._post_initialize(scope, send, h, accept, parsed, cors)
-        elif h.session_id is not None:
-            await self._post_in_session(scope, send, h, accept, parsed, cors)
-        elif _is_modern(parsed):
-            await respond_error(
-                send,
-                400,
-                INVALID_REQUEST,
-                f"Bad Request: this server speaks MCP {_SUPPORTED} (initialize first); "
-                "the 2026-07-28 stateless protocol is not supported yet",
-                data={"supported": list(SUPPORTED_VERSIONS)},
-                headers=cors,
-            )
-        elif self.gate.stateless_for(accept):
-            session = ServerSession.new(None)
-            session.stateless = True
-            session.protocol.state = READY
-            # No session to go by: the header's version rules (T§Protocol Version Header: none -> 2025-03-26).
-            session.protocol.protocol_version = h.protocol_version or HEADERLESS_VERSION
-            if not await self._batch_allowed(send, session, parsed, cors):
-                return
-            await self._process(session, parsed, send, accept, cors, stateless=True)
-        else:
-            await respond_error(
-                send,
-                400,
-                INVALID_REQUEST,
-                "Bad Request: missing Mcp-Session-Id header; send initialize first and echo the session id it "
-                "returns on every later request",
-                headers=cors,
-            )
-
-    async def _post_initialize(
-        self,
-        scope: Scope,
-        send: Send,
-        h: RequestHeaders,
-        accept: AcceptDecision,
-        parsed: ParsedBody,
-        cors: list[tuple[bytes, bytes]],
-    ) -> None:
-        if parsed.is_batch:
-            # L§Initialization (2025-03-26): initialize MUST NOT be part of a batch.
-            await respond_error(
-                send,
-                400,
-                INVALID_REQUEST,
-                "Invalid Request: initialize must not be part of a batch",
-                headers=cors,
-            )
-            return
-        if h.session_id is not None:
-            await respond_error(
-                send,
-                400,
-                INVALID_REQUEST,
-                "Bad Request: initialize starts a new session; send it without an Mcp-Session-Id header",
-                headers=cors,
-            )
-            return
-        if self.gate.stateless_for(accept):
-            session = ServerSession.new(None)
-            session.stateless = True
-            await self._process(session, parsed, send, accept, cors, stateless=True)
-            return
-        session_id = new_session_id()
-        session = self.sessions.new_session(session_id, self.config.principal(scope))
-        if not await self.sessions.reserve(session, self.config.max_sessions):
-            await respond_error(
-                send,
-                503,
-                INTERNAL_ERROR,
-                f"Service Unavailable: the server holds its maximum of {self.config.max_sessions} sessions; "
-                "retry later or end unused sessions with DELETE",
-                headers=[*cors, (b"retry-after", b"1")],
-            )
-            return
-        (message,) = parsed.messages  # not a batch (refused above)
-        assert isinstance(message, Request)
-        async with self.sessions.hold_new(session):
-            # Run inline, before any header goes out: only an initialize that succeeded hands out a session id
-            # (T§Session Management: the server assigns it "at initialization time", in the InitializeResult's
-            # response); a refused one leaves no session behind to 404 on later.
-            event = self.dispatcher.receive(session, message)
-            reply = (
-                event
-                if isinstance(event, ErrorResponse)
-                else await self.dispatcher.handle_request(
-                    session, cast(RequestReceived, event), NoBackChannel(JSON_MODE_REASON)
-                )
-            )
-            assert reply is not None
-            headers = cors
-            if isinstance(reply, ErrorResponse):
-                await self.store.delete(session_id)  # give back the place reserved under the cap
-            else:
-                headers = [*cors, (b"mcp-session-id", session_id.encode("ascii"))]
-            if self.config.json_response or not accept.sse:
-                await self._answer_without_requests(send, parsed, [reply], headers)
-            else:
-                await self._answer_sse(session, send, [], [reply], headers)
-
-    async def _post_in_session(
-        self,
-        scope: Scope,
-        send: Send,
-        h: RequestHeaders,
-        accept: AcceptDecision,
-        parsed: ParsedBody,
-        cors: list[tuple[bytes, bytes]],
-    ) -> None:
-        assert h.session_id is not None
-        async with self.sessions.hold(h.session_id, self.config.principal(scope)) as live:
-            if live is None:
-                await self.gate.session_not_found(send, cors)
-                return
-            session = live.session
-            if not await self._batch_allowed(send, session, parsed, cors):
-                return
-            await self._process(session, parsed, send, accept, cors, stateless=False)
-
-    async def _batch_allowed(
-        self, send: Send, session: ServerSession, parsed: ParsedBody, cors: list[tuple[bytes, bytes]]
-    ) -> bool:
-        """Batches follow the session's protocol version (only 2025-03-26 has them); refused with 400."""
-        if not parsed.is_batch:
-            return True
-        try:
-            session.protocol.check_batch()
-        except RemoteProtocolError as exc:
-            await respond_error(send, 400, exc.code, exc.message, headers=cors)
-            return False
-        return True
-
-    async def _process(
-        self,
-        session: ServerSession,
-        parsed: ParsedBody,
-        send: Send,
-        accept: AcceptDecision,
-        headers: list[tuple[bytes, bytes]],
-        *,
-        stateless: bool,
-    ) -> None:
-        intake = triage(self.dispatcher, session, parsed)
-        if intake.refused and not parsed.is_batch:
-            # A single notification the protocol refused: nobody to answer in JSON-RPC, so HTTP says 400.
-            await respond_error(send, 400, intake.refused[0].code, intake.refused[0].message, headers=headers)
-            return
-        for response in intake.responses:
-            if not self.dispatcher.deliver_reply(session, response) and not await self._forward_reply(
-                session, response
-            ):
-                log.debug("a reply to request %r arrived, but nothing waits for it", response.id)
-        for notification in intake.notifications:
-            await self.dispatcher.handle_notification(session, notification, NoBackChannel(STATELESS_REASON))
-            if notification.method == "notifications/cancelled":
-                await self._cancel_elsewhere(session, notification.params.request_id)
-        requests = list(intake.requests)
-        replies: list[Message] = list(intake.replies)
-        if not requests:
-            await self._answer_without_requests(send, parsed, replies, headers)
-        elif self.config.json_response or not accept.sse or stateless:
-            await self._answer_json(session, send, parsed, requests, replies, headers, stateless=stateless)
-        else:
-            await self._answer_sse(session, send, requests, replies, headers)
-
-    async def _cancel_elsewhere(self, session: ServerSession, request_id: RequestId | None) -> None:
-        """U§Cancellation: the request may run on another instance of the session (any instance serves any
-        POST): tell every instance, and the one running it cancels it, like a forwarded reply."""
-        if session.session_id is None or request_id is None or request_id in session.in_flight:
-            return
-        await self.streams.broadcast(CancelRequest(session=session.session_id, request_id=request_id))
-
-    async def _forward_reply(self, session: ServerSession, message: Response | ErrorResponse) -> bool:
-        """The handler waiting for this reply may run on another instance: route it there."""
-        if session.session_id is None or message.id is None:
-            return False
-        return await self.streams.forward_reply(session.session_id, message.id, encode(message))
-
-    async def _answer_without_requests(
-        self, send: Send, parsed: ParsedBody, replies: list[Message], headers: list[tuple[bytes, bytes]]
-    ) -> None:
-        if not replies:
-            # T§Sending.4: accepted notifications and responses get 202 with no body.
-            await respond(send, 202, b"", headers)
-            return
-        if not parsed.is_batch:
-            reply = replies[0]
-            status = (
-                400
-                if isinstance(reply, ErrorResponse) and reply.error.code in (INVALID_REQUEST, PARSE_ERROR)
-                else 200
-            )
-            await respond(send, status, encode(reply), [*JSON_HEADERS, *headers])
-            return
-        await respond(send, 200, encode(replies), [*JSON_HEADERS, *headers])
-
-    async def _answer_json(
-        self,
-        session: ServerSession,
-        send: Send,
-        parsed: ParsedBody,
-        requests: list[RequestReceived],
-        replies: list[Message],
-        headers: list[tuple[bytes, bytes]],
-        *,
-        stateless: bool,
-    ) -> None:
-        outbound: Outbound
-        if stateless or session.session_id is None:
-            outbound = NoBackChannel(STATELESS_REASON)
-        else:
-            outbound = SessionStreamOutbound(self.streams, session.session_id)
-        for event in requests:
-            reply = await self.dispatcher.handle_request(session, event, outbound)
-            if reply is not None:
-                replies.append(reply)
-        if not replies:
-            await respond(send, 202, b"", headers)
-        elif parsed.is_batch:
-            await respond(send, 200, encode(replies), [*JSON_HEADERS, *headers])
-        else:
-            reply = replies[0]
-            status = (
-                400
-                if isinstance(reply, ErrorResponse) and reply.error.code in (INVALID_REQUEST, PARSE_ERROR)
-                else 200
-            )
-            await respond(send, status, encode(reply), [*JSON_HEADERS, *headers])
-
-    async def _answer_sse(
-        self,
-        session: ServerSession,
-        send: Send,
-        requests: list[RequestReceived],
-        replies: list[Message],
-        headers: list[tuple[bytes, bytes]],
-    ) -> None:
-        stream_id = secrets.token_hex(4)
-        writer = SSEWriter(send, stream_id)
-        await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
-        if session.protocol.protocol_version == LATEST_VERSION:
-            # T§Sending.6 (2025-11-25): a priming event with an id and empty data, so the client can resume.
-            writer.prime()
-        for reply in replies:
-            writer.message(reply)
-        awaiting: set[RequestId] = {event.id for event in requests}
-        send_channel, receive_channel = trio.open_memory_channel[Message](self.config.stream_buffer)
-
-        async def run(event: RequestReceived, channel: trio.MemorySendChannel[Message]) -> None:
-            async with channel:
-                outbound: Outbound = ChannelOutbound(channel)
-                reply = await self.dispatcher.handle_request(session, event, outbound)
-                if reply is not None:
-                    await outbound.send(reply)
-
-        if not awaiting:
-            await writer.close()
-            return
-        async with trio.open_nursery() as nursery:
-            async with send_channel:
-                for event in requests:
-                    nursery.start_soon(run, event, send_channel.clone())
-            async with receive_channel:
-                await writer.drain(receive_channel, self.config.keepalive_interval, awaiting)
-                await writer.close()
 
     # -- GET: the standalone stream --
 
@@ -655,13 +318,3 @@ def _route_path(scope: Scope) -> str:
     if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
         return path[len(root) :] or "/"
     return path
-
-
-def _is_modern(parsed: ParsedBody) -> bool:
-    """A 2026-07-28-style request: no initialize, the protocol version in `_meta` (spec-checklist §8)."""
-    for message in parsed.messages:
-        if isinstance(message, Request) and isinstance(message.params, dict):
-            meta = message.params.get("_meta")
-            if isinstance(meta, dict) and MODERN_VERSION_META in meta:
-                return True
-    return False

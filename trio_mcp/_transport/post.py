@@ -1,0 +1,414 @@
+"""POST on the MCP endpoint: a JSON-RPC message or batch in, a JSON answer or an SSE response out.
+
+Content type, Accept and size are checked, the body goes through the one parse boundary (`parse_body`), then
+one of: `initialize` (a new session, its place under the cap taken first), a request in a session, or a
+stateless request (docs/architecture.md §2). JSON mode needs no task and no channel per request; SSE mode one
+handler task per request and one bounded channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import cast
+
+import attrs
+import trio
+
+from .._proto.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, RemoteProtocolError
+from .._proto.jsonrpc import (
+    ErrorResponse,
+    Message,
+    ParsedBody,
+    Request,
+    RequestId,
+    Response,
+    encode,
+    parse_body,
+)
+from .._proto.session import READY, RequestReceived
+from .._proto.versions import HEADERLESS_VERSION, LATEST_VERSION, SUPPORTED_VERSIONS
+from .._runtime.dispatcher import Dispatcher
+from .._runtime.intake import triage
+from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
+from .._runtime.state import ServerSession
+from .._stores._base import SessionStore
+from .._streams._base import StreamManager
+from .._streams.control import CancelRequest
+from .asgi import (
+    JSON_HEADERS,
+    SSE_HEADERS,
+    BodyTooLarge,
+    Receive,
+    RequestHeaders,
+    Scope,
+    Send,
+    read_body,
+    respond,
+    respond_error,
+)
+from .backends import SessionStreamOutbound
+from .config import HttpConfig
+from .gate import Gate, Headers
+from .headers import AcceptDecision, is_json_content_type
+from .sessions import SessionManager, new_session_id
+from .sse_stream import SSEWriter
+
+log = logging.getLogger("trio_mcp.http")
+
+MODERN_VERSION_META = "io.modelcontextprotocol/protocolVersion"
+STATELESS_REASON = (
+    "the client connected statelessly (no Mcp-Session-Id and no text/event-stream in Accept), so the server "
+    "cannot send it requests; initialize a session with Accept: application/json, text/event-stream"
+)
+JSON_MODE_REASON = "this request asked for a JSON response, which has no stream for server-to-client requests"
+_SUPPORTED = ", ".join(SUPPORTED_VERSIONS)
+
+
+@attrs.frozen(kw_only=True)
+class Post:
+    """One POST on its way through the handler."""
+
+    scope: Scope
+    send: Send
+    h: RequestHeaders
+    accept: AcceptDecision
+    parsed: ParsedBody
+    cors: Headers
+
+
+class PostHandler:
+    def __init__(
+        self,
+        config: HttpConfig,
+        gate: Gate,
+        sessions: SessionManager,
+        streams: StreamManager,
+        store: SessionStore,
+        dispatcher: Dispatcher,
+    ) -> None:
+        self.config = config
+        self.gate = gate
+        self.sessions = sessions
+        self.streams = streams
+        self.store = store
+        self.dispatcher = dispatcher
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
+        cors = self.gate.cors(h)
+        if not is_json_content_type(h.content_type):
+            await respond_error(
+                send,
+                415,
+                INVALID_REQUEST,
+                f"Unsupported Media Type: POST a JSON-RPC message with Content-Type: application/json, not {h.content_type!r}",
+                headers=cors,
+            )
+            return
+        accept = self.gate.accept(h.accept)
+        if not accept.json and not accept.sse:
+            await respond_error(
+                send,
+                406,
+                INVALID_REQUEST,
+                "Not Acceptable: the Accept header must allow application/json and/or text/event-stream "
+                "(clients should send both)",
+                headers=cors,
+            )
+            return
+        limit = self.config.max_body_size
+        if h.bad_content_length or (h.content_length is not None and h.content_length > limit):
+            await respond_error(
+                send, 413, INVALID_REQUEST, f"Payload Too Large: the body exceeds {limit} bytes", headers=cors
+            )
+            return
+        try:
+            body = await read_body(receive, limit)
+        except BodyTooLarge:
+            await respond_error(
+                send, 413, INVALID_REQUEST, f"Payload Too Large: the body exceeds {limit} bytes", headers=cors
+            )
+            return
+        try:
+            parsed = parse_body(body)
+        except RemoteProtocolError as exc:
+            await respond_error(send, 400, exc.code, exc.message, headers=cors)
+            return
+        except RecursionError:
+            # json.loads recurses per nesting level: `[[[[...` within max_body_size would otherwise be a 500.
+            await respond_error(
+                send, 400, PARSE_ERROR, "Parse error: the JSON body is nested too deeply", headers=cors
+            )
+            return
+        initialize = next(
+            (m for m in parsed.messages if isinstance(m, Request) and m.method == "initialize"), None
+        )
+        post = Post(scope=scope, send=send, h=h, accept=accept, parsed=parsed, cors=cors)
+        if initialize is not None:
+            await self._initialize(post)
+        elif h.session_id is not None:
+            await self._in_session(post)
+        elif _is_modern(parsed):
+            await respond_error(
+                send,
+                400,
+                INVALID_REQUEST,
+                f"Bad Request: this server speaks MCP {_SUPPORTED} (initialize first); "
+                "the 2026-07-28 stateless protocol is not supported yet",
+                data={"supported": list(SUPPORTED_VERSIONS)},
+                headers=cors,
+            )
+        elif self.gate.stateless_for(accept):
+            session = _stateless_session()
+            session.protocol.state = READY
+            # No session to go by: the header's version rules (T§Protocol Version Header: none -> 2025-03-26).
+            session.protocol.protocol_version = h.protocol_version or HEADERLESS_VERSION
+            if not await self._batch_allowed(send, session, parsed, cors):
+                return
+            await self._process(session, parsed, send, accept, cors, stateless=True)
+        else:
+            await respond_error(
+                send,
+                400,
+                INVALID_REQUEST,
+                "Bad Request: missing Mcp-Session-Id header; send initialize first and echo the session id it "
+                "returns on every later request",
+                headers=cors,
+            )
+
+    async def _initialize(self, post: Post) -> None:
+        scope, send, h, accept, parsed, cors = (
+            post.scope,
+            post.send,
+            post.h,
+            post.accept,
+            post.parsed,
+            post.cors,
+        )
+        if parsed.is_batch:
+            # L§Initialization (2025-03-26): initialize MUST NOT be part of a batch.
+            await respond_error(
+                send,
+                400,
+                INVALID_REQUEST,
+                "Invalid Request: initialize must not be part of a batch",
+                headers=cors,
+            )
+            return
+        if h.session_id is not None:
+            await respond_error(
+                send,
+                400,
+                INVALID_REQUEST,
+                "Bad Request: initialize starts a new session; send it without an Mcp-Session-Id header",
+                headers=cors,
+            )
+            return
+        if self.gate.stateless_for(accept):
+            session = _stateless_session()
+            await self._process(session, parsed, send, accept, cors, stateless=True)
+            return
+        session_id = new_session_id()
+        session = self.sessions.new_session(session_id, self.config.principal(scope))
+        if not await self.sessions.reserve(session, self.config.max_sessions):
+            await respond_error(
+                send,
+                503,
+                INTERNAL_ERROR,
+                f"Service Unavailable: the server holds its maximum of {self.config.max_sessions} sessions; "
+                "retry later or end unused sessions with DELETE",
+                headers=[*cors, (b"retry-after", b"1")],
+            )
+            return
+        (message,) = parsed.messages  # not a batch (refused above)
+        assert isinstance(message, Request)
+        async with self.sessions.hold_new(session):
+            # Run inline, before any header goes out: only an initialize that succeeded hands out a session id
+            # (T§Session Management: the server assigns it "at initialization time", in the InitializeResult's
+            # response); a refused one leaves no session behind to 404 on later.
+            event = self.dispatcher.receive(session, message)
+            reply = (
+                event
+                if isinstance(event, ErrorResponse)
+                else await self.dispatcher.handle_request(
+                    session, cast(RequestReceived, event), NoBackChannel(JSON_MODE_REASON)
+                )
+            )
+            assert reply is not None
+            headers = cors
+            if isinstance(reply, ErrorResponse):
+                await self.store.delete(session_id)  # give back the place reserved under the cap
+            else:
+                headers = [*cors, (b"mcp-session-id", session_id.encode("ascii"))]
+            if self.config.json_response or not accept.sse:
+                await self._answer_without_requests(send, parsed, [reply], headers)
+            else:
+                await self._answer_sse(session, send, [], [reply], headers)
+
+    async def _in_session(self, post: Post) -> None:
+        scope, send, h, accept, parsed, cors = (
+            post.scope,
+            post.send,
+            post.h,
+            post.accept,
+            post.parsed,
+            post.cors,
+        )
+        assert h.session_id is not None
+        async with self.sessions.hold(h.session_id, self.config.principal(scope)) as live:
+            if live is None:
+                await self.gate.session_not_found(send, cors)
+                return
+            session = live.session
+            if not await self._batch_allowed(send, session, parsed, cors):
+                return
+            await self._process(session, parsed, send, accept, cors, stateless=False)
+
+    async def _batch_allowed(
+        self, send: Send, session: ServerSession, parsed: ParsedBody, cors: Headers
+    ) -> bool:
+        """Batches follow the session's protocol version (only 2025-03-26 has them); refused with 400."""
+        if not parsed.is_batch:
+            return True
+        try:
+            session.protocol.check_batch()
+        except RemoteProtocolError as exc:
+            await respond_error(send, 400, exc.code, exc.message, headers=cors)
+            return False
+        return True
+
+    async def _process(
+        self,
+        session: ServerSession,
+        parsed: ParsedBody,
+        send: Send,
+        accept: AcceptDecision,
+        headers: Headers,
+        *,
+        stateless: bool,
+    ) -> None:
+        intake = triage(self.dispatcher, session, parsed)
+        if intake.refused and not parsed.is_batch:
+            # A single notification the protocol refused: nobody to answer in JSON-RPC, so HTTP says 400.
+            await respond_error(send, 400, intake.refused[0].code, intake.refused[0].message, headers=headers)
+            return
+        for response in intake.responses:
+            if not self.dispatcher.deliver_reply(session, response) and not await self._forward_reply(
+                session, response
+            ):
+                log.debug("a reply to request %r arrived, but nothing waits for it", response.id)
+        for notification in intake.notifications:
+            await self.dispatcher.handle_notification(session, notification, NoBackChannel(STATELESS_REASON))
+            if notification.method == "notifications/cancelled":
+                await self._cancel_elsewhere(session, notification.params.request_id)
+        requests = list(intake.requests)
+        replies: list[Message] = list(intake.replies)
+        if not requests:
+            await self._answer_without_requests(send, parsed, replies, headers)
+        elif self.config.json_response or not accept.sse or stateless:
+            await self._answer_json(session, send, parsed, requests, replies, headers, stateless=stateless)
+        else:
+            await self._answer_sse(session, send, requests, replies, headers)
+
+    async def _cancel_elsewhere(self, session: ServerSession, request_id: RequestId | None) -> None:
+        """U§Cancellation: the request may run on another instance of the session (any instance serves any
+        POST): tell every instance, and the one running it cancels it, like a forwarded reply."""
+        if session.session_id is None or request_id is None or request_id in session.in_flight:
+            return
+        await self.streams.broadcast(CancelRequest(session=session.session_id, request_id=request_id))
+
+    async def _forward_reply(self, session: ServerSession, message: Response | ErrorResponse) -> bool:
+        """The handler waiting for this reply may run on another instance: route it there."""
+        if session.session_id is None or message.id is None:
+            return False
+        return await self.streams.forward_reply(session.session_id, message.id, encode(message))
+
+    async def _answer_without_requests(
+        self, send: Send, parsed: ParsedBody, replies: list[Message], headers: Headers
+    ) -> None:
+        """Nothing to run: the error replies (or 202, T§Sending.4: accepted notifications and responses)."""
+        if not replies:
+            await respond(send, 202, b"", headers)
+        elif parsed.is_batch:
+            await respond(send, 200, encode(replies), [*JSON_HEADERS, *headers])
+        else:
+            # A single message refused as unparseable or invalid is a 400; any other answer a 200.
+            reply = replies[0]
+            refused = isinstance(reply, ErrorResponse) and reply.error.code in (INVALID_REQUEST, PARSE_ERROR)
+            await respond(send, 400 if refused else 200, encode(reply), [*JSON_HEADERS, *headers])
+
+    async def _answer_json(
+        self,
+        session: ServerSession,
+        send: Send,
+        parsed: ParsedBody,
+        requests: list[RequestReceived],
+        replies: list[Message],
+        headers: Headers,
+        *,
+        stateless: bool,
+    ) -> None:
+        outbound: Outbound
+        if stateless or session.session_id is None:
+            outbound = NoBackChannel(STATELESS_REASON)
+        else:
+            outbound = SessionStreamOutbound(self.streams, session.session_id)
+        for event in requests:
+            reply = await self.dispatcher.handle_request(session, event, outbound)
+            if reply is not None:
+                replies.append(reply)
+        await self._answer_without_requests(send, parsed, replies, headers)
+
+    async def _answer_sse(
+        self,
+        session: ServerSession,
+        send: Send,
+        requests: list[RequestReceived],
+        replies: list[Message],
+        headers: Headers,
+    ) -> None:
+        stream_id = secrets.token_hex(4)
+        writer = SSEWriter(send, stream_id)
+        await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
+        if session.protocol.protocol_version == LATEST_VERSION:
+            # T§Sending.6 (2025-11-25): a priming event with an id and empty data, so the client can resume.
+            writer.prime()
+        for reply in replies:
+            writer.message(reply)
+        awaiting: set[RequestId] = {event.id for event in requests}
+        send_channel, receive_channel = trio.open_memory_channel[Message](self.config.stream_buffer)
+
+        async def run(event: RequestReceived, channel: trio.MemorySendChannel[Message]) -> None:
+            async with channel:
+                outbound: Outbound = ChannelOutbound(channel)
+                reply = await self.dispatcher.handle_request(session, event, outbound)
+                if reply is not None:
+                    await outbound.send(reply)
+
+        if not awaiting:
+            await writer.close()
+            return
+        async with trio.open_nursery() as nursery:
+            async with send_channel:
+                for event in requests:
+                    nursery.start_soon(run, event, send_channel.clone())
+            async with receive_channel:
+                await writer.drain(receive_channel, self.config.keepalive_interval, awaiting)
+                await writer.close()
+
+
+def _stateless_session() -> ServerSession:
+    # A throwaway session for one stateless request: no id, no record, no back channel.
+    session = ServerSession.new(None)
+    session.stateless = True
+    return session
+
+
+def _is_modern(parsed: ParsedBody) -> bool:
+    """A 2026-07-28-style request: no initialize, the protocol version in `_meta` (spec-checklist §8)."""
+    for message in parsed.messages:
+        if isinstance(message, Request) and isinstance(message.params, dict):
+            meta = message.params.get("_meta")
+            if isinstance(meta, dict) and MODERN_VERSION_META in meta:
+                return True
+    return False
