@@ -177,14 +177,7 @@ class PostHandler:
             )
 
     async def _initialize(self, post: Post) -> None:
-        scope, send, h, accept, parsed, cors = (
-            post.scope,
-            post.send,
-            post.h,
-            post.accept,
-            post.parsed,
-            post.cors,
-        )
+        send, parsed, cors = post.send, post.parsed, post.cors
         if parsed.is_batch:
             # L§Initialization (2025-03-26): initialize MUST NOT be part of a batch.
             await respond_error(
@@ -195,7 +188,7 @@ class PostHandler:
                 headers=cors,
             )
             return
-        if h.session_id is not None:
+        if post.h.session_id is not None:
             await respond_error(
                 send,
                 400,
@@ -204,12 +197,11 @@ class PostHandler:
                 headers=cors,
             )
             return
-        if self.gate.stateless_for(accept):
-            session = _stateless_session()
-            await self._process(session, parsed, send, accept, cors, stateless=True)
+        if self.gate.stateless_for(post.accept):
+            await self._process(_stateless_session(), parsed, send, post.accept, cors, stateless=True)
             return
         session_id = new_session_id()
-        session = self.sessions.new_session(session_id, self.config.principal(scope))
+        session = self.sessions.new_session(session_id, self.config.principal(post.scope))
         if not await self.sessions.reserve(session, self.config.max_sessions):
             await respond_error(
                 send,
@@ -240,29 +232,21 @@ class PostHandler:
                 await self.store.delete(session_id)  # give back the place reserved under the cap
             else:
                 headers = [*cors, (b"mcp-session-id", session_id.encode("ascii"))]
-            if self.config.json_response or not accept.sse:
+            if self.config.json_response or not post.accept.sse:
                 await self._answer_without_requests(send, parsed, [reply], headers)
             else:
                 await self._answer_sse(session, send, [], [reply], headers)
 
     async def _in_session(self, post: Post) -> None:
-        scope, send, h, accept, parsed, cors = (
-            post.scope,
-            post.send,
-            post.h,
-            post.accept,
-            post.parsed,
-            post.cors,
-        )
-        assert h.session_id is not None
-        async with self.sessions.hold(h.session_id, self.config.principal(scope)) as live:
+        assert post.h.session_id is not None
+        async with self.sessions.hold(post.h.session_id, self.config.principal(post.scope)) as live:
             if live is None:
-                await self.gate.session_not_found(send, cors)
+                await self.gate.session_not_found(post.send, post.cors)
                 return
-            session = live.session
-            if not await self._batch_allowed(send, session, parsed, cors):
-                return
-            await self._process(session, parsed, send, accept, cors, stateless=False)
+            if await self._batch_allowed(post.send, live.session, post.parsed, post.cors):
+                await self._process(
+                    live.session, post.parsed, post.send, post.accept, post.cors, stateless=False
+                )
 
     async def _batch_allowed(
         self, send: Send, session: ServerSession, parsed: ParsedBody, cors: Headers
