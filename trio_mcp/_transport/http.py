@@ -9,7 +9,6 @@ channel per request.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -24,12 +23,8 @@ from .._proto.versions import SUPPORTED_VERSIONS
 from .._runtime.application import Application
 from .._stores._base import StoreError, StoreUnavailable
 from .._streams._base import StreamUnavailable
-from .._streams.control import (
-    StreamTaken,
-)
 from .._tasks import supervised
 from .asgi import (
-    SSE_HEADERS,
     Receive,
     RequestHeaders,
     Scope,
@@ -42,8 +37,8 @@ from .config import ConfigError, load_config
 from .fanout import ControlFanout
 from .gate import Gate
 from .post import PostHandler
-from .sessions import LiveSession, SessionManager, StandaloneStream
-from .sse_stream import SSEWriter, watch_disconnect
+from .sessions import SessionManager
+from .standalone import StandaloneStreams
 
 log = logging.getLogger("trio_mcp.http")
 
@@ -78,6 +73,7 @@ class McpASGIApp:
         self.hub = HttpHub(self.streams)
         self.gate = Gate(self.config)
         self.control = ControlFanout(self.sessions, self.streams, self.store, self.dispatcher)
+        self.get = StandaloneStreams(self.config, self.gate, self.sessions, self.streams)
         self.post = PostHandler(
             self.config, self.gate, self.sessions, self.streams, self.store, self.dispatcher
         )
@@ -187,7 +183,7 @@ class McpASGIApp:
             if method == "POST":
                 await self.post(scope, receive, send, h)
             elif method == "GET":
-                await self._get(scope, receive, send, h)
+                await self.get(scope, receive, send, h)
             elif method == "DELETE":
                 await self._delete(scope, send, h)
             elif method == "OPTIONS" and self.config.cors_origins is not None:
@@ -217,69 +213,6 @@ class McpASGIApp:
             )
         except Exception:  # the response had already started; nothing more to say
             log.debug("store failure after the response started", exc_info=True)
-
-    # -- GET: the standalone stream --
-
-    async def _get(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
-        cors = self.gate.cors(h)
-        if await self.gate.refuse_sessionless(send, h, cors, "has no GET stream"):
-            return
-        if not self.gate.accept(h.accept).sse:
-            await respond_error(
-                send,
-                406,
-                INVALID_REQUEST,
-                "Not Acceptable: GET opens an SSE stream; send Accept: text/event-stream",
-                headers=cors,
-            )
-            return
-        assert h.session_id is not None
-        async with self.sessions.hold(h.session_id, self.config.principal(scope)) as live:
-            if live is None:
-                await self.gate.session_not_found(send, cors)
-                return
-            await self._standalone_stream(live, receive, send, cors)
-
-    async def _standalone_stream(
-        self, live: LiveSession, receive: Receive, send: Send, headers: list[tuple[bytes, bytes]]
-    ) -> None:
-        session_id = live.session.session_id
-        assert session_id is not None
-        previous = live.standalone
-        if previous is not None:
-            # A new GET supersedes the old stream, so a client reconnecting after a blip is never locked out.
-            previous.scope.cancel()
-        stream = StandaloneStream(scope=trio.CancelScope(), token=secrets.token_hex(8))
-        live.standalone = stream
-        writer = SSEWriter(send, stream.token)
-        start = {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]}
-        started = False
-        try:
-            with stream.scope:
-                async with self.streams.subscribe(
-                    session_id, self.config.stream_buffer, slow_timeout=self.config.slow_stream_timeout
-                ) as buffer:
-                    # Subscribed before the client sees the 200: a message published as soon as it does
-                    # (e.g. list_changed right after the GET returned its headers) must not be lost.
-                    await send(start)
-                    started = True
-                    await self.streams.broadcast(StreamTaken(session=session_id, token=stream.token))
-                    async with trio.open_nursery() as nursery:
-                        nursery.start_soon(watch_disconnect, receive, nursery.cancel_scope)
-                        # Returns when the buffer ends: superseded here, or dropped because the client lagged.
-                        await writer.drain(buffer, self.config.keepalive_interval)
-                        nursery.cancel_scope.cancel()
-        finally:
-            if live.standalone is stream:
-                live.standalone = None
-            if started or stream.scope.cancelled_caught:
-                with trio.CancelScope(shield=True), trio.move_on_after(1):
-                    if not started:  # superseded before it began: still a stream, ended with retry
-                        await send(start)
-                    if not stream.session_ended:
-                        # T§Resumability: whatever ended this stream, the client reconnects after `retry`.
-                        writer.retry(self.config.sse_retry_ms)
-                    await writer.close()
 
     # -- DELETE --
 

@@ -1,0 +1,91 @@
+"""GET on the MCP endpoint: the session's standalone SSE stream (T§Listening for Messages from the Server).
+
+The stream subscribes before its 200 goes out (a message published at once is not lost), tells every other
+instance it now holds the session's stream (`StreamTaken`: one stream per session, T§Multiple Connections),
+and drains its `StreamBuffer` until it is superseded, dropped as slow, deleted or shut down; every end except
+the session's DELETE writes `retry:` so the client reconnects (docs/architecture.md §2).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import trio
+
+from .._proto.errors import INVALID_REQUEST
+from .._streams._base import StreamManager
+from .._streams.control import StreamTaken
+from .asgi import SSE_HEADERS, Receive, RequestHeaders, Scope, Send, respond_error
+from .config import HttpConfig
+from .gate import Gate, Headers
+from .sessions import LiveSession, SessionManager, StandaloneStream
+from .sse_stream import SSEWriter, watch_disconnect
+
+
+class StandaloneStreams:
+    def __init__(
+        self, config: HttpConfig, gate: Gate, sessions: SessionManager, streams: StreamManager
+    ) -> None:
+        self.config = config
+        self.gate = gate
+        self.sessions = sessions
+        self.streams = streams
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
+        cors = self.gate.cors(h)
+        if await self.gate.refuse_sessionless(send, h, cors, "has no GET stream"):
+            return
+        if not self.gate.accept(h.accept).sse:
+            await respond_error(
+                send,
+                406,
+                INVALID_REQUEST,
+                "Not Acceptable: GET opens an SSE stream; send Accept: text/event-stream",
+                headers=cors,
+            )
+            return
+        assert h.session_id is not None
+        async with self.sessions.hold(h.session_id, self.config.principal(scope)) as live:
+            if live is None:
+                await self.gate.session_not_found(send, cors)
+                return
+            await self._stream(live, receive, send, cors)
+
+    async def _stream(self, live: LiveSession, receive: Receive, send: Send, headers: Headers) -> None:
+        session_id = live.session.session_id
+        assert session_id is not None
+        previous = live.standalone
+        if previous is not None:
+            # A new GET supersedes the old stream, so a client reconnecting after a blip is never locked out.
+            previous.scope.cancel()
+        stream = StandaloneStream(scope=trio.CancelScope(), token=secrets.token_hex(8))
+        live.standalone = stream
+        writer = SSEWriter(send, stream.token)
+        start = {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]}
+        started = False
+        try:
+            with stream.scope:
+                async with self.streams.subscribe(
+                    session_id, self.config.stream_buffer, slow_timeout=self.config.slow_stream_timeout
+                ) as buffer:
+                    # Subscribed before the client sees the 200: a message published as soon as it does
+                    # (e.g. list_changed right after the GET returned its headers) must not be lost.
+                    await send(start)
+                    started = True
+                    await self.streams.broadcast(StreamTaken(session=session_id, token=stream.token))
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(watch_disconnect, receive, nursery.cancel_scope)
+                        # Returns when the buffer ends: superseded here, or dropped because the client lagged.
+                        await writer.drain(buffer, self.config.keepalive_interval)
+                        nursery.cancel_scope.cancel()
+        finally:
+            if live.standalone is stream:
+                live.standalone = None
+            if started or stream.scope.cancelled_caught:
+                with trio.CancelScope(shield=True), trio.move_on_after(1):
+                    if not started:  # superseded before it began: still a stream, ended with retry
+                        await send(start)
+                    if not stream.session_ended:
+                        # T§Resumability: whatever ended this stream, the client reconnects after `retry`.
+                        writer.retry(self.config.sse_retry_ms)
+                    await writer.close()
