@@ -9,7 +9,7 @@ from .asgi import RequestHeaders, Send, respond, respond_error
 from .config import HttpConfig
 from .headers import AcceptDecision, accept_decision, host_allowed, origin_allowed
 
-_SUPPORTED = ", ".join(SUPPORTED_VERSIONS)
+SUPPORTED_LIST = ", ".join(SUPPORTED_VERSIONS)  # for messages naming the versions we speak
 _VERDICT_CACHE = 1024
 
 Headers = list[tuple[bytes, bytes]]
@@ -63,7 +63,7 @@ class Gate:
         if h.protocol_version is not None and not is_supported(h.protocol_version):
             return 400, (
                 f"Bad Request: unsupported MCP-Protocol-Version {h.protocol_version!r}; "
-                f"this server supports {_SUPPORTED}"
+                f"this server supports {SUPPORTED_LIST}"
             )
         return None
 

@@ -19,7 +19,6 @@ from .._proto.errors import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
 )
-from .._proto.versions import SUPPORTED_VERSIONS
 from .._runtime.application import Application
 from .._stores._base import StoreError, StoreUnavailable
 from .._streams._base import StreamUnavailable
@@ -41,14 +40,6 @@ from .sessions import SessionManager
 from .standalone import StandaloneStreams
 
 log = logging.getLogger("trio_mcp.http")
-
-MODERN_VERSION_META = "io.modelcontextprotocol/protocolVersion"
-STATELESS_REASON = (
-    "the client connected statelessly (no Mcp-Session-Id and no text/event-stream in Accept), so the server "
-    "cannot send it requests; initialize a session with Accept: application/json, text/event-stream"
-)
-JSON_MODE_REASON = "this request asked for a JSON response, which has no stream for server-to-client requests"
-_SUPPORTED = ", ".join(SUPPORTED_VERSIONS)
 
 
 class McpASGIApp:

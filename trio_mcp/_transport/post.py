@@ -49,7 +49,7 @@ from .asgi import (
 )
 from .backends import SessionStreamOutbound
 from .config import HttpConfig
-from .gate import Gate, Headers
+from .gate import SUPPORTED_LIST, Gate, Headers
 from .headers import AcceptDecision, is_json_content_type
 from .sessions import SessionManager, new_session_id
 from .sse_stream import SSEWriter
@@ -62,7 +62,6 @@ STATELESS_REASON = (
     "cannot send it requests; initialize a session with Accept: application/json, text/event-stream"
 )
 JSON_MODE_REASON = "this request asked for a JSON response, which has no stream for server-to-client requests"
-_SUPPORTED = ", ".join(SUPPORTED_VERSIONS)
 
 
 @attrs.frozen(kw_only=True)
@@ -153,7 +152,7 @@ class PostHandler:
                 send,
                 400,
                 INVALID_REQUEST,
-                f"Bad Request: this server speaks MCP {_SUPPORTED} (initialize first); "
+                f"Bad Request: this server speaks MCP {SUPPORTED_LIST} (initialize first); "
                 "the 2026-07-28 stateless protocol is not supported yet",
                 data={"supported": list(SUPPORTED_VERSIONS)},
                 headers=cors,
