@@ -234,6 +234,24 @@ class StreamBuffer:
         )
 
 
+def take_stream(
+    streams: dict[str, StreamBuffer], session_id: str, capacity: int, slow_timeout: float
+) -> StreamBuffer:
+    """A new buffer for the session's stream held here; a previous one held here ends (a new GET supersedes)."""
+    previous = streams.get(session_id)
+    if previous is not None:
+        previous.close()
+    buffer = streams[session_id] = StreamBuffer(capacity, slow_timeout=slow_timeout)
+    return buffer
+
+
+def release_stream(streams: dict[str, StreamBuffer], session_id: str, buffer: StreamBuffer) -> None:
+    """The subscription of `buffer` ended: it ends, and no longer holds the session (unless taken again)."""
+    if streams.get(session_id) is buffer:
+        del streams[session_id]
+    buffer.close()
+
+
 def offer(
     streams: dict[str, StreamBuffer], session_id: str, payload: bytes, *, coalesce: bool = False
 ) -> bool:

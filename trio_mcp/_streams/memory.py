@@ -9,7 +9,15 @@ from contextlib import asynccontextmanager
 import attrs
 import trio
 
-from ._base import DEFAULT_SLOW_STREAM_TIMEOUT, ROUTE_TTL, StreamBuffer, StreamEvents, offer
+from ._base import (
+    DEFAULT_SLOW_STREAM_TIMEOUT,
+    ROUTE_TTL,
+    StreamBuffer,
+    StreamEvents,
+    offer,
+    release_stream,
+    take_stream,
+)
 from .control import ControlEvent
 
 
@@ -35,17 +43,11 @@ class MemoryStreamManager:
     async def subscribe(
         self, session_id: str, capacity: int, *, slow_timeout: float = DEFAULT_SLOW_STREAM_TIMEOUT
     ) -> AsyncGenerator[StreamBuffer]:
-        buffer = StreamBuffer(capacity, slow_timeout=slow_timeout)
-        previous = self._streams.get(session_id)
-        if previous is not None:
-            previous.close()
-        self._streams[session_id] = buffer
+        buffer = take_stream(self._streams, session_id, capacity, slow_timeout)
         try:
             yield buffer
         finally:
-            if self._streams.get(session_id) is buffer:
-                del self._streams[session_id]
-            buffer.close()
+            release_stream(self._streams, session_id, buffer)
 
     def deliver_local(self, session_id: str, payload: bytes, *, coalesce: bool = False) -> bool:
         return offer(self._streams, session_id, payload, coalesce=coalesce)

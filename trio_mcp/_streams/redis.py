@@ -73,6 +73,8 @@ from ._base import (
     StreamUnavailable,
     decode_event,
     offer,
+    release_stream,
+    take_stream,
 )
 from .control import ControlEvent, from_wire, to_wire
 
@@ -504,18 +506,12 @@ class RedisStreamManager:
     async def subscribe(
         self, session_id: str, capacity: int, *, slow_timeout: float = DEFAULT_SLOW_STREAM_TIMEOUT
     ) -> AsyncGenerator[StreamBuffer]:
-        buffer = StreamBuffer(capacity, slow_timeout=slow_timeout)
-        previous = self._streams.get(session_id)
-        if previous is not None:
-            previous.close()  # a new GET supersedes the stream held here
-        self._streams[session_id] = buffer
+        buffer = take_stream(self._streams, session_id, capacity, slow_timeout)
         try:
             await self._hold(session_id)
             yield buffer
         finally:
-            if self._streams.get(session_id) is buffer:
-                del self._streams[session_id]
-            buffer.close()
+            release_stream(self._streams, session_id, buffer)
             if session_id not in self._streams:
                 with trio.CancelScope(shield=True), trio.move_on_after(self._conn.timeout):
                     await self._release(session_id)
