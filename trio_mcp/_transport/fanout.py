@@ -52,9 +52,7 @@ class ControlFanout:
             case Notify(method=method):
                 for sid, live in list(self.sessions.live.items()):
                     # A burst of the same list_changed tells a client nothing new: keep one queued.
-                    guarded_call(
-                        f"notifying session {sid}", self._notify_stream, sid, live, method, None, True
-                    )
+                    self._notify_stream(sid, live, method, None, coalesce=True)
             case ResourceUpdated(uri=uri):
                 if self.nursery is not None:
                     self.nursery.start_soon(guarded, "resource update fan-out", self._resource_updated, uri)
@@ -84,23 +82,21 @@ class ControlFanout:
                 log.warning("could not send resource updates for %s: %s", uri, exc)
                 return
             if record is not None and uri in record.subscriptions:
-                guarded_call(
-                    f"notifying session {sid}",
-                    self._notify_stream,
-                    sid,
-                    live,
-                    "notifications/resources/updated",
-                    params,
-                    False,
-                )
+                self._notify_stream(sid, live, "notifications/resources/updated", params, coalesce=False)
 
-    def _notify_stream(self, sid: str, live: LiveSession, method: str, params: Any, coalesce: bool) -> None:
-        """One session's share of a fan-out (each under its own error boundary, so one session that cannot take
-        a notification never stops the others): onto its GET stream, if this instance holds one."""
+    def _notify_stream(
+        self, sid: str, live: LiveSession, method: str, params: Any, *, coalesce: bool
+    ) -> None:
+        """One session's share of a fan-out, onto its GET stream if this instance holds one. Its own error
+        boundary (cheap on the hot path: a try costs nothing until it catches), so one session that cannot
+        take a notification never stops the others."""
         if live.standalone is None or live.session.protocol.state not in (INITIALIZING, READY):
             return  # no stream here, or the session just closed (DELETE) and is unwinding
-        note = live.session.protocol.send_notification(method, params)
-        self.streams.deliver_local(sid, encode(note), coalesce=coalesce)
+        try:
+            note = live.session.protocol.send_notification(method, params)
+            self.streams.deliver_local(sid, encode(note), coalesce=coalesce)
+        except Exception:
+            log.exception("notifying session %s failed; the app keeps serving", sid)
 
     def on_session_deleted(self, session_id: str) -> None:
         guarded_call(
