@@ -1,6 +1,6 @@
 """The conformance fixture: every tool, resource and prompt the official MCP conformance suite (0.1.16) calls.
 
-Names and contents follow the reference "everything" servers; see /work/shared/conformance.md §3.
+Names and contents follow the reference "everything" servers and the official conformance suite's scenarios.
 
     hypercorn --worker-class trio -b 127.0.0.1:8000 examples.everything:app
     npx -y -p node@22 -p @modelcontextprotocol/conformance@0.1.16 conformance server --url http://127.0.0.1:8000/mcp
