@@ -27,13 +27,15 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Awaitable, Callable, Generator, Iterator
+from collections.abc import Awaitable, Callable, Generator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import trio
+
+from ._exceptions import leaves as exception_leaves
 
 if TYPE_CHECKING:
     import coredis
@@ -130,12 +132,9 @@ def _root_cause(exc: BaseException) -> str:
     return str(exc) if cause is exc else f"{exc} ({text})"
 
 
-def _leaves(exc: BaseException) -> Iterator[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:  # pyright: ignore[reportUnknownVariableType]
-            yield from _leaves(inner)  # pyright: ignore[reportUnknownArgumentType]
-    else:
-        yield exc
+def milliseconds(seconds: float) -> int:
+    """A Redis PX/PEXPIRE value: whole milliseconds, at least 1 (0 would mean no expiry or an error)."""
+    return max(1, math.ceil(seconds * 1000))
 
 
 class RedisConnection:
@@ -252,7 +251,7 @@ class RedisConnection:
         try:
             yield
         except BaseException as exc:
-            leaves = list(_leaves(exc))
+            leaves = list(exception_leaves(exc))
             if any(not isinstance(leaf, Exception) for leaf in leaves):
                 raise  # Cancelled, KeyboardInterrupt...: never converted
             down = [leaf for leaf in leaves if isinstance(leaf, down_types)]

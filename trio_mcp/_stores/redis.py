@@ -40,7 +40,7 @@ from collections.abc import AsyncGenerator, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from .._redis import DEFAULT_TIMEOUT, RedisConnection
+from .._redis import DEFAULT_TIMEOUT, RedisConnection, milliseconds
 from ._base import (
     Clock,
     ExpiryPolicy,
@@ -155,10 +155,6 @@ def load_record(text: str) -> SessionRecord:
         raise StoreCorrupt(f"not a valid session record: {exc}") from None
 
 
-def _ms(seconds: float) -> int:
-    return max(1, math.ceil(seconds * 1000))
-
-
 class RedisSessionStore:
     """Session records in Redis. Construct with :meth:`from_url`; open with ``async with`` or ``open()``."""
 
@@ -265,7 +261,7 @@ class RedisSessionStore:
             from coredis import PureToken
 
             async with client.pipeline(transaction=True) as pipe:
-                pipe.set(key, text, px=_ms(lifetime))
+                pipe.set(key, text, px=milliseconds(lifetime))
                 pipe.zadd(self._index, {sid: expiry})
                 if principal is not None:
                     user_key = self.user_key(principal)
@@ -312,8 +308,8 @@ class RedisSessionStore:
         keys = [self._index, *(self.session_key(sid) for sid in ids)]
         args: list[str | int | float] = [
             json.dumps(now),
-            _ms(pending),
-            _ms(active),
+            milliseconds(pending),
+            milliseconds(active),
             repr(now + pending),
             repr(now + active),
             math.ceil((now + pending) * 1000),
@@ -387,7 +383,7 @@ class RedisSessionStore:
             repr(now),
             max_sessions,
             dump_record(record),
-            _ms(lifetime),
+            milliseconds(lifetime),
             repr(expiry),
             math.ceil(expiry * 1000),
         ]

@@ -44,6 +44,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 import attrs
 import trio
 
+from .._exceptions import leaves
 from ._base import DEFAULT_SLOW_STREAM_TIMEOUT, StreamBuffer, StreamManager
 from .control import CancelRequest, ControlEvent, Notify, ResourceUpdated, SessionChanged, StreamTaken
 
@@ -201,19 +202,10 @@ async def _run(name: str, factory: StreamManagerFactory, count: int, body: Body,
             for instance in reversed(instances):
                 await instance.stop()
     except BaseExceptionGroup as group:
-        failures = _leaves(group)
+        failures = list(leaves(group))
         if len(failures) == 1 and isinstance(failures[0], AssertionError):
             raise failures[0] from None  # the kit's message, not a nursery's wrapping
         raise
-
-
-def _leaves(exc: BaseException) -> list[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        found: list[BaseException] = []
-        for inner in exc.exceptions:  # pyright: ignore[reportUnknownVariableType]
-            found += _leaves(inner)  # pyright: ignore[reportUnknownArgumentType]
-        return found
-    return [exc]
 
 
 def _held(

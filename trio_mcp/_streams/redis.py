@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 import trio
 
-from .._redis import DEFAULT_TIMEOUT, RedisConnection
+from .._redis import DEFAULT_TIMEOUT, RedisConnection, milliseconds
 from .._tasks import supervised
 from ._base import (
     DEFAULT_HEARTBEAT,
@@ -127,10 +127,6 @@ class RedisStreamStatistics:
     dropped_streams: int
     #: successful heartbeats
     heartbeats: int
-
-
-def _ms(seconds: float) -> int:
-    return max(1, math.ceil(seconds * 1000))
 
 
 async def _cancel_when_cancelled(scope: trio.CancelScope) -> None:
@@ -244,7 +240,7 @@ class RedisStreamManager:
 
     @property
     def _beat_ttl_ms(self) -> int:
-        return _ms(2 * self.heartbeat_interval)
+        return milliseconds(2 * self.heartbeat_interval)
 
     def statistics(self) -> RedisStreamStatistics:
         return RedisStreamStatistics(
@@ -583,7 +579,7 @@ class RedisStreamManager:
 
     async def set_route(self, session_id: str, request_id: str | int) -> None:
         key = self.route_key(session_id, request_id)
-        await self._command("set_route", lambda r: r.set(key, self.instance_id, px=_ms(ROUTE_TTL)))
+        await self._command("set_route", lambda r: r.set(key, self.instance_id, px=milliseconds(ROUTE_TTL)))
 
     async def forward_reply(self, session_id: str, request_id: str | int, payload: bytes) -> bool:
         key = self.route_key(session_id, request_id)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any
 
 import trio
 
+from .._exceptions import first_leaf
 from .._proto.errors import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -125,7 +126,7 @@ class McpASGIApp:
                 while (await receive())["type"] != "lifespan.shutdown":
                     pass
         except Exception as exc:
-            reason = _first_leaf(exc)
+            reason = first_leaf(exc)
             if isinstance(reason, StoreError | ConfigError):
                 # A configuration problem (store file locked, bad URL...): one clear line, not a traceback.
                 log.error("trio_mcp app cannot start: %s", reason)
@@ -221,13 +222,6 @@ class McpASGIApp:
         await self.sessions.end(h.session_id)
         await self.streams.session_deleted(h.session_id)
         await respond(send, 200, b"", cors)
-
-
-def _first_leaf(exc: BaseException) -> BaseException:
-    leaf: BaseException = exc
-    while isinstance(leaf, BaseExceptionGroup):
-        leaf = cast("BaseExceptionGroup[BaseException]", leaf).exceptions[0]
-    return leaf
 
 
 def _route_path(scope: Scope) -> str:
