@@ -68,7 +68,6 @@ def probe_server(name: str = "test-server", **kwargs: Any) -> tuple[Server, list
 def assert_idle(session: ServerSession) -> None:
     assert session.in_flight == {}
     assert session.peer.waiting == 0
-    assert session.busy is False
 
 
 # --- a raw JSON-RPC peer, to see exactly what goes over the wire --------------------------------------------

@@ -23,8 +23,10 @@ class ServerSession:
     subscriptions: set[str] = attrs.field(factory=set[str])
     # A request's CancelScope under its JSON-RPC id, so `notifications/cancelled` cancels exactly that one.
     in_flight: dict[RequestId, trio.CancelScope] = attrs.field(factory=dict[RequestId, trio.CancelScope])
-    # Set by the transport: a stateless request has no session and no back-channel.
-    stateless: bool = False
+    # The session record's bookkeeping, kept by the transport that stores it (see SessionManager.save): when
+    # the record was created, and the status last read or written (None: never stored).
+    created_at: float | None = None
+    stored_status: str | None = None
     # Free-form per-session data a server author may keep (this instance only; not persisted).
     extra: dict[str, Any] = attrs.field(factory=dict[str, Any])
 
@@ -34,7 +36,3 @@ class ServerSession:
     ) -> ServerSession:
         proto = ProtocolSession(Role.SERVER, id_prefix=id_prefix, **protocol)
         return cls(session_id=session_id, protocol=proto, peer=Peer(proto, default_timeout=reply_timeout))
-
-    @property
-    def busy(self) -> bool:
-        return bool(self.in_flight) or self.peer.waiting > 0

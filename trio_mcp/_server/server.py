@@ -14,7 +14,6 @@ from .._runtime.context import Context
 from .._runtime.dispatcher import Dispatcher, ServerIdentity, SessionHook
 from .._runtime.hub import ConnectionHub, NotificationHub
 from .._runtime.registry import HandlerRegistry
-from .._runtime.state import ServerSession
 from .pagination import paginate
 from .prompts import PromptDefinition
 from .resources import ResourceDefinition, ResourceTable, check_resource_name
@@ -308,6 +307,3 @@ class Server:
             total=len(values),
             has_more=len(values) > MAX_COMPLETION_VALUES,
         )
-
-    def new_session(self, session_id: str | None) -> ServerSession:
-        return ServerSession.new(session_id)

@@ -382,9 +382,7 @@ class PostHandler:
 
 def _stateless_session() -> ServerSession:
     # A throwaway session for one stateless request: no id, no record, no back channel.
-    session = ServerSession.new(None)
-    session.stateless = True
-    return session
+    return ServerSession.new(None)
 
 
 def _is_modern(parsed: ParsedBody) -> bool:

@@ -51,7 +51,6 @@ class LiveSession:
     session: ServerSession
     users: int = 0
     standalone: StandaloneStream | None = None
-    created_at: float = 0.0
 
 
 @attrs.define(eq=False)
@@ -107,7 +106,7 @@ class SessionManager:
         """Take a place under the session cap for a new session (its pending record), atomically across
         instances; False when the store already holds `max_sessions` live sessions."""
         record = self.to_record(session)
-        session.extra["created_at"] = record.created_at
+        session.created_at = record.created_at
         return await self.store.create(record, max_sessions=max_sessions)
 
     def apply_record(self, session: ServerSession, record: SessionRecord) -> None:
@@ -120,16 +119,15 @@ class SessionManager:
         proto.log_level = record.log_level
         session.subscriptions = set(record.subscriptions)
         session.principal = record.principal
-        session.extra["status"] = record.status
+        session.stored_status = record.status
 
     async def save(self, session: ServerSession) -> None:
         if session.session_id is None or session.protocol.state is NEW:
             return
-        created = session.extra.get("created_at")
-        was_active = session.extra.get("status") == "active"
-        record = self.to_record(session, created_at=created if isinstance(created, float) else None)
-        session.extra["created_at"] = record.created_at
-        session.extra["status"] = record.status
+        was_active = session.stored_status == "active"
+        record = self.to_record(session, created_at=session.created_at)
+        session.created_at = record.created_at
+        session.stored_status = record.status
         await self.store.set(record)
         if was_active and self.cache_ttl > 0:
             # Other instances may hold this record in their cache: tell them it changed. (Pending records are
@@ -187,7 +185,7 @@ class SessionManager:
         live = self.live.get(session_id)
         if live is None:
             session = self.new_session(session_id, record.principal)
-            session.extra["created_at"] = record.created_at
+            session.created_at = record.created_at
             live = self.live[session_id] = LiveSession(session=session)
         self.apply_record(live.session, record)
         self._touched.add(session_id)
