@@ -105,9 +105,10 @@ MISSING_KEYS = [key for key in ALL_KEYS if key not in TRANSITIONS]
 def test_table_shape() -> None:
     assert set(STATES) == {"NEW", "INITIALIZE_SENT", "INITIALIZING", "READY", "CLOSED"}
     assert [repr(s) for s in (NEW, INITIALIZE_SENT, INITIALIZING, READY, CLOSED)] == list(STATES)
-    # 7 lifecycle edges plus CLOSE from each of the 5 states for each of the 2 roles.
-    assert len(TRANSITIONS) == 7 + 5 * 2
-    assert len(MISSING_KEYS) == len(ALL_KEYS) - len(TRANSITIONS) == 2 * 5 * 7 - 17
+    # 7 lifecycle edges, 5 restore edges (server only) plus CLOSE from each of the 5 states for each of the
+    # 2 roles; 9 transitions in all.
+    assert len(TRANSITIONS) == 7 + 5 + 5 * 2
+    assert len(MISSING_KEYS) == len(ALL_KEYS) - len(TRANSITIONS) == 2 * 5 * 9 - 22
     assert all(target in STATES.values() for target in TRANSITIONS.values())
 
 
@@ -1027,3 +1028,21 @@ def test_client_response_typed_by_method() -> None:
         method="tools/call",
         result=t.CallToolResult(content=[t.TextContent(text="ok")], is_error=False),
     )
+
+
+def test_restore_takes_up_a_stored_session() -> None:
+    pending = ProtocolSession(Role.SERVER)
+    pending.restore(active=False, protocol_version="2025-06-18", log_level="debug")
+    assert pending.state is INITIALIZING
+    assert (pending.protocol_version, pending.log_level) == ("2025-06-18", "debug")
+    pending.restore(active=True, protocol_version="2025-06-18")  # `initialized` reached another instance
+    assert pending.state is READY
+    # An active session never goes back to pending, whatever a stale record says.
+    with pytest.raises(LocalProtocolError):
+        pending.restore(active=False, protocol_version="2025-06-18")
+    closed = ProtocolSession(Role.SERVER)
+    closed.close()
+    with pytest.raises(LocalProtocolError):
+        closed.restore(active=True, protocol_version="2025-11-25")
+    with pytest.raises(LocalProtocolError):
+        ProtocolSession(Role.CLIENT).restore(active=True, protocol_version="2025-11-25")

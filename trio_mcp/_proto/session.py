@@ -56,6 +56,9 @@ class Transition(enum.Enum):
     RECV_INITIALIZE_RESULT = "receive InitializeResult"
     SEND_INITIALIZED = "send notifications/initialized"
     RECV_INITIALIZED = "receive notifications/initialized"
+    # A server instance taking up a session another instance (or an earlier copy) started, from its record.
+    RESTORE_PENDING = "restore a session awaiting notifications/initialized"
+    RESTORE_ACTIVE = "restore an initialized session"
     CLOSE = "close"
 
 
@@ -66,6 +69,11 @@ TRANSITIONS: Final[dict[tuple[Role, State, Transition], State]] = {
     (S, NEW, Transition.SEND_INITIALIZE_RESULT): INITIALIZING,
     (S, INITIALIZING, Transition.RECV_INITIALIZED): READY,
     (S, READY, Transition.RECV_INITIALIZED): READY,  # a repeated `initialized` is harmless
+    (S, NEW, Transition.RESTORE_PENDING): INITIALIZING,
+    (S, INITIALIZING, Transition.RESTORE_PENDING): INITIALIZING,
+    (S, NEW, Transition.RESTORE_ACTIVE): READY,
+    (S, INITIALIZING, Transition.RESTORE_ACTIVE): READY,  # `initialized` reached another instance
+    (S, READY, Transition.RESTORE_ACTIVE): READY,
     (C, NEW, Transition.SEND_INITIALIZE): INITIALIZE_SENT,
     (C, INITIALIZE_SENT, Transition.RECV_INITIALIZE_RESULT): INITIALIZING,
     (C, INITIALIZING, Transition.SEND_INITIALIZED): READY,
@@ -210,6 +218,24 @@ class ProtocolSession:
     def close(self) -> None:
         self._transition(Transition.CLOSE)
         self._pending.clear()
+
+    def restore(
+        self,
+        *,
+        active: bool,
+        protocol_version: str | None,
+        client_capabilities: t.ClientCapabilities | None = None,
+        client_info: t.Implementation | None = None,
+        log_level: t.LoggingLevel | None = None,
+    ) -> None:
+        """Take up a session from what was stored of it (any instance serves any session): the negotiated
+        version, the client's capabilities and log level, and whether `initialized` arrived. An active
+        session never goes back to pending (the table has no such edge)."""
+        self._transition(Transition.RESTORE_ACTIVE if active else Transition.RESTORE_PENDING)
+        self.protocol_version = protocol_version
+        self.client_capabilities = client_capabilities
+        self.client_info = client_info
+        self.log_level = log_level
 
     @property
     def batches_allowed(self) -> bool:

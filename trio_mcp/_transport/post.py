@@ -26,7 +26,7 @@ from .._proto.jsonrpc import (
     encode,
     parse_body,
 )
-from .._proto.session import READY, RequestReceived
+from .._proto.session import RequestReceived
 from .._proto.versions import HEADERLESS_VERSION, LATEST_VERSION, SUPPORTED_VERSIONS
 from .._runtime.dispatcher import Dispatcher
 from .._runtime.intake import triage
@@ -159,9 +159,9 @@ class PostHandler:
             )
         elif self.gate.stateless_for(accept):
             session = _stateless_session()
-            session.protocol.state = READY
-            # No session to go by: the header's version rules (T§Protocol Version Header: none -> 2025-03-26).
-            session.protocol.protocol_version = h.protocol_version or HEADERLESS_VERSION
+            # No session to go by: served as initialized, by the header's version rules (T§Protocol Version
+            # Header: none -> 2025-03-26).
+            session.protocol.restore(active=True, protocol_version=h.protocol_version or HEADERLESS_VERSION)
             if not await self._batch_allowed(send, session, parsed, cors):
                 return
             await self._process(session, parsed, send, accept, cors, stateless=True)

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 import attrs
 import trio
 
-from .._proto.session import INITIALIZING, NEW, READY, STATES
+from .._proto.session import CLOSED, NEW, READY
 from .._runtime.state import ServerSession
 from .._stores._base import SessionRecord, SessionStore, wall_clock
 from .._streams._base import StreamManager
@@ -111,12 +111,13 @@ class SessionManager:
 
     def apply_record(self, session: ServerSession, record: SessionRecord) -> None:
         """Rebuild protocol state from the record, so this instance behaves exactly as the origin did."""
-        proto = session.protocol
-        proto.state = READY if record.status == "active" else INITIALIZING
-        proto.protocol_version = record.protocol_version
-        proto.client_capabilities = record.client_capabilities
-        proto.client_info = record.client_info
-        proto.log_level = record.log_level
+        session.protocol.restore(
+            active=record.status == "active",
+            protocol_version=record.protocol_version,
+            client_capabilities=record.client_capabilities,
+            client_info=record.client_info,
+            log_level=record.log_level,
+        )
         session.subscriptions = set(record.subscriptions)
         session.principal = record.principal
         session.stored_status = record.status
@@ -183,7 +184,7 @@ class SessionManager:
             return
         # No await between the lookup and the registration: concurrent requests share one live copy.
         live = self.live.get(session_id)
-        if live is None:
+        if live is None or live.session.protocol.state is CLOSED:  # a closed copy still unwinding
             session = self.new_session(session_id, record.principal)
             session.created_at = record.created_at
             live = self.live[session_id] = LiveSession(session=session)
@@ -229,7 +230,7 @@ class SessionManager:
         if live.standalone is not None:
             live.standalone.session_ended = ended
             live.standalone.scope.cancel()
-        live.session.protocol.state = STATES["CLOSED"]
+        live.session.protocol.close()
 
     # -- batched liveness (one store call per heartbeat, never a write per request) --
 
