@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import attrs
 
@@ -32,30 +32,40 @@ def default_principal(scope: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _knob(default: Any, *, above: float | None = None, at_least: float | None = None, rule: str = "") -> Any:
+    """A knob with a range: `above` (exclusive) or `at_least`; `rule` says it in an error message."""
+    return attrs.field(default=default, metadata={"above": above, "at_least": at_least, "rule": rule})
+
+
+_SECONDS = "a positive number of seconds (inf: never)"
+
+
 @attrs.frozen(kw_only=True)
 class HttpConfig:
+    """Every knob of the HTTP app; its type says how its environment twin is parsed (see `_parse`)."""
+
     path: str = "/mcp"
     store: Any = None  # a SessionStore, or "memory" | "file" | "redis"
     store_file: str | None = None
     streams: Any = None  # a StreamManager, or "memory" | "redis"
     redis_url: str | None = None
     redis_prefix: str = "mcp:"
-    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
-    pending_timeout: float = DEFAULT_PENDING_TIMEOUT
-    max_sessions: int = 10_000
+    idle_timeout: float = _knob(DEFAULT_IDLE_TIMEOUT, above=0, rule=_SECONDS)
+    pending_timeout: float = _knob(DEFAULT_PENDING_TIMEOUT, above=0, rule=_SECONDS)
+    max_sessions: int = _knob(10_000, at_least=1, rule="at least 1")
     allowed_origins: tuple[str, ...] | None = None
     allowed_hosts: tuple[str, ...] | None = None
-    max_body_size: int = 4 * 1024 * 1024
-    keepalive_interval: float = 15.0
-    heartbeat_interval: float = 10.0
+    max_body_size: int = _knob(4 * 1024 * 1024, at_least=1, rule="at least 1")
+    keepalive_interval: float = _knob(15.0, above=0, rule=_SECONDS)
+    heartbeat_interval: float = _knob(10.0, above=0, rule=_SECONDS)
     json_response: bool = False
     stateless: bool | Literal["auto"] = "auto"
     cors_origins: tuple[str, ...] | None = None
-    reply_timeout: float = 300.0
-    session_cache_ttl: float = 2.0
-    stream_buffer: int = 64
-    slow_stream_timeout: float = DEFAULT_SLOW_STREAM_TIMEOUT
-    sse_retry_ms: int = 1000
+    reply_timeout: float = _knob(300.0, above=0, rule=_SECONDS)
+    session_cache_ttl: float = _knob(2.0, at_least=0, rule="0 (off) or more seconds")
+    stream_buffer: int = _knob(64, at_least=1, rule="at least 1")
+    slow_stream_timeout: float = _knob(DEFAULT_SLOW_STREAM_TIMEOUT, above=0, rule=_SECONDS)
+    sse_retry_ms: int = _knob(1000, at_least=0, rule="0 or more milliseconds")
     principal: PrincipalHook = default_principal
     #: where each value came from, for error messages: the keyword, or `TRIO_MCP_X='raw'`
     origins: Mapping[str, str] = attrs.field(factory=dict[str, str], eq=False, repr=False)
@@ -65,7 +75,11 @@ class HttpConfig:
         return self.origins.get(name, name)
 
 
+attrs.resolve_types(HttpConfig)  # field types as objects, for `_parse`
+
 _ENV_NAMES = {"redis_url": "REDIS_URL"}
+_NAMES = tuple[str, ...] | None  # a comma-separated list in the environment
+_AUTO_OR_BOOL = bool | Literal["auto"]
 
 
 def _env_name(field: str) -> str:
@@ -73,28 +87,19 @@ def _env_name(field: str) -> str:
 
 
 def _parse(field: attrs.Attribute[Any], raw: str) -> Any:
+    """An environment value, by the knob's declared type."""
     name = _env_name(field.name)
-    kind = field.name
-    try:
-        if kind in (
-            "idle_timeout",
-            "pending_timeout",
-            "keepalive_interval",
-            "heartbeat_interval",
-            "reply_timeout",
-            "session_cache_ttl",
-            "slow_stream_timeout",
-        ):
-            return float(raw)
-        if kind in ("max_sessions", "max_body_size", "stream_buffer", "sse_retry_ms"):
-            return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if kind == "json_response":
+    kind = cast(object, field.type)  # a type, a union, or a Literal alias once resolved
+    if kind is float or kind is int:
+        try:
+            return kind(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if kind is bool:
         return _parse_bool(name, raw)
-    if kind == "stateless":
+    if kind == _AUTO_OR_BOOL:
         return "auto" if raw.strip().lower() == "auto" else _parse_bool(name, raw)
-    if kind in ("allowed_origins", "allowed_hosts", "cors_origins"):
+    if kind == _NAMES:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     return raw
 
@@ -124,7 +129,7 @@ def load_config(environ: Mapping[str, str] | None = None, **explicit: Any) -> Ht
             continue
         if name in explicit and explicit[name] is not None:
             value = explicit[name]
-            if name in ("allowed_origins", "allowed_hosts", "cors_origins") and not isinstance(value, tuple):
+            if cast(object, field.type) == _NAMES and not isinstance(value, tuple):
                 value = tuple(value)
             values[name] = value
             origin[name] = name
@@ -136,28 +141,18 @@ def load_config(environ: Mapping[str, str] | None = None, **explicit: Any) -> Ht
     return config
 
 
-_DURATIONS = (
-    "idle_timeout",
-    "pending_timeout",
-    "keepalive_interval",
-    "heartbeat_interval",
-    "reply_timeout",
-    "slow_stream_timeout",
-)
-
-
 def _check(config: HttpConfig, named: Callable[[str], str]) -> None:
     if not config.path.startswith("/"):
         raise ConfigError(f"{named('path')}: the path must start with '/', got {config.path!r}")
-    for name in _DURATIONS:
-        value = getattr(config, name)
+    for field in attrs.fields(HttpConfig):
+        above, at_least = field.metadata.get("above"), field.metadata.get("at_least")
+        if above is None and at_least is None:
+            continue
+        value = getattr(config, field.name)
         # NaN passes every `<= 0` test (all its comparisons are false), and trio refuses it as a deadline.
-        if math.isnan(value) or value <= 0:
-            raise ConfigError(f"{named(name)}: {name} must be a positive number of seconds (inf: never)")
-    if math.isnan(config.session_cache_ttl) or config.session_cache_ttl < 0:
-        raise ConfigError(f"{named('session_cache_ttl')}: session_cache_ttl must be 0 (off) or more seconds")
-    for name in ("max_sessions", "max_body_size", "stream_buffer"):
-        if getattr(config, name) < 1:
-            raise ConfigError(f"{named(name)}: {name} must be at least 1")
-    if config.sse_retry_ms < 0:
-        raise ConfigError(f"{named('sse_retry_ms')}: sse_retry_ms must be 0 or more milliseconds")
+        if (
+            math.isnan(value)
+            or (above is not None and value <= above)
+            or (at_least is not None and value < at_least)
+        ):
+            raise ConfigError(f"{named(field.name)}: {field.name} must be {field.metadata['rule']}")
