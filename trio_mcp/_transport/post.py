@@ -9,11 +9,9 @@ handler task per request and one bounded channel.
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import cast
 
 import attrs
-import trio
 
 from .._proto.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, RemoteProtocolError
 from .._proto.jsonrpc import (
@@ -27,40 +25,32 @@ from .._proto.jsonrpc import (
     parse_body,
 )
 from .._proto.session import RequestReceived
-from .._proto.versions import HEADERLESS_VERSION, LATEST_VERSION, SUPPORTED_VERSIONS
+from .._proto.versions import HEADERLESS_VERSION, SUPPORTED_VERSIONS
 from .._runtime.dispatcher import Dispatcher
 from .._runtime.intake import triage
-from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
+from .._runtime.outbound import NoBackChannel
 from .._runtime.state import ServerSession
 from .._stores._base import SessionStore
 from .._streams._base import StreamManager
 from .._streams.control import CancelRequest
+from .answers import STATELESS_REASON, Answers
 from .asgi import (
-    JSON_HEADERS,
-    SSE_HEADERS,
     BodyTooLarge,
     Receive,
     RequestHeaders,
     Scope,
     Send,
     read_body,
-    respond,
     respond_error,
 )
-from .backends import SessionStreamOutbound
 from .config import HttpConfig
 from .gate import SUPPORTED_LIST, Gate, Headers
 from .headers import AcceptDecision, is_json_content_type
 from .sessions import SessionManager, new_session_id
-from .sse_stream import SSEWriter
 
 log = logging.getLogger("trio_mcp.http")
 
 MODERN_VERSION_META = "io.modelcontextprotocol/protocolVersion"
-STATELESS_REASON = (
-    "the client connected statelessly (no Mcp-Session-Id and no text/event-stream in Accept), so the server "
-    "cannot send it requests; initialize a session with Accept: application/json, text/event-stream"
-)
 JSON_MODE_REASON = "this request asked for a JSON response, which has no stream for server-to-client requests"
 
 
@@ -92,6 +82,7 @@ class PostHandler:
         self.streams = streams
         self.store = store
         self.dispatcher = dispatcher
+        self.answers = Answers(config, streams, dispatcher)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
         cors = self.gate.cors(h)
@@ -232,9 +223,9 @@ class PostHandler:
             else:
                 headers = [*cors, (b"mcp-session-id", session_id.encode("ascii"))]
             if self.config.json_response or not post.accept.sse:
-                await self._answer_without_requests(send, parsed, [reply], headers)
+                await self.answers.without_requests(send, parsed, [reply], headers)
             else:
-                await self._answer_sse(session, send, [], [reply], headers)
+                await self.answers.sse(session, send, [], [reply], headers)
 
     async def _in_session(self, post: Post) -> None:
         assert post.h.session_id is not None
@@ -287,11 +278,11 @@ class PostHandler:
         requests = list(intake.requests)
         replies: list[Message] = list(intake.replies)
         if not requests:
-            await self._answer_without_requests(send, parsed, replies, headers)
+            await self.answers.without_requests(send, parsed, replies, headers)
         elif self.config.json_response or not accept.sse or stateless:
-            await self._answer_json(session, send, parsed, requests, replies, headers, stateless=stateless)
+            await self.answers.json(session, send, parsed, requests, replies, headers, stateless=stateless)
         else:
-            await self._answer_sse(session, send, requests, replies, headers)
+            await self.answers.sse(session, send, requests, replies, headers)
 
     async def _cancel_elsewhere(self, session: ServerSession, request_id: RequestId | None) -> None:
         """U§Cancellation: the request may run on another instance of the session (any instance serves any
@@ -305,79 +296,6 @@ class PostHandler:
         if session.session_id is None or message.id is None:
             return False
         return await self.streams.forward_reply(session.session_id, message.id, encode(message))
-
-    async def _answer_without_requests(
-        self, send: Send, parsed: ParsedBody, replies: list[Message], headers: Headers
-    ) -> None:
-        """Nothing to run: the error replies (or 202, T§Sending.4: accepted notifications and responses)."""
-        if not replies:
-            await respond(send, 202, b"", headers)
-        elif parsed.is_batch:
-            await respond(send, 200, encode(replies), [*JSON_HEADERS, *headers])
-        else:
-            # A single message refused as unparseable or invalid is a 400; any other answer a 200.
-            reply = replies[0]
-            refused = isinstance(reply, ErrorResponse) and reply.error.code in (INVALID_REQUEST, PARSE_ERROR)
-            await respond(send, 400 if refused else 200, encode(reply), [*JSON_HEADERS, *headers])
-
-    async def _answer_json(
-        self,
-        session: ServerSession,
-        send: Send,
-        parsed: ParsedBody,
-        requests: list[RequestReceived],
-        replies: list[Message],
-        headers: Headers,
-        *,
-        stateless: bool,
-    ) -> None:
-        outbound: Outbound
-        if stateless or session.session_id is None:
-            outbound = NoBackChannel(STATELESS_REASON)
-        else:
-            outbound = SessionStreamOutbound(self.streams, session.session_id)
-        for event in requests:
-            reply = await self.dispatcher.handle_request(session, event, outbound)
-            if reply is not None:
-                replies.append(reply)
-        await self._answer_without_requests(send, parsed, replies, headers)
-
-    async def _answer_sse(
-        self,
-        session: ServerSession,
-        send: Send,
-        requests: list[RequestReceived],
-        replies: list[Message],
-        headers: Headers,
-    ) -> None:
-        stream_id = secrets.token_hex(4)
-        writer = SSEWriter(send, stream_id)
-        await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
-        if session.protocol.protocol_version == LATEST_VERSION:
-            # T§Sending.6 (2025-11-25): a priming event with an id and empty data, so the client can resume.
-            writer.prime()
-        for reply in replies:
-            writer.message(reply)
-        awaiting: set[RequestId] = {event.id for event in requests}
-        send_channel, receive_channel = trio.open_memory_channel[Message](self.config.stream_buffer)
-
-        async def run(event: RequestReceived, channel: trio.MemorySendChannel[Message]) -> None:
-            async with channel:
-                outbound: Outbound = ChannelOutbound(channel)
-                reply = await self.dispatcher.handle_request(session, event, outbound)
-                if reply is not None:
-                    await outbound.send(reply)
-
-        if not awaiting:
-            await writer.close()
-            return
-        async with trio.open_nursery() as nursery:
-            async with send_channel:
-                for event in requests:
-                    nursery.start_soon(run, event, send_channel.clone())
-            async with receive_channel:
-                await writer.drain(receive_channel, self.config.keepalive_interval, awaiting)
-                await writer.close()
 
 
 def _stateless_session() -> ServerSession:

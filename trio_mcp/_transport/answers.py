@@ -1,0 +1,107 @@
+"""The answer to a POST: JSON (one body, after every request ran) or an SSE response (each request in its own
+task, one bounded channel feeding the single writer; T§Sending Messages to the Server)."""
+
+from __future__ import annotations
+
+import secrets
+
+import trio
+
+from .._proto.errors import INVALID_REQUEST, PARSE_ERROR
+from .._proto.jsonrpc import ErrorResponse, Message, ParsedBody, RequestId, encode
+from .._proto.session import RequestReceived
+from .._proto.versions import LATEST_VERSION
+from .._runtime.dispatcher import Dispatcher
+from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
+from .._runtime.state import ServerSession
+from .._streams._base import StreamManager
+from .asgi import JSON_HEADERS, SSE_HEADERS, Send, respond
+from .backends import SessionStreamOutbound
+from .config import HttpConfig
+from .gate import Headers
+from .sse_stream import SSEWriter
+
+STATELESS_REASON = (
+    "the client connected statelessly (no Mcp-Session-Id and no text/event-stream in Accept), so the server "
+    "cannot send it requests; initialize a session with Accept: application/json, text/event-stream"
+)
+
+
+class Answers:
+    def __init__(self, config: HttpConfig, streams: StreamManager, dispatcher: Dispatcher) -> None:
+        self.config = config
+        self.streams = streams
+        self.dispatcher = dispatcher
+
+    async def without_requests(
+        self, send: Send, parsed: ParsedBody, replies: list[Message], headers: Headers
+    ) -> None:
+        """Nothing to run: the error replies (or 202, T§Sending.4: accepted notifications and responses)."""
+        if not replies:
+            await respond(send, 202, b"", headers)
+        elif parsed.is_batch:
+            await respond(send, 200, encode(replies), [*JSON_HEADERS, *headers])
+        else:
+            # A single message refused as unparseable or invalid is a 400; any other answer a 200.
+            reply = replies[0]
+            refused = isinstance(reply, ErrorResponse) and reply.error.code in (INVALID_REQUEST, PARSE_ERROR)
+            await respond(send, 400 if refused else 200, encode(reply), [*JSON_HEADERS, *headers])
+
+    async def json(
+        self,
+        session: ServerSession,
+        send: Send,
+        parsed: ParsedBody,
+        requests: list[RequestReceived],
+        replies: list[Message],
+        headers: Headers,
+        *,
+        stateless: bool,
+    ) -> None:
+        outbound: Outbound
+        if stateless or session.session_id is None:
+            outbound = NoBackChannel(STATELESS_REASON)
+        else:
+            outbound = SessionStreamOutbound(self.streams, session.session_id)
+        for event in requests:
+            reply = await self.dispatcher.handle_request(session, event, outbound)
+            if reply is not None:
+                replies.append(reply)
+        await self.without_requests(send, parsed, replies, headers)
+
+    async def sse(
+        self,
+        session: ServerSession,
+        send: Send,
+        requests: list[RequestReceived],
+        replies: list[Message],
+        headers: Headers,
+    ) -> None:
+        stream_id = secrets.token_hex(4)
+        writer = SSEWriter(send, stream_id)
+        await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
+        if session.protocol.protocol_version == LATEST_VERSION:
+            # T§Sending.6 (2025-11-25): a priming event with an id and empty data, so the client can resume.
+            writer.prime()
+        for reply in replies:
+            writer.message(reply)
+        awaiting: set[RequestId] = {event.id for event in requests}
+        send_channel, receive_channel = trio.open_memory_channel[Message](self.config.stream_buffer)
+
+        async def run(event: RequestReceived, channel: trio.MemorySendChannel[Message]) -> None:
+            async with channel:
+                outbound: Outbound = ChannelOutbound(channel)
+                reply = await self.dispatcher.handle_request(session, event, outbound)
+                if reply is not None:
+                    await outbound.send(reply)
+
+        if not awaiting:
+            await writer.close()
+            return
+        async with trio.open_nursery() as nursery:
+            async with send_channel:
+                for event in requests:
+                    nursery.start_soon(run, event, send_channel.clone())
+            async with receive_channel:
+                await writer.drain(receive_channel, self.config.keepalive_interval, awaiting)
+                await writer.close()
