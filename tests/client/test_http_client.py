@@ -153,7 +153,7 @@ async def test_the_get_listener_receives_a_server_wide_notification(target: Targ
             # The listener runs in the background: wait until this app holds the session's GET stream.
             await wait_until(
                 lambda: (
-                    (live := app.sessions.live.get(session_id)) is not None and live.standalone is not None
+                    (live := app._sessions.live.get(session_id)) is not None and live.standalone is not None
                 ),
                 "the GET stream",
             )
@@ -231,4 +231,4 @@ async def test_leaving_the_client_deletes_the_session(target: Target) -> None:
         response = await target.request("POST", post_headers(session_id, version="2025-11-25"), rpc("ping"))
         assert_error(response, 404, SESSION_NOT_FOUND, "Session not found")
         # The listener's GET stream ended with the session.
-        await wait_until(lambda: session_id not in app.sessions.live, "the live copy to go")
+        await wait_until(lambda: session_id not in app._sessions.live, "the live copy to go")

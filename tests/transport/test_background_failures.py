@@ -325,7 +325,7 @@ async def test_a_failing_session_changed_event_is_logged_and_delivery_goes_on(
     with trio.fail_after(WAIT * 2):
         session_id, stream = await session_with_stream(cluster)
         async with stream:
-            injected = inject_failure(monkeypatch, cluster.b.sessions, "forget")
+            injected = inject_failure(monkeypatch, cluster.b._sessions, "forget")
             await cluster.a.streams.broadcast(SessionChanged(session=session_id))
             with trio.fail_after(WAIT):
                 await injected.failed.wait()
@@ -366,7 +366,7 @@ async def test_a_broadcast_still_reaches_the_other_streams_when_one_session_cann
             stream_x = await open_get(target, x)  # X's live copy comes first in iteration order
             stream_y = await open_get(target, y)
             async with stream_x, stream_y:
-                app.sessions.close_live(x, ended=True)
+                app._sessions.close_live(x, ended=True)
                 app.control.on_broadcast(Notify(method=TOOLS_CHANGED))  # the same scheduler tick
                 await next_message(stream_y, TOOLS_CHANGED, timeout=5)
             nursery.cancel_scope.cancel()
@@ -383,7 +383,7 @@ async def test_a_failing_session_heartbeat_is_logged_and_restarted(
     with trio.fail_after(WAIT * 2):
         session_id, stream = await session_with_stream(cluster)
         async with stream:
-            injected = inject_failure(monkeypatch, cluster.b.sessions, "flush_touches")
+            injected = inject_failure(monkeypatch, cluster.b._sessions, "flush_touches")
             with trio.fail_after(WAIT):
                 await injected.failed.wait()
             failed_at = injected.calls

@@ -40,7 +40,7 @@ async def _cancel_a_waiting_call(runner: Target, canceller: Target, session_id: 
         # U§Cancellation: no response for a cancelled request; the stream just ends.
         assert all(json.loads(e.data).get("id") != 41 for e in rest if e.data), rest
     with trio.fail_after(10):
-        while (live := runner.app.sessions.live.get(session_id)) is not None and live.session.in_flight:
+        while (live := runner.app._sessions.live.get(session_id)) is not None and live.session.in_flight:
             await trio.sleep(0.01)
 
 

@@ -237,12 +237,12 @@ def test_asgi_app_reads_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert isinstance(app.streams, MemoryStreamManager)
     assert app.config.path == "/api"
     assert app.config.allowed_hosts == ("a.example", "b.example")
-    assert app.sessions.reply_timeout == 9.0
-    assert app.sessions.cache_ttl == 0.0
+    assert app._sessions.reply_timeout == 9.0
+    assert app._sessions.cache_ttl == 0.0
     explicit = server.asgi_app(store="memory", path="/x", reply_timeout=2)
     assert not isinstance(explicit.store, FileSessionStore)
     assert explicit.config.path == "/x"
-    assert explicit.sessions.reply_timeout == 2
+    assert explicit._sessions.reply_timeout == 2
 
 
 @pytest.mark.parametrize(

@@ -522,7 +522,7 @@ async def test_delete_closes_an_open_get_stream(any_target: Target) -> None:
         with trio.fail_after(2):
             await conn.read_events()  # ends
     with trio.fail_after(2):
-        while any_target.app.sessions.live:  # the stream's task unwinds right after its last byte
+        while any_target.app._sessions.live:  # the stream's task unwinds right after its last byte
             await trio.sleep(0.01)
 
 
@@ -769,10 +769,10 @@ async def test_shutdown_with_open_streams_and_requests_in_flight(backend_config:
         )
         assert (await post.read_head()).status == 200
         await trio.sleep(0.1)
-        assert session_id in app.sessions.live
+        assert session_id in app._sessions.live
         nursery.cancel_scope.cancel()
     # Everything the app ran is gone: lifespan closed, no live session copies, no hub left on the server.
-    assert app.sessions.live == {}
+    assert app._sessions.live == {}
     assert app.hub not in server._hubs
     await conn.aclose()
     await post.aclose()

@@ -30,7 +30,7 @@ async def test_a_stream_whose_client_never_reads_is_closed_in_bounded_time(nurse
     ).encode()
     await client.send(request)
     with trio.fail_after(10):
-        while (live := app.sessions.live.get(session_id)) is None or live.standalone is None:
+        while (live := app._sessions.live.get(session_id)) is None or live.standalone is None:
             await trio.sleep(0.01)
     # The client reads nothing: push large messages until its stream is dropped (its buffer stayed full).
     big = b'{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"%s"}}' % (
@@ -41,7 +41,7 @@ async def test_a_stream_whose_client_never_reads_is_closed_in_bounded_time(nurse
             await trio.sleep(0.05)
         # hypercorn's write to the stalled socket cannot be cancelled; the kernel's user timeout ends it,
         # and with it the stream's task and its hold on the session.
-        while session_id in app.sessions.live:
+        while session_id in app._sessions.live:
             await trio.sleep(0.05)
     # The connection is gone on the server's side: the client sees it reset or closed once it reads.
     with trio.fail_after(10):

@@ -217,7 +217,7 @@ async def test_requests_of_another_principal_do_not_keep_the_session_alive(any_s
         response = await target.request("POST", post_headers(extra=[("x-user", "alice")]), init_body())
         session_id = response.header("mcp-session-id")
         assert session_id
-        target.app.sessions.take_touched()  # forget alice's own accesses
+        target.app._sessions.take_touched()  # forget alice's own accesses
         for _ in range(3):
             response = await target.request(
                 "POST",
@@ -227,8 +227,8 @@ async def test_requests_of_another_principal_do_not_keep_the_session_alive(any_s
             assert_error(response, 404, SESSION_NOT_FOUND, "Session not found")
             get = [*session_headers(session_id), ("accept", "text/event-stream"), ("x-user", "bob")]
             assert_error(await target.request("GET", get, None), 404, SESSION_NOT_FOUND, "Session not found")
-        assert session_id not in target.app.sessions.take_touched()
-        assert session_id not in target.app.sessions.live
+        assert session_id not in target.app._sessions.take_touched()
+        assert session_id not in target.app._sessions.live
 
 
 @pytest.mark.redis

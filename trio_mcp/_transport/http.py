@@ -51,7 +51,8 @@ class McpASGIApp:
         self.config = load_config(**config)
         self.store = select_store(self.config)
         self.streams = select_streams(self.config, self.store)
-        self.sessions = SessionManager(
+        # Private: `app.sessions` is kept for the public session admin API.
+        self._sessions = SessionManager(
             self.store,
             self.streams,
             reply_timeout=self.config.reply_timeout,
@@ -61,13 +62,13 @@ class McpASGIApp:
                 self.config.session_cache_ttl, self.config.pending_timeout / 4, self.config.idle_timeout / 4
             ),
         )
-        self.dispatcher = server.dispatcher(self.sessions.save)
+        self.dispatcher = server.dispatcher(self._sessions.save)
         self.hub = HttpHub(self.streams)
         self.gate = Gate(self.config)
-        self.control = ControlFanout(self.sessions, self.streams, self.store, self.dispatcher)
-        self.get = StandaloneStreams(self.config, self.gate, self.sessions, self.streams)
+        self.control = ControlFanout(self._sessions, self.streams, self.store, self.dispatcher)
+        self.get = StandaloneStreams(self.config, self.gate, self._sessions, self.streams)
         self.post = PostHandler(
-            self.config, self.gate, self.sessions, self.streams, self.store, self.dispatcher
+            self.config, self.gate, self._sessions, self.streams, self.store, self.dispatcher
         )
         self._started = False
 
@@ -97,8 +98,8 @@ class McpASGIApp:
                     # live copy, then the app's tasks.
                     with trio.CancelScope(shield=True):
                         await self.streams.aclose()
-                    for sid in list(self.sessions.live):
-                        self.sessions.close_live(sid, ended=False)
+                    for sid in list(self._sessions.live):
+                        self._sessions.close_live(sid, ended=False)
                     nursery.cancel_scope.cancel()
         finally:
             self.control.nursery = None
@@ -110,7 +111,7 @@ class McpASGIApp:
         while True:
             await trio.sleep(self.config.heartbeat_interval)
             try:
-                await self.sessions.flush_touches()
+                await self._sessions.flush_touches()
             except StoreUnavailable as exc:
                 log.warning("could not refresh session TTLs: %s", exc)
 
@@ -213,13 +214,13 @@ class McpASGIApp:
         if await self.gate.refuse_sessionless(send, h, cors, "has no sessions to end"):
             return
         assert h.session_id is not None
-        record = await self.sessions.record(h.session_id)
+        record = await self._sessions.record(h.session_id)
         if record is None or (
             record.principal is not None and record.principal != self.config.principal(scope)
         ):
             await self.gate.session_not_found(send, cors)
             return
-        await self.sessions.end(h.session_id)
+        await self._sessions.end(h.session_id)
         await self.streams.session_deleted(h.session_id)
         await respond(send, 200, b"", cors)
 
