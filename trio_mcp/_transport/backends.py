@@ -22,6 +22,7 @@ def select_store(config: HttpConfig) -> SessionStore:
             redis_url=config.redis_url,
             prefix=config.redis_prefix,
             policy=policy,
+            environ={},  # load_config already read every environment twin: one place reads the environment
         )
     except StoreConfigError as exc:  # the app's one documented configuration error, naming what was set
         raise ConfigError(f"{config.named('store')}: {exc}") from exc
@@ -38,7 +39,7 @@ def select_streams(config: HttpConfig, store: SessionStore) -> StreamManager:
         return MemoryStreamManager()
     if choice == "redis":
         return redis_stream_manager(
-            config.redis_url, prefix=config.redis_prefix, heartbeat=config.heartbeat_interval
+            config.redis_url, prefix=config.redis_prefix, heartbeat=config.heartbeat_interval, environ={}
         )
     raise ConfigError(f"TRIO_MCP_STREAMS={choice!r} is not a stream manager; choose memory or redis")
 
