@@ -377,6 +377,16 @@ async def initialize(
     return session_id
 
 
+async def tools_list_ok(target: Target, session_id: str | None = None, *, version: str | None = None) -> None:
+    """The server is healthy: tools/list answers with the fixture's tools (in the session, or statelessly)."""
+    headers = post_headers(accept=JSON) if session_id is None else post_headers(session_id, version=version)
+    response = await target.request("POST", headers, rpc("tools/list", id="health"))
+    assert response.status == 200, (response.status, response.body)
+    message = body_message(response)
+    assert message["id"] == "health", message
+    assert any(tool["name"] == "test_simple_text" for tool in message["result"]["tools"])
+
+
 # -- assertions --
 
 _TRACEBACK_MARKERS = (b"Traceback (most recent call last)", b'File "/', b'.py", line ')

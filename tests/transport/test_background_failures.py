@@ -29,7 +29,17 @@ from typing import Any, cast
 import attrs
 import pytest
 import trio
-from _rawhttp import JSON, RawConnection, Target, body_message, initialize, post_headers, rpc, start_app
+from _rawhttp import (
+    JSON,
+    RawConnection,
+    Target,
+    body_message,
+    initialize,
+    post_headers,
+    rpc,
+    start_app,
+    tools_list_ok,
+)
 
 from examples.everything import WATCHED_RESOURCE_URI, server
 from trio_mcp._streams.redis import RedisStreamManager
@@ -227,22 +237,12 @@ async def next_message(conn: RawConnection, method: str, timeout: float = WAIT) 
                     return message
 
 
-async def tools_list_ok(target: Target, session_id: str | None = None) -> None:
-    """tools/list answers in the session (SSE) or statelessly (JSON) with the fixture's tools."""
-    headers = post_headers(accept=JSON) if session_id is None else post_headers(session_id, version=VERSION)
-    response = await target.request("POST", headers, rpc("tools/list", id="health"))
-    assert response.status == 200, (response.status, response.body)
-    message = body_message(response)
-    assert message["id"] == "health", message
-    assert any(tool["name"] == "test_simple_text" for tool in message["result"]["tools"])
-
-
 async def assert_healthy(cluster: Cluster, stream: RawConnection, session_id: str) -> None:
     """Every instance is started and answers; a broadcast sent from A reaches the GET stream held on B."""
     for app in cluster.apps:
         assert app._started
     for target in cluster.targets:
-        await tools_list_ok(target, session_id)
+        await tools_list_ok(target, session_id, version=VERSION)
         await tools_list_ok(target)
     await cluster.a.streams.broadcast(Notify(method=TOOLS_CHANGED))
     await next_message(stream, TOOLS_CHANGED)

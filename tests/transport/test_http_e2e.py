@@ -36,6 +36,7 @@ from _rawhttp import (
     post_headers,
     rpc,
     start_app,
+    tools_list_ok,
 )
 
 from examples.everything import server
@@ -48,18 +49,6 @@ EVENT_ID = re.compile(r"^([^:]+):(\d+)$")
 
 Start = Callable[..., Awaitable[Target]]
 BackendConfig = Callable[[], dict[str, Any]]
-
-
-async def tools_list_ok(target: Target, session_id: str | None = None) -> None:
-    """The server is healthy: tools/list answers with the fixture's tools (in the session, or statelessly)."""
-    if session_id is None:
-        response = await target.request("POST", post_headers(accept=JSON), rpc("tools/list", id="health"))
-    else:
-        response = await target.request("POST", post_headers(session_id), rpc("tools/list", id="health"))
-    assert response.status == 200, (response.status, response.body)
-    message = body_message(response)
-    assert message["id"] == "health"
-    assert any(tool["name"] == "test_simple_text" for tool in message["result"]["tools"])
 
 
 def get_headers(session_id: str | None, **extra: str) -> list[tuple[str | bytes, str | bytes]]:

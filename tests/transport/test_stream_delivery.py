@@ -30,7 +30,15 @@ from typing import Any, cast
 import attrs
 import pytest
 import trio
-from _rawhttp import JSON, RawConnection, Target, body_message, init_body, note, post_headers, rpc, start_app
+from _rawhttp import (
+    RawConnection,
+    Target,
+    init_body,
+    note,
+    post_headers,
+    start_app,
+    tools_list_ok,
+)
 
 from examples.everything import server
 from trio_mcp._streams.redis import RedisStreamManager
@@ -188,16 +196,6 @@ async def close_all(conns: Sequence[RawConnection]) -> None:
             await conn.aclose()
 
 
-async def tools_list_ok(target: Target, session_id: str | None = None) -> None:
-    """The app serves: tools/list answers in a session (SSE or JSON) or statelessly (JSON)."""
-    headers = post_headers(accept=JSON) if session_id is None else post_headers(session_id, version=VERSION)
-    response = await target.request("POST", headers, rpc("tools/list", id="health"))
-    assert response.status == 200, (response.status, response.body)
-    message = body_message(response)
-    assert message["id"] == "health", message
-    assert any(tool["name"] == "test_simple_text" for tool in message["result"]["tools"])
-
-
 @attrs.define
 class Deployment:
     """The apps under test: A sends; streams are held on `holders` (B first; the memory backends: one app)."""
@@ -274,7 +272,7 @@ async def test_one_broadcast_reaches_each_of_2000_get_streams_exactly_once(
                     assert app._started
                 for target in apps.targets:
                     await tools_list_ok(target)
-                    await tools_list_ok(target, healthy_ids[0])
+                    await tools_list_ok(target, healthy_ids[0], version=VERSION)
                 nursery.cancel_scope.cancel()
     finally:
         await close_all(conns)
@@ -329,7 +327,7 @@ async def test_a_burst_of_200_broadcasts_in_one_tick_reaches_a_reading_client_in
                 assert 1 <= reader.counts[TOOLS_CHANGED] - before <= 200, reader.counts
                 assert not reader.retry
                 assert not reader.ended
-                await tools_list_ok(target, session_id)
+                await tools_list_ok(target, session_id, version=VERSION)
                 nursery.cancel_scope.cancel()
     finally:
         if conn is not None:
@@ -392,7 +390,7 @@ async def test_a_stalled_stream_is_dropped_while_a_healthy_one_gets_everything(
                 assert not healthy.ended
                 assert holder._started
                 await tools_list_ok(target)
-                await tools_list_ok(target, healthy_id)
+                await tools_list_ok(target, healthy_id, version=VERSION)
 
                 # The dropped client reads again: what was queued (in order, a prefix of what was sent), then
                 # `retry:` and the end of the stream, so it reconnects.
