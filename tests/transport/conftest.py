@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import trio
+from _cluster import Cluster, memory_cluster, redis_cluster
 from _rawhttp import Target, start_app
 
 from examples.everything import server
@@ -70,3 +71,11 @@ async def any_start(nursery: trio.Nursery, backend_config: BackendConfig) -> Sta
 @pytest.fixture
 async def any_target(any_start: Start) -> Target:
     return await any_start()
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def cluster(request: pytest.FixtureRequest, nursery: trio.Nursery) -> Cluster:
+    """Instance A and instance B (see tests/_cluster.py): one memory app, or two apps on the test Redis."""
+    if request.param == "redis":
+        return await redis_cluster(nursery, request.getfixturevalue("redis_url"))
+    return await memory_cluster(nursery)

@@ -12,7 +12,7 @@ and still delivers cross-instance notifications: a GET stream held on B receives
 The failure was logged with its traceback, and a supervised task ran again. With the memory backends there is
 one app, which is both A and B.
 
-Also the regression test for the original report: an exception in `_resource_updated` used to cancel the app
+Also the regression test for the original report: an exception in the resource update fan-out used to cancel the app
 nursery, ending the lifespan, and every later request answered 503 "the MCP app has not started".
 """
 
@@ -20,20 +20,29 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import logging
-import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, cast
 
 import attrs
 import pytest
 import trio
+from _cluster import (
+    RESOURCE_UPDATED,
+    RESOURCES_CHANGED,
+    TOOLS_CHANGED,
+    VERSION,
+    WAIT,
+    Cluster,
+    eventually,
+    next_message,
+    open_get,
+    redis_cluster,
+    subscribe,
+)
 from _rawhttp import (
     JSON,
     RawConnection,
-    Target,
-    body_message,
     initialize,
     post_headers,
     rpc,
@@ -46,60 +55,12 @@ from trio_mcp._streams.redis import RedisStreamManager
 from trio_mcp._transport.http import McpASGIApp
 from trio_mcp.streams import Notify, SessionChanged
 
-VERSION = "2025-11-25"
-TOOLS_CHANGED = "notifications/tools/list_changed"
-RESOURCES_CHANGED = "notifications/resources/list_changed"
-RESOURCE_UPDATED = "notifications/resources/updated"
-WAIT = 20.0
-
 
 class InjectedFailure(RuntimeError):
     """The failure a test injects (a RuntimeError: a bug, not StoreUnavailable or StreamUnavailable)."""
 
 
 # -- the apps --
-
-
-@attrs.define
-class Cluster:
-    """Instance A sends; instance B holds the GET stream. The memory backends: one app is both."""
-
-    kind: str
-    a: McpASGIApp
-    target_a: Target
-    b: McpASGIApp
-    target_b: Target
-
-    @property
-    def apps(self) -> list[McpASGIApp]:
-        return [self.a] if self.a is self.b else [self.a, self.b]
-
-    @property
-    def targets(self) -> list[Target]:
-        return [self.target_a] if self.a is self.b else [self.target_a, self.target_b]
-
-
-CONFIG: dict[str, Any] = {"heartbeat_interval": 0.2}
-
-
-async def memory_cluster(nursery: trio.Nursery) -> Cluster:
-    app = server.asgi_app(**CONFIG)
-    target = await start_app(nursery, app)
-    return Cluster("memory", app, target, app, target)
-
-
-async def redis_cluster(nursery: trio.Nursery, redis_url: str) -> Cluster:
-    """Two apps in this process on one Redis, with the same prefix (unique to the test)."""
-    config = {**CONFIG, "store": "redis", "redis_url": redis_url, "redis_prefix": f"t{secrets.token_hex(4)}:"}
-    a, b = server.asgi_app(**config), server.asgi_app(**config)
-    return Cluster("redis", a, await start_app(nursery, a), b, await start_app(nursery, b))
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def cluster(request: pytest.FixtureRequest, nursery: trio.Nursery) -> Cluster:
-    if request.param == "redis":
-        return await redis_cluster(nursery, request.getfixturevalue("redis_url"))
-    return await memory_cluster(nursery)
 
 
 @pytest.fixture
@@ -203,40 +164,6 @@ def assert_logged_with_traceback(caplog: pytest.LogCaptureFixture, injected: Inj
 # -- what a healthy deployment does --
 
 
-async def eventually(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
-    with trio.move_on_after(timeout):
-        while not condition():
-            await trio.sleep(0.01)
-        return
-    raise AssertionError(f"{what} within {timeout:g} s")
-
-
-async def open_get(target: Target, session_id: str) -> RawConnection:
-    conn = await target.connect()
-    headers = [
-        ("accept", "text/event-stream"),
-        ("mcp-session-id", session_id),
-        ("mcp-protocol-version", VERSION),
-    ]
-    await conn.send("GET", target.path, headers, None)
-    head = await conn.read_head()
-    assert head.status == 200, head
-    return conn
-
-
-async def next_message(conn: RawConnection, method: str, timeout: float = WAIT) -> dict[str, Any]:
-    """The next message with `method` on an open GET stream (others are skipped); fails if the stream ends."""
-    with trio.fail_after(timeout):
-        while True:
-            event = await conn.next_event()
-            assert event is not None, f"the GET stream ended while waiting for {method}"
-            if event.data:
-                message = json.loads(event.data)
-                if message.get("method") == method:
-                    return message
-
-
 async def assert_healthy(cluster: Cluster, stream: RawConnection, session_id: str) -> None:
     """Every instance is started and answers; a broadcast sent from A reaches the GET stream held on B."""
     for app in cluster.apps:
@@ -257,28 +184,20 @@ async def session_with_stream(cluster: Cluster) -> tuple[str, RawConnection]:
     return session_id, stream
 
 
-async def subscribe(target: Target, session_id: str, uri: str) -> None:
-    response = await target.request(
-        "POST", post_headers(session_id, version=VERSION), rpc("resources/subscribe", {"uri": uri})
-    )
-    assert response.status == 200, (response.status, response.body)
-    assert "result" in body_message(response), response.body
-
-
 # -- (i) the resource update fan-out --
 
 
 async def test_a_failing_resource_update_fan_out_is_logged_and_updates_still_arrive(
     cluster: Cluster, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The store read inside `_resource_updated` raises a RuntimeError: the fan-out task fails alone (logged
+    """The store read of the HTTP hub's resource update (`get_many`) raises a RuntimeError: the fan-out task fails alone (logged
     with its traceback), and a later update of the same resource reaches the subscribed stream."""
     with trio.fail_after(WAIT * 2):
         session_id = await initialize(cluster.target_a)
         await subscribe(cluster.target_a, session_id, WATCHED_RESOURCE_URI)
         stream = await open_get(cluster.target_b, session_id)
         async with stream:
-            injected = inject_failure(monkeypatch, cluster.b.store, "get")
+            injected = inject_failure(monkeypatch, cluster.b.store, "get_many")
             # What server.notify_resource_updated() does through A's hub: B hears it on the control channel.
             await cluster.a.hub.resource_updated(WATCHED_RESOURCE_URI)
             with trio.fail_after(WAIT):
@@ -294,12 +213,12 @@ async def test_a_failing_resource_update_fan_out_is_logged_and_updates_still_arr
 async def test_an_exception_in_resource_updated_no_longer_takes_the_app_down(
     cluster: Cluster, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Regression: `_resource_updated` runs in the app nursery, and its exception used to end the lifespan;
+    """Regression: the resource update fan-out runs in the app nursery, and its exception used to end the lifespan;
     every later request then answered 503 "the MCP app has not started". Now: logged, and the app serves."""
     with trio.fail_after(WAIT * 2):
         session_id, stream = await session_with_stream(cluster)
         async with stream:
-            injected = inject_failure(monkeypatch, cluster.b.control, "_resource_updated")
+            injected = inject_failure(monkeypatch, cluster.b.control.hubs[0], "resource_updated")
             await cluster.a.hub.resource_updated(WATCHED_RESOURCE_URI)
             with trio.fail_after(WAIT):
                 await injected.failed.wait()

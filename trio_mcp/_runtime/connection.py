@@ -52,7 +52,7 @@ async def serve_connection(
                 await write(encode(message))
 
     if hub is not None:
-        hub.attach(session, send_channel)
+        hub.attach(session, outbound)
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(writer)

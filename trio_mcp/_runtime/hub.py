@@ -1,19 +1,24 @@
 """Server-initiated notifications that are not tied to a request: list_changed broadcasts, resource updates.
 
-A Server may be served by several transports at once; each registers a hub that knows how to reach its sessions
-(the connection hub below for stream transports; the HTTP app's hub goes through the store and stream manager).
+Two sides (docs/architecture.md §3):
+
+* A `NotificationHub` is where `Server` sends them. A Server may be served by several transports at once; each
+  registers one (the connection hub below for stream transports in this process; the HTTP app's hub publishes
+  a control event that reaches every instance).
+* A `LocalHub` holds one transport's sessions on this instance. The HTTP app's control fan-out hands each
+  control event, from whichever instance it came, to every local hub the app serves: its HTTP sessions today,
+  its WebSocket sessions next.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 import attrs
-import trio
 
 from .._proto import types as t
-from .._proto.jsonrpc import Message
 from .._proto.session import INITIALIZING, READY
+from .outbound import ChannelOutbound
 from .state import ServerSession
 
 
@@ -27,36 +32,44 @@ class NotificationHub(Protocol):
         ...
 
 
+class LocalHub(Protocol):
+    """One transport's sessions on this instance, where control events land."""
+
+    def notify_all(self, method: str) -> None:
+        """Queue a parameterless notification for each session; never blocks (runs in the stream pump)."""
+        ...
+
+    async def resource_updated(self, uri: str) -> None:
+        """Queue `notifications/resources/updated` for the sessions here subscribed to `uri`."""
+        ...
+
+
 @attrs.define(eq=False)
 class ConnectionHub:
-    """Sessions of stream transports (memory pair, stdio, WebSocket) living in this process."""
+    """Sessions of stream transports (memory pair, stdio, WebSocket) living in this process: both a
+    NotificationHub for the Server and a LocalHub for a fan-out."""
 
-    _sessions: dict[ServerSession, trio.MemorySendChannel[Message]] = attrs.field(
-        factory=dict[ServerSession, trio.MemorySendChannel[Message]]
+    _sessions: dict[ServerSession, ChannelOutbound] = attrs.field(
+        factory=dict[ServerSession, ChannelOutbound]
     )
 
-    def attach(self, session: ServerSession, channel: trio.MemorySendChannel[Message]) -> None:
-        self._sessions[session] = channel
+    def attach(self, session: ServerSession, outbound: ChannelOutbound) -> None:
+        self._sessions[session] = outbound
 
     def detach(self, session: ServerSession) -> None:
         self._sessions.pop(session, None)
 
-    async def broadcast(self, method: str) -> None:
-        for session, channel in list(self._sessions.items()):
+    def notify_all(self, method: str) -> None:
+        for session, outbound in list(self._sessions.items()):
             # L§Initialization: a session still in its handshake gets no list_changed (and must not stop the rest).
             if session.protocol.state in (INITIALIZING, READY):
-                _offer(channel, session.protocol.send_notification(method, None))
+                outbound.offer(session.protocol.send_notification(method, None))
+
+    async def broadcast(self, method: str) -> None:
+        self.notify_all(method)
 
     async def resource_updated(self, uri: str) -> None:
         params = t.ResourceUpdatedNotificationParams(uri=uri)
-        for session, channel in list(self._sessions.items()):
+        for session, outbound in list(self._sessions.items()):
             if uri in session.subscriptions:
-                _offer(channel, session.protocol.send_notification("notifications/resources/updated", params))
-
-
-def _offer(channel: trio.MemorySendChannel[Any], message: Message) -> None:
-    # Never block the publisher on a slow consumer: a full buffer drops this notification for that session.
-    try:
-        channel.send_nowait(message)
-    except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-        pass
+                outbound.offer(session.protocol.send_notification("notifications/resources/updated", params))

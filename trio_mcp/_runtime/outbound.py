@@ -43,6 +43,15 @@ class ChannelOutbound:
             # the handler keeps running and its messages are dropped.
             pass
 
+    def offer(self, message: Message) -> bool:
+        """Queue without waiting, for a publisher that must never block on a slow consumer: False (the
+        message dropped for this consumer) when the buffer is full or the reader is gone."""
+        try:
+            self._channel.send_nowait(message)
+        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+            return False
+        return True
+
 
 class NoBackChannel:
     """Stateless requests: notifications are dropped, requests fail with a clear error."""

@@ -57,6 +57,7 @@ from ._base import (
     StoreError,
     _converter,
     dump_json,
+    get_each,
     record_from_obj,
     wall_clock,
 )
@@ -316,6 +317,9 @@ class FileSessionStore:
         if entry is None:
             return None
         return attrs.evolve(entry.record, subscriptions=list(entry.record.subscriptions))
+
+    async def get_many(self, session_ids: Iterable[str]) -> dict[str, SessionRecord]:
+        return await get_each(self.get, session_ids)  # in-process: no round trip to save
 
     async def set(self, record: SessionRecord, *, ttl: float | None = None) -> None:
         self._require_open()

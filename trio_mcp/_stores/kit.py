@@ -160,6 +160,25 @@ async def _basics(s: _Section) -> None:
     )
 
 
+async def _get_many(s: _Section) -> None:
+    store = s.store
+    s.check(await store.get_many([]) == {}, "get_many([]) is not {}")
+    records = [full_record(f"many{n}", principal=None) for n in range(3)]
+    for record in records:
+        await store.set(record)
+    got = await store.get_many(["many2", "unknown", "many0", "many0"])
+    s.check(
+        got == {"many2": records[2], "many0": records[0]},
+        f"get_many returned {got!r}, expected the records of the live ids asked for: many0 and many2",
+    )
+    many = [f"bulk{n}" for n in range(1200)]  # more than one MGET chunk on Redis
+    for sid in many:
+        await store.set(_minimal(sid, status="active"))
+    bulk = await store.get_many(many)
+    s.check(sorted(bulk) == sorted(many), f"get_many of 1200 live ids returned {len(bulk)} records")
+    s.check(all(bulk[sid].session_id == sid for sid in many), "get_many returned a record under another id")
+
+
 async def _round_trip(s: _Section) -> None:
     records = [
         full_record("full-int", token=7),
@@ -291,6 +310,11 @@ async def _expiry(s: _Section) -> None:
         "explicit-short": f"a record set with ttl={SHORT_TTL} outlived it",
         "pending-touched": "touch() of a pending record must reset its TTL to pending_timeout",
     }
+    many = await store.get_many([*short_lived, *long_lived])
+    s.check(
+        sorted(many) == sorted(long_lived),
+        f"after expiry get_many of every id returns {sorted(many)}, expected {sorted(long_lived)}",
+    )
     for sid in short_lived:
         got = await store.get(sid)
         s.check(got is None, f"{reasons[sid]}: get({sid!r}) still returns it")
@@ -356,6 +380,7 @@ async def _create(s: _Section) -> None:
 _SECTIONS: tuple[tuple[str, Callable[[_Section], Awaitable[None]]], ...] = (
     ("basics", _basics),
     ("round trip", _round_trip),
+    ("get_many", _get_many),
     ("delete", _delete),
     ("list_for_user", _users),
     ("create", _create),

@@ -62,6 +62,7 @@ log = logging.getLogger("trio_mcp.stores.redis")
 CORRUPT_KEEP_SECONDS = 86_400
 _SCAN_COUNT = 500
 _DELETE_BATCH = 500
+MGET_CHUNK = 500  # session records per MGET in get_many
 
 # KEYS[1] = the session index, KEYS[2..] = session keys.
 # ARGV: 1 now (JSON number), 2/3 pending/active TTL ms, 4/5 pending/active expiry score,
@@ -245,6 +246,23 @@ class RedisSessionStore:
         except StoreCorrupt as exc:
             await self._quarantine(session_id, str(exc))
             return None
+
+    async def get_many(self, session_ids: Iterable[str]) -> dict[str, SessionRecord]:
+        ids = list(dict.fromkeys(session_ids))
+        found: dict[str, SessionRecord] = {}
+        # MGET in bounded chunks: one round trip per chunk, and no single reply of unbounded size.
+        for start in range(0, len(ids), MGET_CHUNK):
+            chunk = ids[start : start + MGET_CHUNK]
+            keys = [self.session_key(sid) for sid in chunk]
+            texts = await self._conn.run("mget", lambda r, keys=keys: r.mget(keys))
+            for sid, text in zip(chunk, texts, strict=True):
+                if text is None:
+                    continue
+                try:
+                    found[sid] = load_record(text)
+                except StoreCorrupt as exc:
+                    await self._quarantine(sid, str(exc))
+        return found
 
     async def set(self, record: SessionRecord, *, ttl: float | None = None) -> None:
         lifetime = self.policy.ttl_for(record) if ttl is None else ttl

@@ -36,6 +36,7 @@ from .backends import HttpHub, select_store, select_streams
 from .config import ConfigError, load_config
 from .fanout import ControlFanout
 from .gate import Gate
+from .live_hub import HttpSessionsHub
 from .post import PostHandler
 from .sessions import SessionManager
 from .standalone import StandaloneStreams
@@ -65,7 +66,9 @@ class McpASGIApp:
         self.dispatcher = server.dispatcher(self._sessions.save)
         self.hub = HttpHub(self.streams)
         self.gate = Gate(self.config)
-        self.control = ControlFanout(self._sessions, self.streams, self.store, self.dispatcher)
+        self.control = ControlFanout(
+            self._sessions, self.dispatcher, [HttpSessionsHub(self._sessions, self.streams, self.store)]
+        )
         self.get = StandaloneStreams(self.config, self.gate, self._sessions, self.streams)
         self.post = PostHandler(
             self.config, self.gate, self._sessions, self.streams, self.store, self.dispatcher
