@@ -27,15 +27,15 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Awaitable, Callable, Generator
-from contextlib import contextmanager
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import trio
 
 from ._exceptions import leaves as exception_leaves
+from ._lifetime import Lifetime
 
 if TYPE_CHECKING:
     import coredis
@@ -137,7 +137,7 @@ def milliseconds(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
 
 
-class RedisConnection:
+class RedisConnection(Lifetime):
     """A lazily connecting coredis client with bounded timeouts and one error boundary.
 
     ``unavailable`` is raised (as ``unavailable(message)``) when Redis cannot be reached or answered too late;
@@ -188,42 +188,22 @@ class RedisConnection:
             # Replace a dead pooled connection transparently (Redis restarted); never retry a timeout.
             retry_policy=ConstantRetryPolicy((RedisConnectionError,), retries=1, delay=0.01),
         )
-        self._entered = 0
         self._closed_once = False
 
-    # -- lifetime --
+    # -- lifetime (Lifetime: entries counted, the client entered on the first and left on the last) --
 
-    @property
-    def is_open(self) -> bool:
-        return self._entered > 0
-
-    async def open(self) -> None:
-        """Enter the client (no connection is made yet). Pair with :meth:`aclose` in the same task."""
-        if self._entered == 0:
-            await self._client.__aenter__()
-        self._entered += 1
-
-    async def aclose(self) -> None:
-        """Leave the client when the last user closes it: its connections are closed."""
-        if self._entered == 0:
-            return
-        self._entered -= 1
-        if self._entered == 0:
+    @asynccontextmanager
+    async def _lifetime(self) -> AsyncGenerator[None]:
+        # Entering the client makes no connection yet; leaving it closes every connection.
+        try:
+            async with self._client:
+                yield
+        finally:
             self._closed_once = True
-            await self._client.__aexit__(None, None, None)
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     def client(self) -> coredis.Redis[str]:
         """The raw coredis client, for internal callers (Pub/Sub...); wrap its use in :meth:`errors`."""
-        if self._entered == 0:
+        if not self.is_open:
             state = "closed" if self._closed_once else "not open"
             raise RuntimeError(
                 f"{self._owner} is {state}: enter it with `async with` or call `await open()` before using it"

@@ -34,10 +34,10 @@ async def running(
     async with trio.open_nursery() as nursery:
         await nursery.start(manager.run, events)
         try:
-            yield manager, events
+            async with manager:  # its exit ends the streams held here, while run() still runs
+                yield manager, events
         finally:
             nursery.cancel_scope.cancel()
-    await manager.aclose()
 
 
 async def eventually(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:

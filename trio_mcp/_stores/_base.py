@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
-from typing import Any, Literal, Protocol, cast, runtime_checkable
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self, cast, runtime_checkable
 
 import attrs
 
@@ -154,4 +155,10 @@ class SessionStore(Protocol):
         """
         ...
 
-    async def aclose(self) -> None: ...
+    # Its lifetime: `async with store:` opens it (lock and load a file, enter the Redis client...) and closes
+    # it; the app's lifespan enters it first and leaves it last. The built-in stores subclass Lifetime.
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None: ...

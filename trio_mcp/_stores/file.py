@@ -5,11 +5,11 @@ Lifetime (structured: the store never leaves a task behind)::
     async with FileSessionStore("sessions.json") as store:    # or: await store.open() ... await store.aclose()
         ...
 
-``open()`` takes the lock file, loads the file and opens the store's own nursery with ONE writer task;
-``aclose()`` cancels that task, writes what is still pending and releases the lock. Like ``async with``, the two
-must run in the same task and nest with other nurseries/cancel scopes (the ASGI lifespan calls ``open()``
-before its app nursery and ``aclose()`` after it). Using the store before ``open()`` or after ``aclose()``
-raises RuntimeError.
+Entering takes the lock file, loads the file and opens the store's own nursery with ONE writer task; leaving
+cancels that task, writes what is still pending and releases the lock (one ``_lifetime`` context, see
+trio_mcp/_lifetime.py; the ASGI lifespan enters it first and leaves it last). ``open()``/``aclose()`` enter and
+leave the same context: they must run in the same task and nest with other nurseries/cancel scopes. Using the
+store before opening or after closing raises RuntimeError.
 
 Writes are debounced: a change marks the store dirty and wakes the writer, which waits ``debounce`` seconds
 (0.1 by default) so a burst of changes costs one write, then snapshots the records and writes them
@@ -42,13 +42,14 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncGenerator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 
 import attrs
 import trio
 
+from .._lifetime import Lifetime
 from ._base import (
     Clock,
     ExpiryPolicy,
@@ -208,7 +209,7 @@ class _Lock:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-class FileSessionStore:
+class FileSessionStore(Lifetime):
     """Session records in one JSON file (see the module docstring for lifetime, writes, expiry, locking)."""
 
     def __init__(
@@ -228,8 +229,6 @@ class FileSessionStore:
         self._entries: dict[str, _Entry] = {}
         self._lock = _Lock(self.path)
         self._state: str = "new"  # new -> open -> closed (-> open again)
-        self._nursery_manager: Any = None
-        self._nursery: trio.Nursery | None = None
         self._dirty = False
         self._dirty_event = trio.Event()
         self._write_lock = trio.Lock()
@@ -241,8 +240,9 @@ class FileSessionStore:
 
     # -- lifetime --
 
-    async def open(self) -> None:
-        """Lock and load the file, start the writer task. Pair with :meth:`aclose` in the same task."""
+    @asynccontextmanager
+    async def _lifetime(self) -> AsyncGenerator[None]:
+        """Lock and load the file, run the writer task; on exit stop it, write pending changes, unlock."""
         if self._state not in ("new", "closed"):
             raise RuntimeError(f"{self!r} is already open")
         await trio.to_thread.run_sync(self._lock.acquire)
@@ -253,48 +253,29 @@ class FileSessionStore:
             self._state = "loading"
             await trio.to_thread.run_sync(self._remove_stale_temporaries)
             await self._load()
-            manager = trio.open_nursery()
-            nursery = await manager.__aenter__()
         except BaseException:
             self._state = "closed"
             self._entries = {}
             self._lock.release()
             raise
-        self._nursery_manager, self._nursery = manager, nursery
-        self._state = "open"
-        nursery.start_soon(self._writer)
-
-    async def aclose(self) -> None:
-        """Stop the writer, write pending changes, release the lock. Idempotent."""
-        if self._state != "open":
-            return
-        self._state = "closing"
-        manager, nursery = self._nursery_manager, self._nursery
-        self._nursery_manager = self._nursery = None
         try:
-            assert nursery is not None
-            assert manager is not None
-            nursery.cancel_scope.cancel()
             try:
-                # Raises Cancelled when the host's scope is cancelled (Ctrl-C, a cancelled serve()): the
-                # pending changes are written all the same, once the nursery is gone (a shield around the
-                # nursery's exit would break the nesting of cancel scopes).
-                await manager.__aexit__(None, None, None)
+                async with trio.open_nursery() as nursery:
+                    self._state = "open"
+                    nursery.start_soon(self._writer)
+                    try:
+                        yield
+                    finally:
+                        self._state = "closing"
+                        nursery.cancel_scope.cancel()
             finally:
+                # Also when the host's scope is cancelled (Ctrl-C, a cancelled serve()): the pending changes
+                # are written all the same, once the writer is gone.
                 with trio.CancelScope(shield=True):
                     await self._write_or_raise()
         finally:
             self._state = "closed"
             self._lock.release()
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     async def flush(self) -> None:
         """Write pending changes now (waits for a write already in progress)."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Iterable
+from contextlib import asynccontextmanager
 
 import attrs
 import trio
 
+from .._lifetime import Lifetime
 from ._base import Clock, ExpiryPolicy, SessionRecord, get_each, wall_clock
 
 
@@ -17,7 +19,7 @@ class _Entry:
 
 
 @attrs.define(eq=False)
-class MemorySessionStore:
+class MemorySessionStore(Lifetime):
     policy: ExpiryPolicy = attrs.field(factory=ExpiryPolicy)
     clock: Clock = wall_clock
     _entries: dict[str, _Entry] = attrs.field(factory=dict[str, _Entry])
@@ -91,5 +93,6 @@ class MemorySessionStore:
         await self.set(record)
         return True
 
-    async def aclose(self) -> None:
-        return None
+    @asynccontextmanager
+    async def _lifetime(self) -> AsyncGenerator[None]:
+        yield  # nothing to open: usable without `async with` too

@@ -26,7 +26,7 @@ by Redis. Multi-key scripts compute the user zset key inside the script, so this
 Redis (or a Redis-compatible server, 7.0+), not Redis Cluster.
 
 Lifetime: like coredis itself, the store must be opened in the task that will close it -- ``async with
-store:`` or ``await store.open()`` ... ``await store.aclose()`` (the ASGI lifespan does the latter). Opening
+store:`` (the ASGI lifespan does that) or ``await store.open()`` ... ``await store.aclose()``. Opening
 does not connect: the app starts while Redis is down, every operation then fails fast with
 :class:`StoreUnavailable` (bounded timeouts) and succeeds again once Redis is back, with the same store.
 """
@@ -37,9 +37,10 @@ import json
 import logging
 import math
 from collections.abc import AsyncGenerator, Iterable
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
+from .._lifetime import Lifetime
 from .._redis import DEFAULT_TIMEOUT, RedisConnection, milliseconds
 from ._base import (
     Clock,
@@ -156,7 +157,7 @@ def load_record(text: str) -> SessionRecord:
         raise StoreCorrupt(f"not a valid session record: {exc}") from None
 
 
-class RedisSessionStore:
+class RedisSessionStore(Lifetime):
     """Session records in Redis. Construct with :meth:`from_url`; open with ``async with`` or ``open()``."""
 
     def __init__(
@@ -204,23 +205,12 @@ class RedisSessionStore:
     def __repr__(self) -> str:
         return f"<RedisSessionStore {self._conn.display_url} prefix={self.prefix!r}>"
 
-    # -- lifetime --
+    # -- lifetime (Lifetime): the Redis client; no connection until the first operation --
 
-    async def open(self) -> None:
-        """Enter the Redis client (no connection yet). Close with :meth:`aclose` from the same task."""
-        await self._conn.open()
-
-    async def aclose(self) -> None:
-        await self._conn.aclose()
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
+    @asynccontextmanager
+    async def _lifetime(self) -> AsyncGenerator[None]:
+        async with self._conn:
+            yield
 
     # -- keys --
 

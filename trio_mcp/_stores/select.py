@@ -6,7 +6,7 @@ An explicit argument wins over the environment, the environment over the default
 * ``file`` -- the file store's path; else ``TRIO_MCP_STORE_FILE``.
 * ``redis_url`` -- the Redis URL; else ``REDIS_URL``.
 
-The stores are constructed, not opened: the app's lifespan calls ``open()``/``aclose()``.
+The stores are constructed, not opened: the app's lifespan enters them (``async with store``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ from __future__ import annotations
 import collections
 import json
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol, runtime_checkable
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
 
 import attrs
 import trio
@@ -85,11 +86,13 @@ class StreamManager(Protocol):
         """The live instance holding the session's stream, or None (never held, or its holder died)."""
         ...
 
-    async def aclose(self) -> None: ...
+    # Its lifetime: `async with manager:`; leaving it ends every stream held here (their buffers end, and the
+    # writers send `retry:`). The app enters it inside its nursery, so it is left while run() still runs.
+    async def __aenter__(self) -> Self: ...
 
-
-def encode_event(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, separators=(",", ":")).encode()
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None: ...
 
 
 def decode_event(data: bytes | str) -> dict[str, Any] | None:

@@ -14,7 +14,8 @@ Usage (pytest-trio)::
 
 ``factory()`` returns an async context manager yielding a NEW manager that is not running yet. The kit runs
 each manager itself (``await nursery.start(manager.run, events)`` with its own recording :class:`StreamEvents`),
-stops it (cancels ``run``, then ``await manager.aclose()``) and only then leaves the factory's context.
+enters its lifetime (``async with manager``) around ``run``, stops it (cancels ``run``, then leaves the lifetime,
+which ends the streams it holds) and only then leaves the factory's context.
 
 ``shares_backend=True`` promises that every manager the factory produces talks to the SAME backend, like
 instances of one app behind a load balancer. The kit then opens two at a time and checks what crosses
@@ -80,6 +81,7 @@ class _Instance:
     events: RecordingEvents = attrs.field(factory=RecordingEvents)
     scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     finished: trio.Event = attrs.field(factory=trio.Event)
+    lifetime: AsyncExitStack = attrs.field(factory=AsyncExitStack)
     closed: bool = False
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -90,7 +92,7 @@ class _Instance:
             self.finished.set()
 
     async def stop(self) -> None:
-        """What the app's lifespan does at shutdown: cancel run(), then aclose()."""
+        """Cancel run(), then leave the manager's lifetime (its held streams end)."""
         if self.closed:
             return
         self.closed = True
@@ -98,7 +100,7 @@ class _Instance:
             self.scope.cancel()
             with trio.move_on_after(WAIT):
                 await self.finished.wait()
-            await self.manager.aclose()
+            await self.lifetime.aclose()
 
 
 class _Section:
@@ -195,6 +197,7 @@ async def _run(name: str, factory: StreamManagerFactory, count: int, body: Body,
             for _ in range(count):
                 manager = await stack.enter_async_context(factory())
                 instance = _Instance(manager)
+                await instance.lifetime.enter_async_context(manager)
                 await nursery.start(instance.run)
                 stack.push_async_callback(instance.stop)
                 instances.append(instance)
@@ -422,14 +425,15 @@ async def _cross_instance(s: _Section) -> None:
 
 
 async def _aclose(s: _Section) -> None:
-    """Stopping a manager (cancel run, aclose) ends the channels it holds; shared: others see no holder."""
+    """Stopping a manager (cancel run, leave its lifetime) ends the channels it holds; shared: others see no
+    holder."""
     instance = s.instances[-1]
     sid = _sid("aclose")
     async with _held(s, instance.manager, sid) as channel:
         await instance.stop()
-        await s.expect_end(channel, "a held stream after aclose()", at_most=0)
+        await s.expect_end(channel, "a held stream after the manager stopped", at_most=0)
         s.check(
-            not instance.manager.deliver_local(sid, _payload(1)), "deliver_local() after aclose() is True"
+            not instance.manager.deliver_local(sid, _payload(1)), "deliver_local() after the manager stopped is True"
         )
     if len(s.instances) > 1:
         found = await s.instances[0].manager.holder(sid)

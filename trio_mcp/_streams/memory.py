@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import attrs
 import trio
 
+from .._lifetime import Lifetime
 from ._base import (
     DEFAULT_SLOW_STREAM_TIMEOUT,
     ROUTE_TTL,
@@ -22,7 +23,7 @@ from .control import ControlEvent
 
 
 @attrs.define(eq=False)
-class MemoryStreamManager:
+class MemoryStreamManager(Lifetime):
     instance_id: str = attrs.field(factory=lambda: secrets.token_hex(4))
     _events: StreamEvents | None = None
     _streams: dict[str, StreamBuffer] = attrs.field(factory=dict[str, StreamBuffer])
@@ -87,7 +88,11 @@ class MemoryStreamManager:
     async def holder(self, session_id: str) -> str | None:
         return self.instance_id if session_id in self._streams else None
 
-    async def aclose(self) -> None:
-        for channel in self._streams.values():
-            channel.close()
-        self._streams.clear()
+    @asynccontextmanager
+    async def _lifetime(self) -> AsyncGenerator[None]:
+        try:
+            yield
+        finally:
+            for buffer in self._streams.values():
+                buffer.close()
+            self._streams.clear()

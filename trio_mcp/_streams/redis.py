@@ -64,6 +64,7 @@ import trio
 
 from .._redis import DEFAULT_TIMEOUT, RedisConnection, milliseconds
 from .._tasks import supervised
+from .._lifetime import Lifetime
 from ._base import (
     DEFAULT_HEARTBEAT,
     DEFAULT_SLOW_STREAM_TIMEOUT,
@@ -136,7 +137,7 @@ async def _cancel_when_cancelled(scope: trio.CancelScope) -> None:
         scope.cancel()
 
 
-class RedisStreamManager:
+class RedisStreamManager(Lifetime):
     """A StreamManager over Redis Pub/Sub; construct with :meth:`from_url`, run with ``nursery.start(m.run, ev)``."""
 
     def __init__(
@@ -295,17 +296,23 @@ class RedisStreamManager:
         finally:
             self._running = False
 
-    async def aclose(self) -> None:
-        """End every stream held here (their buffers end); :meth:`run`'s cancellation closes the connection.
+    @asynccontextmanager
+    async def _lifetime(self) -> AsyncGenerator[None]:
+        """On exit, end every stream held here (their buffers end); :meth:`run`'s cancellation closes the
+        connection.
 
         From here on, streams ending do no Redis work: their holder keys go with the heartbeat's TTL (and
         holder() answers None at once, as the goodbye deletes the alive key), and a burst of releases racing
         the connection's close would only open connections nobody closes.
         """
-        self._closing = True
-        for buffer in self._streams.values():
-            buffer.close()
-        self._streams.clear()
+        self._closing = False
+        try:
+            yield
+        finally:
+            self._closing = True
+            for buffer in self._streams.values():
+                buffer.close()
+            self._streams.clear()
 
     async def _goodbye(self) -> None:
         # A clean shutdown: holder() answers None for our streams at once instead of after 2 heartbeats.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import trio
@@ -79,36 +79,34 @@ class McpASGIApp:
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncGenerator[McpASGIApp]:
-        """Opens the app nursery (heartbeat, store); enter it from a host app's lifespan when mounted."""
+        """Runs the app's backends and tasks; enter it from a host app's lifespan when mounted.
+
+        One exit stack, so every lifetime nests (docs/architecture.md §4). It is left in reverse: stop sending
+        server-wide notifications here, end the streams held here (with `retry:`) while the stream manager
+        still runs, close every live copy, stop the app's tasks, close the store.
+        """
         if self._started:
             raise RuntimeError("this trio_mcp app is already running")
-        opener = getattr(self.store, "open", None)
-        if opener is not None:
-            await opener()
-        try:
-            async with trio.open_nursery() as nursery:
-                self.control.nursery = nursery
-                await nursery.start(supervised, "stream manager", self.streams.run, self.control)
-                nursery.start_soon(supervised, "session heartbeat", self._heartbeat)
-                self.server.add_hub(self.hub)
-                self._started = True
-                try:
-                    yield self
-                finally:
-                    self._started = False
-                    self.server.remove_hub(self.hub)
-                    # Streams first (they end with retry:), while the stream manager still runs: then every
-                    # live copy, then the app's tasks.
-                    with trio.CancelScope(shield=True):
-                        await self.streams.aclose()
-                    for sid in list(self._sessions.live):
-                        self._sessions.close_live(sid, ended=False)
-                    nursery.cancel_scope.cancel()
-        finally:
-            self.control.nursery = None
-            # Not inside a new cancel scope: the Redis and file stores entered a task group in open() above,
-            # and exiting it from within a scope opened later corrupts trio's cancel scope stack.
-            await self.store.aclose()
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(self.store)
+            stack.callback(setattr, self.control, "nursery", None)
+            nursery = self.control.nursery = await stack.enter_async_context(trio.open_nursery())
+            stack.callback(nursery.cancel_scope.cancel)
+            await nursery.start(supervised, "stream manager", self.streams.run, self.control)
+            nursery.start_soon(supervised, "session heartbeat", self._heartbeat)
+            stack.callback(self._close_live_copies)
+            await stack.enter_async_context(self.streams)
+            self.server.add_hub(self.hub)
+            stack.callback(self.server.remove_hub, self.hub)
+            self._started = True
+            try:
+                yield self
+            finally:
+                self._started = False
+
+    def _close_live_copies(self) -> None:
+        for sid in list(self._sessions.live):
+            self._sessions.close_live(sid, ended=False)
 
     async def _heartbeat(self) -> None:
         while True:
