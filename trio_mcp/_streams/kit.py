@@ -433,7 +433,8 @@ async def _aclose(s: _Section) -> None:
         await instance.stop()
         await s.expect_end(channel, "a held stream after the manager stopped", at_most=0)
         s.check(
-            not instance.manager.deliver_local(sid, _payload(1)), "deliver_local() after the manager stopped is True"
+            not instance.manager.deliver_local(sid, _payload(1)),
+            "deliver_local() after the manager stopped is True",
         )
     if len(s.instances) > 1:
         found = await s.instances[0].manager.holder(sid)

@@ -62,9 +62,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 import trio
 
+from .._lifetime import Lifetime
 from .._redis import DEFAULT_TIMEOUT, RedisConnection, milliseconds
 from .._tasks import supervised
-from .._lifetime import Lifetime
 from ._base import (
     DEFAULT_HEARTBEAT,
     DEFAULT_SLOW_STREAM_TIMEOUT,
