@@ -2,6 +2,7 @@
 
 from ._streams._base import StreamBuffer as StreamBuffer
 from ._streams._base import StreamBufferStatistics as StreamBufferStatistics
+from ._streams._base import StreamConfigError as StreamConfigError
 from ._streams._base import StreamEvents as StreamEvents
 from ._streams._base import StreamManager as StreamManager
 from ._streams._base import StreamUnavailable as StreamUnavailable
@@ -17,7 +18,6 @@ from ._streams.kit import check_stream_manager as check_stream_manager
 from ._streams.memory import MemoryStreamManager as MemoryStreamManager
 from ._streams.redis import RedisStreamManager as RedisStreamManager
 from ._streams.redis import RedisStreamStatistics as RedisStreamStatistics
-from ._streams.select import StreamConfigError as StreamConfigError
 
 __all__ = [
     "CancelRequest",

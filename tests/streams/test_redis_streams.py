@@ -10,12 +10,10 @@ import pytest
 import trio
 from _redis_server import RedisServer, free_port
 
-from trio_mcp._streams.select import redis_stream_manager
 from trio_mcp.streams import (
     Notify,
     RecordingEvents,
     RedisStreamManager,
-    StreamConfigError,
     StreamUnavailable,
 )
 
@@ -306,15 +304,7 @@ async def test_commands_need_the_manager_running(redis_url: str) -> None:
 # -- construction --
 
 
-def test_redis_stream_manager_from_configuration(redis_url: str) -> None:
-    with pytest.raises(StreamConfigError, match="REDIS_URL"):
-        redis_stream_manager(None, environ={})
-    manager = redis_stream_manager(None, prefix="p:", heartbeat=2.5, environ={"REDIS_URL": redis_url})
-    assert isinstance(manager, RedisStreamManager)
-    assert manager.prefix == "p:"
-    assert manager.heartbeat_interval == 2.5
-    assert manager.stream_channel("x") == "p:stream:x"
-    assert manager.control_channel == "p:control"
-    assert manager.alive_key(manager.instance_id) == f"p:alive:{manager.instance_id}"
+def test_a_redis_stream_manager_refuses_a_bad_heartbeat(redis_url: str) -> None:
+    """(Selection from the configuration, with its errors, is tested in tests/transport/test_backends.py.)"""
     with pytest.raises(ValueError, match="heartbeat_interval"):
         RedisStreamManager.from_url(redis_url, heartbeat_interval=0)

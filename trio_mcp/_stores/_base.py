@@ -30,6 +30,10 @@ class StoreUnavailable(StoreError):
     """The backend cannot be reached right now (Redis down...); the HTTP layer answers 503."""
 
 
+class StoreConfigError(ValueError):
+    """The store configuration (argument or environment variable) is invalid; the message says how to fix it."""
+
+
 class StoreCorrupt(StoreError):
     """Stored data could not be read; the message says where it was moved."""
 

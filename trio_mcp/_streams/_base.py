@@ -27,6 +27,10 @@ class StreamUnavailable(Exception):
     """The stream backend (Redis) cannot be reached right now; the HTTP app answers 503, like StoreUnavailable."""
 
 
+class StreamConfigError(ValueError):
+    """The stream manager configuration is invalid; the message says how to fix it."""
+
+
 class StreamEvents(Protocol):
     """What an instance does with control events; called from the pump task, so never block."""
 

@@ -1,47 +1,92 @@
-"""Choosing the session store and stream manager from configuration, and the app's notification hub."""
+"""Choosing the session store and stream manager: the one selection path, from the parsed configuration only.
+
+`load_config` is the one reader of the environment (TRIO_MCP_STORE, TRIO_MCP_STORE_FILE, TRIO_MCP_STREAMS,
+REDIS_URL...); here a name becomes a backend, and a mistake becomes the app's one ConfigError naming the
+keyword or variable the user set. Also the app's notification hub, and the outbound of JSON-mode requests.
+"""
 
 from __future__ import annotations
 
 from .._proto.jsonrpc import Message, encode
-from .._stores._base import ExpiryPolicy, SessionStore
+from .._redis import require_coredis
+from .._stores._base import ExpiryPolicy, SessionStore, StoreConfigError
+from .._stores.file import FileSessionStore
+from .._stores.memory import MemorySessionStore
 from .._stores.redis import RedisSessionStore
-from .._stores.select import StoreConfigError, store_from_config
-from .._streams._base import StreamManager
+from .._streams._base import StreamConfigError, StreamManager
 from .._streams.control import Notify, ResourceUpdated
 from .._streams.memory import MemoryStreamManager
-from .._streams.select import redis_stream_manager
+from .._streams.redis import RedisStreamManager
 from .config import ConfigError, HttpConfig
 
 
+class StoreChoiceError(ConfigError, StoreConfigError):
+    """A bad store choice: the app's ConfigError, and the public StoreConfigError."""
+
+
+class StreamsChoiceError(ConfigError, StreamConfigError):
+    """A bad stream manager choice: the app's ConfigError, and the public StreamConfigError."""
+
+
+STORES = ("memory", "file", "redis")
+STREAMS = ("memory", "redis")
+
+
+def _as_set(config: HttpConfig, knob: str) -> str:
+    """The knob as the user set it: `store='file'` (keyword) or `TRIO_MCP_STORE='file'` (environment)."""
+    named = config.named(knob)
+    return f"{knob}={getattr(config, knob)!r}" if named == knob else named
+
+
+def _choice(config: HttpConfig, knob: str, value: str, choices: tuple[str, ...], what: str) -> str:
+    name = value.strip().lower()
+    if name not in choices:
+        error = StoreChoiceError if knob == "store" else StreamsChoiceError
+        raise error(f"unknown {what} {_as_set(config, knob)}; choose one of: {', '.join(choices)}")
+    return name
+
+
+def _redis_url(config: HttpConfig, needed_by: str, error: type[ConfigError]) -> str:
+    require_coredis()  # ImportError: "... pip install 'trio_mcp[redis]'"
+    if config.redis_url is None:
+        raise error(f"{needed_by} needs a Redis URL: pass redis_url=... or set REDIS_URL=redis://host:6379/0")
+    return config.redis_url
+
+
 def select_store(config: HttpConfig) -> SessionStore:
+    """`store`: a SessionStore (used as is) or memory | file | redis (default memory)."""
+    if config.store is not None and not isinstance(config.store, str):
+        return config.store  # pyright: ignore[reportUnknownVariableType]
+    name = _choice(config, "store", config.store or "memory", STORES, "session store")
     policy = ExpiryPolicy(idle_timeout=config.idle_timeout, pending_timeout=config.pending_timeout)
-    try:
-        return store_from_config(
-            config.store,
-            file=config.store_file,
-            redis_url=config.redis_url,
-            prefix=config.redis_prefix,
-            policy=policy,
-            environ={},  # load_config already read every environment twin: one place reads the environment
-        )
-    except StoreConfigError as exc:  # the app's one documented configuration error, naming what was set
-        raise ConfigError(f"{config.named('store')}: {exc}") from exc
+    if name == "file":
+        if not config.store_file:
+            raise StoreChoiceError(
+                f"{_as_set(config, 'store')} needs a file path: pass store_file=... or set "
+                "TRIO_MCP_STORE_FILE=/path/sessions.json"
+            )
+        return FileSessionStore(config.store_file, policy=policy)
+    if name == "redis":
+        url = _redis_url(config, _as_set(config, "store"), StoreChoiceError)
+        return RedisSessionStore.from_url(url, prefix=config.redis_prefix, policy=policy)
+    return MemorySessionStore(policy=policy)
 
 
 def select_streams(config: HttpConfig, store: SessionStore) -> StreamManager:
-    """TRIO_MCP_STREAMS=memory|redis; defaults to redis when the store is Redis."""
-    choice = config.streams
-    if choice is not None and not isinstance(choice, str):
-        return choice  # pyright: ignore[reportUnknownVariableType]
-    if choice is None:
-        choice = "redis" if isinstance(store, RedisSessionStore) else "memory"
-    if choice == "memory":
-        return MemoryStreamManager()
-    if choice == "redis":
-        return redis_stream_manager(
-            config.redis_url, prefix=config.redis_prefix, heartbeat=config.heartbeat_interval, environ={}
+    """`streams`: a StreamManager (used as is) or memory | redis; defaults to redis when the store is Redis."""
+    if config.streams is not None and not isinstance(config.streams, str):
+        return config.streams  # pyright: ignore[reportUnknownVariableType]
+    if config.streams is None:
+        name = "redis" if isinstance(store, RedisSessionStore) else "memory"
+    else:
+        name = _choice(config, "streams", config.streams, STREAMS, "stream manager")
+    if name == "redis":
+        chosen = "implied by the Redis store" if config.streams is None else _as_set(config, "streams")
+        url = _redis_url(config, f"the Redis stream manager ({chosen})", StreamsChoiceError)
+        return RedisStreamManager.from_url(
+            url, prefix=config.redis_prefix, heartbeat_interval=config.heartbeat_interval
         )
-    raise ConfigError(f"TRIO_MCP_STREAMS={choice!r} is not a stream manager; choose memory or redis")
+    return MemoryStreamManager()
 
 
 class HttpHub:

@@ -1,4 +1,7 @@
-"""store_from_config: explicit argument > environment > default (memory)."""
+"""Backend selection (trio_mcp/_transport/backends.py): explicit argument > environment > default (memory).
+
+The environment is read by load_config only; selection sees the parsed configuration.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from trio_mcp._stores.select import store_from_config
+from trio_mcp._transport.backends import select_store, select_streams
+from trio_mcp._transport.config import ConfigError, load_config
 from trio_mcp.stores import (
     ExpiryPolicy,
     FileSessionStore,
@@ -16,9 +20,10 @@ from trio_mcp.stores import (
     SessionStore,
     StoreConfigError,
 )
+from trio_mcp.streams import MemoryStreamManager, RedisStreamManager, StreamConfigError
 
 POLICY = ExpiryPolicy(idle_timeout=123, pending_timeout=4)
-ENV = ("TRIO_MCP_STORE", "TRIO_MCP_STORE_FILE", "REDIS_URL")
+ENV = ("TRIO_MCP_STORE", "TRIO_MCP_STORE_FILE", "TRIO_MCP_STREAMS", "REDIS_URL")
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +39,15 @@ def select(
     redis_url: str | None = None,
     prefix: str = "mcp:",
 ) -> SessionStore:
-    return store_from_config(store, file=file, redis_url=redis_url, prefix=prefix, policy=POLICY)
+    config = load_config(
+        store=store,
+        store_file=file,
+        redis_url=redis_url,
+        redis_prefix=prefix,
+        idle_timeout=POLICY.idle_timeout,
+        pending_timeout=POLICY.pending_timeout,
+    )
+    return select_store(config)
 
 
 def test_memory_by_default() -> None:
@@ -116,3 +129,42 @@ def test_an_unknown_name_lists_the_choices(monkeypatch: pytest.MonkeyPatch) -> N
 def test_an_empty_environment_variable_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIO_MCP_STORE", "")
     assert isinstance(select(), MemorySessionStore)
+
+
+def test_a_bad_choice_is_both_the_apps_config_error_and_the_backends_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        select("postgres")
+    assert isinstance(info.value, StoreConfigError)
+    with pytest.raises(StreamConfigError, match=r"unknown stream manager streams='kafka'"):
+        select_streams(load_config(streams="kafka"), MemorySessionStore())
+    with pytest.raises(ConfigError, match=r"TRIO_MCP_STREAMS='kafka'; choose one of: memory, redis"):
+        select_streams(load_config(environ={"TRIO_MCP_STREAMS": "kafka"}), MemorySessionStore())
+
+
+def test_streams_follow_the_store_unless_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(select_streams(load_config(), MemorySessionStore()), MemoryStreamManager)
+    redis_store = select("redis", redis_url="redis://127.0.0.1:6379/0")
+    config = load_config(redis_url="redis://127.0.0.1:6379/0", redis_prefix="p:", heartbeat_interval=2.5)
+    manager = select_streams(config, redis_store)
+    assert isinstance(manager, RedisStreamManager)
+    assert manager.prefix == "p:"
+    assert manager.heartbeat_interval == 2.5
+    assert manager.stream_channel("x") == "p:stream:x"
+    assert manager.control_channel == "p:control"
+    assert manager.alive_key(manager.instance_id) == f"p:alive:{manager.instance_id}"
+    named = select_streams(load_config(streams="memory"), redis_store)
+    assert isinstance(named, MemoryStreamManager)
+    monkeypatch.setenv("REDIS_URL", "redis://env-host:6379/0")
+    from_env = select_streams(load_config(streams="redis"), MemorySessionStore())
+    assert "env-host" in repr(from_env)
+
+
+def test_the_redis_stream_manager_without_a_url_is_a_clear_error() -> None:
+    with pytest.raises(
+        StreamConfigError, match=r"stream manager \(streams='redis'\) needs a Redis URL.*REDIS_URL="
+    ):
+        select_streams(load_config(streams="redis"), MemorySessionStore())
+    # A Redis store passed as an instance implies Redis streams: the URL is still needed.
+    store = RedisSessionStore.from_url("redis://127.0.0.1:6379/0")
+    with pytest.raises(StreamConfigError, match=r"implied by the Redis store\) needs a Redis URL"):
+        select_streams(load_config(), store)
