@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import importlib.util
 import json
 import os
@@ -111,10 +112,19 @@ def _raise_nofile() -> None:
 
 @dataclass
 class ServerSpec:
-    key: str  # "bare", "trio_mcp/memory", "trio_mcp/redis", "sdk/stateless", "sdk/stateful"
-    app: str  # module:attribute under benchmarks/servers
+    key: str  # "bare", "trio_mcp/memory", "trio_mcp/redis", "sdk/stateless", "sdk/stateful", "baseline/<store>"
+    app: str  # module:attribute under `cwd`
     env: dict[str, str] = field(default_factory=dict)
     worker: str = "trio"
+    cwd: Path = SERVERS
+    pythonpath: Path | None = None  # prepended to PYTHONPATH (the --baseline checkout)
+
+
+def server_env(spec: ServerSpec) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIO_MCP_") and k != "REDIS_URL"}
+    if spec.pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(spec.pythonpath), env.get("PYTHONPATH")]))
+    return env | spec.env
 
 
 class ServerProcess:
@@ -125,13 +135,12 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/mcp"
         self.log_path = logdir / f"{spec.key.replace('/', '-')}-{spec.worker}-{self.port}.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TRIO_MCP_") and k != "REDIS_URL"}
-        env |= spec.env
+        env = server_env(spec)
         argv = [sys.executable, "-m", "hypercorn", "--worker-class", spec.worker, "--graceful-timeout", "1"]
         argv += ["-b", f"127.0.0.1:{self.port}", spec.app]
         with self.log_path.open("wb") as out:
             self.proc = subprocess.Popen(
-                argv, cwd=SERVERS, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_raise_nofile
+                argv, cwd=spec.cwd, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_raise_nofile
             )
         self.worker_pid = self._wait_ready()
 
@@ -178,6 +187,7 @@ class ServerProcess:
 # --------------------------------------------------------------------------- Redis
 
 
+@functools.cache
 def load_redis_helper() -> Any:
     """tests/_redis_server.py, imported by path (the tests directory is not a package)."""
     path = ROOT / "tests" / "_redis_server.py"
@@ -433,6 +443,101 @@ def redis_calls_per_request(server: ServerProcess, redis: Any, calls: int) -> di
     return out
 
 
+# --------------------------------------------------------------------------- --baseline DIR
+
+BASELINE_PREFIX = "baseline/"  # "baseline/memory", "baseline/redis": trio_mcp imported from DIR
+TRIO_MCP_KEYS = ("trio_mcp/memory", "trio_mcp/redis")
+
+# Run in the baseline server's environment and working directory: which trio_mcp it imports, which backends.
+BASELINE_CHECK = """\
+import importlib.util, json, trio_mcp
+
+def has(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:
+        return False
+
+print(json.dumps({
+    "file": trio_mcp.__file__,
+    "redis_store": has("trio_mcp._stores.redis"),
+    "redis_streams": has("trio_mcp._streams.redis"),
+}))
+"""
+
+
+class BaselineError(RuntimeError):
+    """--baseline DIR is not a checkout whose trio_mcp a server process would import."""
+
+
+@dataclass
+class Baseline:
+    root: Path  # the checkout, prepended to PYTHONPATH of its servers
+    rev: str
+    servers: Path  # DIR/benchmarks/servers when it has the server module, else this checkout's
+    trio_mcp_file: str
+    redis_store: bool
+    redis_streams: bool
+
+
+def baseline_key(key: str) -> str:
+    return BASELINE_PREFIX + key.split("/")[1]
+
+
+def revision(checkout: Path) -> str:
+    """The short commit of a checkout, "-dirty" when trio_mcp or the server modules have local changes."""
+    git = ["git", "--no-optional-locks", "-C", str(checkout)]
+    try:
+        rev = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        )
+        changes = subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=no", "--", "trio_mcp", "benchmarks/servers"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return checkout.name
+    return rev.stdout.strip() + ("-dirty" if changes.stdout.strip() else "")
+
+
+def load_baseline(path: str) -> Baseline:
+    """Check that a server started for DIR imports DIR's trio_mcp (not this checkout's or an installed one)."""
+    root = Path(path).resolve()
+    expected = root / "trio_mcp" / "__init__.py"
+    if not expected.is_file():
+        raise BaselineError(f"--baseline {path}: {expected} does not exist (not a checkout of trio_mcp)")
+    servers = root / "benchmarks" / "servers"
+    if not (servers / "trio_mcp_app.py").is_file():
+        servers = SERVERS
+    spec = ServerSpec("baseline/check", "", {"TRIO_MCP_STORE": "memory"}, cwd=servers, pythonpath=root)
+    done = subprocess.run(
+        [sys.executable, "-c", BASELINE_CHECK],
+        cwd=spec.cwd,
+        env=server_env(spec),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if done.returncode != 0:
+        raise BaselineError(f"--baseline {path}: importing trio_mcp failed:\n{done.stderr.strip()}")
+    info = json.loads(done.stdout.strip().splitlines()[-1])
+    imported = Path(info["file"]).resolve()
+    if imported != expected:
+        raise BaselineError(
+            f"--baseline {path}: the server process imports trio_mcp from {imported}, not {expected}"
+        )
+    return Baseline(
+        root=root,
+        rev=revision(root),
+        servers=servers,
+        trio_mcp_file=str(imported),
+        redis_store=bool(info["redis_store"]),
+        redis_streams=bool(info["redis_streams"]),
+    )
+
+
 # --------------------------------------------------------------------------- the harness
 
 
@@ -471,9 +576,10 @@ def redis_backend_status() -> tuple[bool, bool, str]:
 
 
 class Bench:
-    def __init__(self, cfg: Config, args: argparse.Namespace) -> None:
+    def __init__(self, cfg: Config, args: argparse.Namespace, baseline: Baseline | None = None) -> None:
         self.cfg = cfg
         self.args = args
+        self.baseline = baseline
         self.logdir = Path(tempfile.mkdtemp(prefix="trio-mcp-bench-"))
         self.notes: list[str] = []
         self.servers: dict[str, ServerProcess] = {}
@@ -483,11 +589,27 @@ class Bench:
         self.bare: list[CellResult | None] = []
         self.redis: Any = None
         self.redis_streams = False
+        self.baseline_redis: Any = None  # a Redis server of its own: commandstats and keys not shared
         self.sdk_version = sdk_available()
         self.worker: dict[str, str] = {}
         self.unavailable: set[str] = set()  # servers that never started (no memory cell either)
 
     # -- setup
+
+    def trio_mcp_keys(self) -> list[str]:
+        """The trio_mcp servers, each followed by its --baseline twin."""
+        if self.baseline is None:
+            return list(TRIO_MCP_KEYS)
+        return [k for key in TRIO_MCP_KEYS for k in (key, baseline_key(key))]
+
+    def redis_for(self, server_key: str) -> Any:
+        return {"trio_mcp/redis": self.redis, "baseline/redis": self.baseline_redis}.get(server_key)
+
+    def streams_for(self, server_key: str) -> bool:
+        """Whether the Redis server `server_key` has the Redis stream manager."""
+        if server_key.startswith(BASELINE_PREFIX):
+            return self.baseline is not None and self.baseline.redis_streams
+        return self.redis_streams
 
     def specs(self) -> list[ServerSpec]:
         specs = [ServerSpec("bare", "bare_app:app"), ServerSpec("trio_mcp/memory", "trio_mcp_app:app")]
@@ -497,12 +619,25 @@ class Bench:
             if not self.redis_streams:
                 env["TRIO_MCP_STREAMS"] = "memory"
             specs.append(ServerSpec("trio_mcp/redis", "trio_mcp_app:app", env))
+        if (base := self.baseline) is not None:
+            envs = {"baseline/memory": {"TRIO_MCP_STORE": "memory"}}
+            if self.baseline_redis is not None:
+                envs["baseline/redis"] = {"TRIO_MCP_STORE": "redis", "REDIS_URL": self.baseline_redis.url}
+                if not base.redis_streams:
+                    envs["baseline/redis"]["TRIO_MCP_STREAMS"] = "memory"
+            for key, env in envs.items():
+                specs.append(ServerSpec(key, "trio_mcp_app:app", env, cwd=base.servers, pythonpath=base.root))
         if self.sdk_version is not None:
             specs.append(ServerSpec("sdk/stateless", "sdk_app:stateless_app"))
             specs.append(ServerSpec("sdk/stateful", "sdk_app:stateful_app"))
         return specs
 
     def start_redis(self) -> None:
+        self._start_redis()
+        if self.baseline is not None:
+            self._start_baseline_redis(self.baseline)
+
+    def _start_redis(self) -> None:
         if self.args.no_redis:
             self.na["trio_mcp/redis"] = "skipped (--no-redis)"
             return
@@ -522,6 +657,24 @@ class Bench:
         if note:
             self.notes.append(note)
         log(f"Redis: {self.redis.kind} {self.redis.binary} on port {self.redis.port}")
+
+    def _start_baseline_redis(self, baseline: Baseline) -> None:
+        if self.redis is None:
+            self.na["baseline/redis"] = self.na.get("trio_mcp/redis", "no Redis server")
+            return
+        if not baseline.redis_store:
+            self.na["baseline/redis"] = f"the baseline {baseline.rev} has no Redis session store"
+            return
+        try:
+            self.baseline_redis = load_redis_helper().RedisServer()
+            self.baseline_redis.start()
+        except Exception as exc:
+            self.baseline_redis = None
+            self.na["baseline/redis"] = f"no Redis server: {exc}".splitlines()[0]
+            return
+        if not baseline.redis_streams:
+            self.notes.append(f"the baseline {baseline.rev} has no Redis stream manager: memory streams")
+        log(f"Redis for the baseline: port {self.baseline_redis.port}")
 
     def start(self, spec: ServerSpec, stateful_probe: bool) -> ServerProcess | None:
         workers = [spec.worker] + (["asyncio"] if spec.key.startswith("sdk/") else [])
@@ -563,11 +716,14 @@ class Bench:
 
     # -- load cells
 
-    def cell_plan(self) -> list[tuple[str, str, str]]:
-        """(result key, server key, mode) for one round; the bare app first."""
+    def cell_plan(self, baseline_first: bool = False) -> list[tuple[str, str, str]]:
+        """(result key, server key, mode) for one round; the bare app first, each --baseline cell next to its
+        current twin (before it when `baseline_first`)."""
         plan = [("bare", "bare", "stateless")]
-        for key in ("trio_mcp/memory", "trio_mcp/redis"):
-            plan += [(key, key, mode) for mode in SCENARIOS]
+        for key in TRIO_MCP_KEYS:
+            for mode in SCENARIOS:
+                twins = [key] if self.baseline is None else [key, baseline_key(key)]
+                plan += [(k, k, mode) for k in (twins[::-1] if baseline_first else twins)]
         plan += [
             ("sdk", "sdk/stateless", "stateless"),
             ("sdk", "sdk/stateful", "sse"),
@@ -583,7 +739,7 @@ class Bench:
             extra = [",".join(open_sessions(server, threads))]
         elif mode == "churn":
             threads = connections = self.cfg.churn_connections
-        redis = self.redis if server_key == "trio_mcp/redis" else None
+        redis = self.redis_for(server_key)
         return run_wrk(server, mode, seconds, threads, connections, extra, redis)
 
     def _failed(self, server_key: str, mode: str, exc: Exception) -> None:
@@ -611,9 +767,10 @@ class Bench:
 
     def rounds(self) -> None:
         # The bare app opens and closes every round; the round's ceiling is the mean of the two, so drift
-        # during the round (another load on the machine) does not favour the cells measured early.
-        plan = [*self.cell_plan(), ("bare", "bare", "stateless")]
+        # during the round (another load on the machine) does not favour the cells measured early. A --baseline
+        # cell and its current twin swap places every other round.
         for r in range(self.cfg.rounds):
+            plan = [*self.cell_plan(baseline_first=r % 2 == 1), ("bare", "bare", "stateless")]
             log(f"round {r + 1}/{self.cfg.rounds}")
             bare_pair: list[CellResult | None] = []
             for key, server_key, mode in plan:
@@ -647,7 +804,7 @@ class Bench:
 
     def memory(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        wanted = ["trio_mcp/memory", "trio_mcp/redis", "sdk/stateful"]
+        wanted = [*self.trio_mcp_keys(), "sdk/stateful"]
         for spec in self.specs():
             if spec.key not in wanted or spec.key in self.unavailable:
                 continue
@@ -655,7 +812,7 @@ class Bench:
             server = None
             try:
                 server = ServerProcess(spec, self.logdir)
-                redis = self.redis if spec.key == "trio_mcp/redis" else None
+                redis = self.redis_for(spec.key)
                 result = memory_cell(server, self.cfg.sessions, redis)
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
@@ -680,16 +837,18 @@ class Bench:
             )
         return out
 
-    def redis_round_trips(self) -> dict[str, Any] | None:
-        server = self.servers.get("trio_mcp/redis")
-        if server is None or self.redis is None:
+    def redis_round_trips(self, server_key: str = "trio_mcp/redis") -> dict[str, Any] | None:
+        server = self.servers.get(server_key)
+        redis = self.redis_for(server_key)
+        if server is None or redis is None:
             return None
-        return redis_calls_per_request(server, self.redis, self.cfg.calls_for_redis)
+        return redis_calls_per_request(server, redis, self.cfg.calls_for_redis)
 
     def close(self) -> None:
         self.stop_all()
-        if self.redis is not None:
-            self.redis.stop()
+        for redis in (self.redis, self.baseline_redis):
+            if redis is not None:
+                redis.stop()
 
 
 # --------------------------------------------------------------------------- side benchmarks
@@ -768,14 +927,39 @@ def summarize(bench: Bench) -> dict[str, Any]:
         rows[f"{key}:{mode}"] = entry
     # churn against the SDK, per round
     sdk = bench.cells.get(("sdk", "churn"), [])
-    for key in ("trio_mcp/memory", "trio_mcp/redis"):
+    for key in bench.trio_mcp_keys():
         pairs = [(a, b) for a, b in zip(bench.cells.get((key, "churn"), []), sdk, strict=False) if a and b]
         if pairs and f"{key}:churn" in rows:
             vs = [(a.loops / a.seconds) / (b.loops / b.seconds) for a, b in pairs if b.loops]
             rows[f"{key}:churn"]["vs_sdk"] = median(vs)
             cpu_vs = [b.cpu_us_per_request / a.cpu_us_per_request for a, b in pairs if a.cpu_us_per_request]
             rows[f"{key}:churn"]["cpu_vs_sdk"] = median(cpu_vs)
+    # current against --baseline, per round (both cells of a round share its bare-app ceiling)
+    for key in TRIO_MCP_KEYS if bench.baseline is not None else ():
+        for mode in SCENARIOS:
+            base = bench.cells.get((baseline_key(key), mode), [])
+            pairs = [(a, b) for a, b in zip(bench.cells.get((key, mode), []), base, strict=False) if a and b]
+            if pairs and f"{key}:{mode}" in rows:
+                rows[f"{key}:{mode}"]["vs_baseline"] = median([a.rps / b.rps for a, b in pairs if b.rps])
+                rows[f"{key}:{mode}"]["cpu_vs_baseline"] = median(
+                    [b.cpu_us_per_request / a.cpu_us_per_request for a, b in pairs if a.cpu_us_per_request]
+                )
     return rows
+
+
+def baseline_comparison(baseline: Baseline, rows: dict[str, Any]) -> str:
+    """One note line: current ÷ baseline per trio_mcp cell (req/s, and CPU per request inverted)."""
+    parts: list[str] = []
+    for key in TRIO_MCP_KEYS:
+        for mode in SCENARIOS:
+            row = rows.get(f"{key}:{mode}", {})
+            if "vs_baseline" in row:
+                parts.append(
+                    f"{key.split('/')[1]} {mode} {fmt(row['vs_baseline'], '.2f')}x "
+                    f"(CPU {fmt(row['cpu_vs_baseline'], '.2f')}x)"
+                )
+    what = "; ".join(parts) or "no pair of cells ran"
+    return f"current ÷ baseline {baseline.rev}, median over rounds of req/s (CPU: baseline ÷ current µs/req): {what}"
 
 
 def fmt(value: float | None, spec: str = ".0f", suffix: str = "") -> str:
@@ -791,7 +975,13 @@ def verdict(value: float | None, target: float, higher_is_better: bool = True) -
     return "met" if ok else "MISSED"
 
 
-def table(bench: Bench, rows: dict[str, Any], memory: dict[str, Any], redis: dict[str, Any] | None) -> str:
+def table(
+    bench: Bench,
+    rows: dict[str, Any],
+    memory: dict[str, Any],
+    redis: dict[str, Any] | None,
+    baseline_redis: dict[str, Any] | None = None,
+) -> str:
     out = [
         "| scenario | server (store) | worker | req/s | x bare | CPU µs/req | x bare (CPU) | target | status |",
         "|---|---|---|---:|---:|---:|---:|---|---|",
@@ -806,9 +996,15 @@ def table(bench: Bench, rows: dict[str, Any], memory: dict[str, Any], redis: dic
         if key == "sdk":
             return f"official SDK mcp {bench.sdk_version}"
         store = key.split("/")[1]
-        if store == "redis" and bench.redis is not None and not bench.redis_streams:
-            return "trio_mcp (Redis store, memory streams)"
-        return f"trio_mcp ({store})" if store == "memory" else "trio_mcp (Redis store + streams)"
+        if store == "memory":
+            what = "memory"
+        elif bench.redis_for(key) is not None and not bench.streams_for(key):
+            what = "Redis store, memory streams"
+        else:
+            what = "Redis store + streams"
+        if key.startswith(BASELINE_PREFIX) and bench.baseline is not None:
+            return f"trio_mcp (baseline {bench.baseline.rev}, {what})"
+        return f"trio_mcp ({what})"
 
     def worker(key: str, mode: str) -> str:
         if key == "sdk":
@@ -828,7 +1024,7 @@ def table(bench: Bench, rows: dict[str, Any], memory: dict[str, Any], redis: dic
     }
     targets = {"stateless": TARGET_STATELESS, "sse": TARGET_SSE}
     for mode in SCENARIOS:
-        for key in ("trio_mcp/memory", "trio_mcp/redis", "sdk"):
+        for key in (*bench.trio_mcp_keys(), "sdk"):
             row = rows.get(f"{key}:{mode}")
             ours = key != "sdk"
             if row is None:
@@ -862,11 +1058,7 @@ def table(bench: Bench, rows: dict[str, Any], memory: dict[str, Any], redis: dic
                 f"| {names[mode]} | {label(key)} | {worker(key, mode)} | {rps} | {fmt(row['ratio_to_bare'], '.2f')} | "
                 f"{fmt(row['cpu_us'])} | {fmt(row['cpu_ratio_to_bare'], '.2f')} | {target} | {status} |"
             )
-    for server_key, name in (
-        ("trio_mcp/memory", "trio_mcp/memory"),
-        ("trio_mcp/redis", "trio_mcp/redis"),
-        ("sdk/stateful", "sdk"),
-    ):
+    for server_key, name in (*((k, k) for k in bench.trio_mcp_keys()), ("sdk/stateful", "sdk")):
         m = memory.get(server_key)
         lab = label(name)
         if m is None or "error" in m:
@@ -887,13 +1079,23 @@ def table(bench: Bench, rows: dict[str, Any], memory: dict[str, Any], redis: dic
             out.append(
                 f"| Redis used_memory per idle session | {lab} | | {m['redis_kib_per_session']:.2f} KiB | | | | | |"
             )
-    if redis is not None:
+    redis_rows = [("trio_mcp/redis", redis)]
+    if bench.baseline is not None:
+        redis_rows.append(("baseline/redis", baseline_redis))
+    for redis_key, counts in redis_rows:
+        if counts is None:
+            reason = bench.na.get(redis_key, "not measured")
+            lab = "trio_mcp (Redis)" if redis_key == "trio_mcp/redis" else label(redis_key)
+            out.append(
+                f"| Redis commands per tools/call | {lab} | n/a | | | | | ≤ 1 round trip | n/a: {reason} |"
+            )
+            continue
         for name, what in (
             ("session_sse", "Redis commands per tools/call (session, SSE)"),
             ("session_json", "Redis commands per tools/call (session, JSON)"),
             ("stateless", "Redis commands per tools/call (stateless)"),
         ):
-            r = redis.get(name)
+            r = counts.get(name)
             if r is None:
                 continue
             calls = r["calls"]
@@ -904,14 +1106,9 @@ def table(bench: Bench, rows: dict[str, Any], memory: dict[str, Any], redis: dic
             if rest:
                 detail += f" + {r['amortized_per_call']:.3f} amortized ({rest})"
             out.append(
-                f"| {what}, {calls} calls | {label('trio_mcp/redis')} | trio | {detail} | | | | ≤ 1 round trip | "
+                f"| {what}, {calls} calls | {label(redis_key)} | trio | {detail} | | | | ≤ 1 round trip | "
                 f"{verdict(round(r['hot_path_per_call'], 2), TARGET_REDIS_CMDS, False)} |"
             )
-    else:
-        reason = bench.na.get("trio_mcp/redis", "not measured")
-        out.append(
-            f"| Redis commands per tools/call | trio_mcp (Redis) | n/a | | | | | ≤ 1 round trip | n/a: {reason} |"
-        )
     return "\n".join(out)
 
 
@@ -1117,6 +1314,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-side", action="store_true", help="leave out bench_converter.py / bench_streams.py"
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also run every trio_mcp cell with trio_mcp imported from DIR, a checkout of another revision",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print(
@@ -1124,6 +1326,17 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    baseline: Baseline | None = None
+    if args.baseline is not None:
+        try:
+            baseline = load_baseline(args.baseline)
+        except BaselineError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        log(
+            f"baseline {baseline.rev}: trio_mcp from {baseline.trio_mcp_file}, "
+            f"server module from {baseline.servers}"
+        )
     _raise_nofile()
     cfg = Config(
         rounds=args.rounds or (1 if args.quick else 3),
@@ -1137,7 +1350,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     side = {} if args.no_side else run_side_benchmarks(args.quick)
 
-    bench = Bench(cfg, args)
+    bench = Bench(cfg, args, baseline)
     log(
         f"logs in {bench.logdir}; {cfg.rounds} round(s) of {cfg.seconds:g} s cells; cpu count {os.cpu_count()}"
     )
@@ -1153,13 +1366,14 @@ def main(argv: list[str] | None = None) -> int:
         bench.warm_up()
         bench.rounds()
         redis = bench.redis_round_trips()
+        baseline_redis = bench.redis_round_trips("baseline/redis") if baseline is not None else None
         prof = profile(bench, max(cfg.seconds, 8.0)) if args.profile else None
         bench.stop_all()
         log(f"memory cells: {cfg.sessions} sessions each")
         memory = bench.memory()
 
     rows = summarize(bench)
-    text = table(bench, rows, memory, redis)
+    text = table(bench, rows, memory, redis, baseline_redis)
     elapsed = time.monotonic() - started
     header = (
         f"trio_mcp benchmark {stamp}: {cfg.rounds} round(s) x {cfg.seconds:g} s cells, medians; wrk "
@@ -1167,6 +1381,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} cores shared by servers, wrk and Redis; Python {platform.python_version()}; "
         f"took {elapsed:.0f} s"
     )
+    current_rev = revision(ROOT)
+    if baseline is not None:
+        header += f"; baseline {baseline.rev} ({baseline.root}) against {current_rev}"
     print()
     print(header)
     print()
@@ -1177,6 +1394,13 @@ def main(argv: list[str] | None = None) -> int:
         f"against {fmt(rows['bare']['cpu_us'])} µs in the server, so wrk is not the bottleneck",
         "CPU µs/req is the server worker process's utime+stime delta over the cell divided by its requests",
     ]
+    if baseline is not None:
+        notes += [
+            f"baseline rows: trio_mcp imported from {baseline.trio_mcp_file} (checked in the server's environment), "
+            f"server module {baseline.servers / 'trio_mcp_app.py'}; own Redis server; same rounds and bare-app "
+            "ceiling as the current rows, the two swapping places every other round",
+            baseline_comparison(baseline, rows),
+        ]
     for note in notes:
         print(f"note: {note}")
     if prof is not None:
@@ -1204,6 +1428,12 @@ def main(argv: list[str] | None = None) -> int:
         "profile": prof,
         "table": text,
     }
+    if baseline is not None:
+        payload["baseline"] = {
+            **baseline.__dict__,
+            "current_rev": current_rev,
+            "redis_commands": baseline_redis,
+        }
     json_path = RESULTS / f"bench-{stamp}.json"
     json_path.write_text(json.dumps(payload, indent=2, default=str))
     (RESULTS / "latest.json").write_text(json.dumps(payload, indent=2, default=str))
