@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from .._proto import types as t
@@ -9,7 +10,10 @@ from .._proto.jsonrpc import encode
 from .._proto.session import INITIALIZING, READY
 from .._stores._base import SessionStore, StoreUnavailable
 from .._streams._base import StreamManager
-from .sessions import LiveSession, SessionManager, log
+from .live_table import LiveSession
+from .sessions import SessionManager
+
+log = logging.getLogger("trio_mcp.http")
 
 
 class HttpSessionsHub:

@@ -18,7 +18,8 @@ from .._streams.control import StreamTaken
 from .asgi import SSE_HEADERS, Receive, RequestHeaders, Scope, Send, respond_error
 from .config import HttpConfig
 from .gate import Gate, Headers
-from .sessions import LiveSession, SessionManager, StandaloneStream
+from .live_table import LiveSession, StandaloneStream
+from .sessions import SessionManager
 from .sse_stream import SSEWriter, watch_disconnect
 
 

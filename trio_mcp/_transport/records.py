@@ -1,0 +1,43 @@
+"""A session's state in the store and back: the one pair of conversions between ServerSession and SessionRecord.
+
+Framework bookkeeping travels in typed fields of both (`created_at`, `stored_status`), never in the user's `extra`.
+"""
+
+from __future__ import annotations
+
+from .._proto.session import READY
+from .._runtime.state import ServerSession
+from .._stores._base import SessionRecord, wall_clock
+
+
+def record_of(session: ServerSession) -> SessionRecord:
+    """What another instance needs to continue `session` (its creation time kept, last access now)."""
+    proto = session.protocol
+    now = wall_clock()
+    return SessionRecord(
+        session_id=session.session_id or "",
+        principal=session.principal,
+        status="active" if proto.state is READY else "pending",
+        protocol_version=proto.protocol_version,
+        client_capabilities=proto.client_capabilities,
+        client_info=proto.client_info,
+        log_level=proto.log_level,
+        subscriptions=sorted(session.subscriptions),
+        created_at=session.created_at if session.created_at is not None else now,
+        last_accessed_at=now,
+    )
+
+
+def apply_record(session: ServerSession, record: SessionRecord) -> None:
+    """Rebuild `session` from `record`, so this instance behaves exactly as the one that wrote it."""
+    session.protocol.restore(
+        active=record.status == "active",
+        protocol_version=record.protocol_version,
+        client_capabilities=record.client_capabilities,
+        client_info=record.client_info,
+        log_level=record.log_level,
+    )
+    session.subscriptions = set(record.subscriptions)
+    session.principal = record.principal
+    session.stored_status = record.status
+    session.created_at = record.created_at
