@@ -149,9 +149,9 @@ def test_streams_follow_the_store_unless_named(monkeypatch: pytest.MonkeyPatch) 
     assert isinstance(manager, RedisStreamManager)
     assert manager.prefix == "p:"
     assert manager.heartbeat_interval == 2.5
-    assert manager.stream_channel("x") == "p:stream:x"
-    assert manager.control_channel == "p:control"
-    assert manager.alive_key(manager.instance_id) == f"p:alive:{manager.instance_id}"
+    assert manager.layout.stream("x") == "p:stream:x"
+    assert manager.layout.control == "p:control"
+    assert manager.layout.alive(manager.instance_id) == f"p:alive:{manager.instance_id}"
     named = select_streams(load_config(streams="memory"), redis_store)
     assert isinstance(named, MemoryStreamManager)
     monkeypatch.setenv("REDIS_URL", "redis://env-host:6379/0")

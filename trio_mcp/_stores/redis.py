@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._lifetime import Lifetime
 from .._redis import DEFAULT_TIMEOUT, RedisConnection, milliseconds
+from .._redis_keys import RedisKeys
 from ._base import (
     Clock,
     ExpiryPolicy,
@@ -172,10 +173,7 @@ class RedisSessionStore(Lifetime):
         self.prefix = prefix
         self._conn = connection
         self._clock = clock
-        self._index = f"{prefix}sessions"
-        self._session_head = f"{prefix}session:"
-        self._user_head = f"{prefix}user:"
-        self._user_tail = ":sessions"
+        self.layout = RedisKeys(prefix)
         self._scripts: dict[str, Any] = {}
 
     @classmethod
@@ -214,20 +212,10 @@ class RedisSessionStore(Lifetime):
 
     # -- keys --
 
-    def session_key(self, session_id: str) -> str:
-        return f"{self._session_head}{session_id}"
-
-    def user_key(self, principal: str) -> str:
-        return f"{self._user_head}{principal}{self._user_tail}"
-
-    @property
-    def index_key(self) -> str:
-        return self._index
-
     # -- SessionStore --
 
     async def get(self, session_id: str) -> SessionRecord | None:
-        key = self.session_key(session_id)
+        key = self.layout.session(session_id)
         text = await self._conn.run("get", lambda r: r.get(key))
         if text is None:
             return None
@@ -243,7 +231,7 @@ class RedisSessionStore(Lifetime):
         # MGET in bounded chunks: one round trip per chunk, and no single reply of unbounded size.
         for start in range(0, len(ids), MGET_CHUNK):
             chunk = ids[start : start + MGET_CHUNK]
-            keys = [self.session_key(sid) for sid in chunk]
+            keys = [self.layout.session(sid) for sid in chunk]
             texts = await self._conn.run("mget", lambda r, keys=keys: r.mget(keys))
             for sid, text in zip(chunk, texts, strict=True):
                 if text is None:
@@ -260,7 +248,7 @@ class RedisSessionStore(Lifetime):
             await self.delete(record.session_id)
             return
         sid = record.session_id
-        key = self.session_key(sid)
+        key = self.layout.session(sid)
         text = dump_record(record)
         expiry = self._clock() + lifetime
         principal = record.principal
@@ -270,9 +258,9 @@ class RedisSessionStore(Lifetime):
 
             async with client.pipeline(transaction=True) as pipe:
                 pipe.set(key, text, px=milliseconds(lifetime))
-                pipe.zadd(self._index, {sid: expiry})
+                pipe.zadd(self.layout.index, {sid: expiry})
                 if principal is not None:
-                    user_key = self.user_key(principal)
+                    user_key = self.layout.user(principal)
                     expiry_ms = math.ceil(expiry * 1000)
                     pipe.zadd(user_key, {sid: expiry})
                     # The user zset lives as long as its longest-lived member (NX: first TTL, GT: extend).
@@ -283,13 +271,13 @@ class RedisSessionStore(Lifetime):
 
     async def delete(self, session_id: str) -> bool:
         script = self._script("delete")
-        keys = [self._index, self.session_key(session_id)]
-        args = [session_id, self._user_head, self._user_tail]
+        keys = [self.layout.index, self.layout.session(session_id)]
+        args = [session_id, self.layout.user_head, self.layout.user_tail]
         removed = await self._conn.run("delete", lambda r: script(keys=keys, args=args))
         return bool(removed)
 
     async def has(self, session_id: str) -> bool:
-        key = self.session_key(session_id)
+        key = self.layout.session(session_id)
         return bool(await self._conn.run("has", lambda r: r.exists([key])))
 
     async def keys(self) -> AsyncGenerator[str]:
@@ -313,7 +301,7 @@ class RedisSessionStore(Lifetime):
         now = self._clock()
         pending, active = self.policy.pending_timeout, self.policy.idle_timeout
         script = self._script("touch")
-        keys = [self._index, *(self.session_key(sid) for sid in ids)]
+        keys = [self.layout.index, *(self.layout.session(sid) for sid in ids)]
         args: list[str | int | float] = [
             json.dumps(now),
             milliseconds(pending),
@@ -322,21 +310,21 @@ class RedisSessionStore(Lifetime):
             repr(now + active),
             math.ceil((now + pending) * 1000),
             math.ceil((now + active) * 1000),
-            self._session_head,
-            self._user_head,
-            self._user_tail,
+            self.layout.session_head,
+            self.layout.user_head,
+            self.layout.user_tail,
         ]
         await self._conn.run("touch", lambda r: script(keys=keys, args=args))
 
     async def clear(self) -> None:
         """Remove this store's keys (sessions, index, user zsets, quarantined records) -- nothing else."""
         head = _glob_escape(self.prefix)
-        for pattern in (f"{head}session:*", f"{head}user:*{self._user_tail}", f"{head}corrupt:*"):
+        for pattern in (f"{head}session:*", f"{head}user:*{self.layout.user_tail}", f"{head}corrupt:*"):
             await self._delete_matching(pattern)
-        await self._conn.run("clear", lambda r: r.delete([self._index]))
+        await self._conn.run("clear", lambda r: r.delete([self.layout.index]))
 
     async def list_for_user(self, principal: str) -> list[str]:
-        user_key = self.user_key(principal)
+        user_key = self.layout.user(principal)
         now = self._clock()
 
         async def candidates(client: coredis.Redis[str]) -> tuple[str, ...]:
@@ -353,7 +341,9 @@ class RedisSessionStore(Lifetime):
         if not sids:
             return []
         # Check against the records themselves: the zset may lag behind (a record re-owned or damaged).
-        texts = await self._conn.run("list_for_user", lambda r: r.mget([self.session_key(s) for s in sids]))
+        texts = await self._conn.run(
+            "list_for_user", lambda r: r.mget([self.layout.session(s) for s in sids])
+        )
         owned: list[str] = []
         for sid, text in zip(sids, texts, strict=True):
             if text is None:
@@ -371,8 +361,8 @@ class RedisSessionStore(Lifetime):
 
         async def operation(client: coredis.Redis[str]) -> int:
             async with client.pipeline(transaction=True) as pipe:
-                pipe.zremrangebyscore(self._index, float("-inf"), now)  # the sweep of expired ids
-                pipe.zcount(self._index, f"({now!r}", "+inf")
+                pipe.zremrangebyscore(self.layout.index, float("-inf"), now)  # the sweep of expired ids
+                pipe.zcount(self.layout.index, f"({now!r}", "+inf")
             results = pipe.results
             assert results is not None
             return int(results[1])
@@ -383,9 +373,9 @@ class RedisSessionStore(Lifetime):
         lifetime = self.policy.ttl_for(record)
         now = self._clock()
         expiry = now + lifetime
-        keys = [self._index, self.session_key(record.session_id)]
+        keys = [self.layout.index, self.layout.session(record.session_id)]
         if record.principal is not None:
-            keys.append(self.user_key(record.principal))
+            keys.append(self.layout.user(record.principal))
         args: list[str | int | float] = [
             record.session_id,
             repr(now),
@@ -411,7 +401,9 @@ class RedisSessionStore(Lifetime):
         return self._scripts[name]
 
     async def _zscan_page(self, cursor: int) -> tuple[int, tuple[Any, ...]]:
-        return await self._conn.run("keys", lambda r: r.zscan(self._index, cursor=cursor, count=_SCAN_COUNT))
+        return await self._conn.run(
+            "keys", lambda r: r.zscan(self.layout.index, cursor=cursor, count=_SCAN_COUNT)
+        )
 
     async def _scan_page(self, cursor: int, pattern: str) -> tuple[int, tuple[str, ...]]:
         return await self._conn.run(
@@ -433,14 +425,14 @@ class RedisSessionStore(Lifetime):
 
     async def _quarantine(self, session_id: str, problem: str) -> None:
         """Move an unreadable record aside (never delete data silently) and forget the session."""
-        key = self.session_key(session_id)
-        aside = f"{self.prefix}corrupt:{session_id}"
+        key = self.layout.session(session_id)
+        aside = self.layout.corrupt(session_id)
 
         async def operation(client: coredis.Redis[str]) -> None:
             async with client.pipeline(transaction=True, raise_on_error=False) as pipe:
                 pipe.rename(key, aside)
                 pipe.expire(aside, CORRUPT_KEEP_SECONDS)
-                pipe.zrem(self._index, [session_id])
+                pipe.zrem(self.layout.index, [session_id])
 
         await self._conn.run("get", operation)
         log.warning(

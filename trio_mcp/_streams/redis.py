@@ -64,6 +64,7 @@ import trio
 
 from .._lifetime import Lifetime
 from .._redis import DEFAULT_TIMEOUT, RedisConnection, milliseconds
+from .._redis_keys import RedisKeys
 from .._tasks import supervised
 from ._base import (
     DEFAULT_HEARTBEAT,
@@ -162,9 +163,8 @@ class RedisStreamManager(Lifetime):
         self.heartbeat_interval = heartbeat_interval
         self.reconnect_max_delay = reconnect_max_delay
         self._conn = connection
-        self._stream_head = f"{prefix}stream:"
-        self._control = f"{prefix}control"
-        self._own_channel = self.instance_channel(self.instance_id)
+        self.layout = RedisKeys(prefix)
+        self._own_channel = self.layout.instance(self.instance_id)
         self._streams: dict[str, StreamBuffer] = {}
         self._events: StreamEvents | None = None
         self._running = False
@@ -215,29 +215,6 @@ class RedisStreamManager(Lifetime):
 
     def __repr__(self) -> str:
         return f"<RedisStreamManager {self.instance_id} {self._conn.display_url} prefix={self.prefix!r}>"
-
-    # -- names --
-
-    def stream_channel(self, session_id: str) -> str:
-        return f"{self._stream_head}{session_id}"
-
-    @property
-    def control_channel(self) -> str:
-        return self._control
-
-    def instance_channel(self, instance_id: str) -> str:
-        return f"{self.prefix}instance:{instance_id}"
-
-    def alive_key(self, instance_id: str) -> str:
-        return f"{self.prefix}alive:{instance_id}"
-
-    def holder_key(self, session_id: str) -> str:
-        return f"{self.prefix}holder:{session_id}"
-
-    def route_key(self, session_id: str, request_id: str | int) -> str:
-        # str(): our own server-to-client ids are strings ("<instance>-<n>"); the waiting instance matches the
-        # exact id (and its type) when it delivers the reply, so 1 vs "1" can at worst mis-forward, never mis-deliver.
-        return f"{self.prefix}route:{session_id}:{request_id}"
 
     @property
     def _beat_ttl_ms(self) -> int:
@@ -316,7 +293,7 @@ class RedisStreamManager(Lifetime):
 
     async def _goodbye(self) -> None:
         # A clean shutdown: holder() answers None for our streams at once instead of after 2 heartbeats.
-        key = self.alive_key(self.instance_id)
+        key = self.layout.alive(self.instance_id)
         try:
             await self._conn.run("shutdown", lambda r: r.delete([key]))
         except Exception as exc:
@@ -364,7 +341,7 @@ class RedisStreamManager(Lifetime):
                         # ONE SUBSCRIBE for everything this instance needs: after a reconnect this is the
                         # resubscription of every stream held here (a stream taken meanwhile subscribes itself).
                         await ps.subscribe(
-                            self._control, self._own_channel, *map(self.stream_channel, self._streams)
+                            self.layout.control, self._own_channel, *map(self.layout.stream, self._streams)
                         )
                         self._pubsub_connections += 1
                         self._connected = True
@@ -402,7 +379,7 @@ class RedisStreamManager(Lifetime):
         while True:
             await self._subscriptions_wanted.wait()
             self._subscriptions_wanted = trio.Event()
-            gone = [self.stream_channel(sid) for sid in self._to_unsubscribe if sid not in self._streams]
+            gone = [self.layout.stream(sid) for sid in self._to_unsubscribe if sid not in self._streams]
             self._to_unsubscribe.clear()
             batch, self._to_subscribe = self._to_subscribe, []
             if gone:
@@ -434,8 +411,8 @@ class RedisStreamManager(Lifetime):
 
     def _dispatch(self, channel: str, data: Any) -> None:
         text = data if isinstance(data, str) else bytes(data).decode()
-        if channel.startswith(self._stream_head):
-            session_id = channel[len(self._stream_head) :]
+        if channel.startswith(self.layout.stream_head):
+            session_id = channel[len(self.layout.stream_head) :]
             held = session_id in self._streams
             if offer(self._streams, session_id, text.encode()):
                 self._delivered += 1
@@ -448,7 +425,7 @@ class RedisStreamManager(Lifetime):
         if envelope is None or events is None:
             return
         try:
-            if channel == self._control:
+            if channel == self.layout.control:
                 if envelope.get("origin") == self.instance_id:
                     return  # handled when sent
                 kind = envelope.get("type")
@@ -490,8 +467,8 @@ class RedisStreamManager(Lifetime):
     async def beat(self) -> None:
         """One heartbeat: ``alive:{instance}`` and every held stream's ``holder:{sid}``, in one pipeline."""
         ttl = self._beat_ttl_ms
-        alive = self.alive_key(self.instance_id)
-        holders = [self.holder_key(sid) for sid in self._streams]
+        alive = self.layout.alive(self.instance_id)
+        holders = [self.layout.holder(sid) for sid in self._streams]
         now = repr(time.time())
 
         async def operation(client: coredis.Redis[str]) -> None:
@@ -528,14 +505,14 @@ class RedisStreamManager(Lifetime):
             return  # not running: local delivery only; the pump subscribes it when it connects
         if self._ps is None:
             raise StreamUnavailable("the Redis Pub/Sub connection is down (reconnecting)")
-        pending = _PendingSubscription(self.stream_channel(session_id))
+        pending = _PendingSubscription(self.layout.stream(session_id))
         self._to_subscribe.append(pending)
         self._subscriptions_wanted.set()
         await pending.done.wait()
         if pending.error is not None:
             log.warning("could not subscribe the stream of session %s: %s", session_id, pending.error)
             raise pending.error
-        key = self.holder_key(session_id)
+        key = self.layout.holder(session_id)
         try:
             await self._conn.run("subscribe", lambda r: r.set(key, self.instance_id, px=self._beat_ttl_ms))
         except StreamError as exc:
@@ -554,7 +531,7 @@ class RedisStreamManager(Lifetime):
         if self._release_script is None:
             self._release_script = self._conn.client().register_script(_RELEASE_LUA)
         script = self._release_script
-        keys, args = [self.holder_key(session_id)], [self.instance_id]
+        keys, args = [self.layout.holder(session_id)], [self.instance_id]
         try:
             await self._conn.run("release", lambda r: script(keys=keys, args=args))
         except Exception as exc:  # it expires with the next missed heartbeats anyway
@@ -567,7 +544,7 @@ class RedisStreamManager(Lifetime):
         if session_id in self._streams:
             self.deliver_local(session_id, payload)  # held here: no round trip
             return
-        channel, text = self.stream_channel(session_id), payload.decode()
+        channel, text = self.layout.stream(session_id), payload.decode()
         await self._command("publish", lambda r: r.publish(channel, text))
 
     async def broadcast(self, event: ControlEvent) -> None:
@@ -582,14 +559,14 @@ class RedisStreamManager(Lifetime):
 
     async def _control_message(self, body: dict[str, Any]) -> None:
         text = json.dumps({**body, "origin": self.instance_id}, separators=(",", ":"))
-        await self._command("control", lambda r: r.publish(self._control, text))
+        await self._command("control", lambda r: r.publish(self.layout.control, text))
 
     async def set_route(self, session_id: str, request_id: str | int) -> None:
-        key = self.route_key(session_id, request_id)
+        key = self.layout.route(session_id, request_id)
         await self._command("set_route", lambda r: r.set(key, self.instance_id, px=milliseconds(ROUTE_TTL)))
 
     async def forward_reply(self, session_id: str, request_id: str | int, payload: bytes) -> bool:
-        key = self.route_key(session_id, request_id)
+        key = self.layout.route(session_id, request_id)
         target = await self._command("forward_reply", lambda r: r.getdel(key))  # one reply per request
         if target is None:
             return False
@@ -599,18 +576,18 @@ class RedisStreamManager(Lifetime):
             self._events.on_reply(session_id, payload)
             return True
         text = json.dumps({"session": session_id, "payload": payload.decode()}, separators=(",", ":"))
-        channel = self.instance_channel(target)
+        channel = self.layout.instance(target)
         receivers = await self._command("forward_reply", lambda r: r.publish(channel, text))
         return receivers > 0
 
     async def holder(self, session_id: str) -> str | None:
         if session_id in self._streams:
             return self.instance_id
-        key = self.holder_key(session_id)
+        key = self.layout.holder(session_id)
         target = await self._command("holder", lambda r: r.get(key))
         if target is None or target == self.instance_id:
             return None  # never held, released, or a stale key of ours
-        alive = self.alive_key(target)
+        alive = self.layout.alive(target)
         return target if await self._command("holder", lambda r: r.exists([alive])) else None
 
     async def _command(self, action: str, operation: Callable[[coredis.Redis[str]], Awaitable[T]]) -> T:
