@@ -36,15 +36,17 @@ class Lifetime:
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
+    ) -> None:
         if self._lifetime_users == 0:
-            return None  # closing what is not open is a no-op (aclose is idempotent)
+            return  # closing what is not open is a no-op (aclose is idempotent)
         self._lifetime_users -= 1
         if self._lifetime_users > 0:
-            return None
+            return
         context, self._lifetime_context = self._lifetime_context, None
         assert context is not None
-        return await context.__aexit__(exc_type, exc, tb)
+        # The caller's exception is not thrown into the lifetime: it propagates as it was raised (a nursery in
+        # the lifetime would wrap it in an ExceptionGroup), and closing never swallows it.
+        await context.__aexit__(None, None, None)
 
     async def open(self) -> None:
         await self.__aenter__()

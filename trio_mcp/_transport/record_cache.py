@@ -44,7 +44,7 @@ class RecordCache:
         # copy would be written back over the active record (wrong status, the short pending TTL).
         if not self.enabled or record.status != "active":
             return
-        if len(self._entries) >= self._size:
+        if record.session_id not in self._entries and len(self._entries) >= self._size:
             # Drop the oldest tenth: insertion order is age order for a dict.
             for sid in list(itertools.islice(self._entries, max(1, self._size // 10))):
                 del self._entries[sid]

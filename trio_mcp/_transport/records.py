@@ -29,9 +29,14 @@ def record_of(session: ServerSession) -> SessionRecord:
 
 
 def apply_record(session: ServerSession, record: SessionRecord) -> None:
-    """Rebuild `session` from `record`, so this instance behaves exactly as the one that wrote it."""
+    """Rebuild `session` from `record`, so this instance behaves exactly as the one that wrote it.
+
+    A pending record applied to a copy that is already READY is older than the copy: a concurrent request on
+    this copy received `notifications/initialized` and its save has not reached the store yet (the client may
+    send `initialized` and its next request at once). The copy stays active; a session never goes back.
+    """
     session.protocol.restore(
-        active=record.status == "active",
+        active=record.status == "active" or session.protocol.state is READY,
         protocol_version=record.protocol_version,
         client_capabilities=record.client_capabilities,
         client_info=record.client_info,
