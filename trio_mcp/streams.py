@@ -11,6 +11,7 @@ from ._streams.control import ControlEvent as ControlEvent
 from ._streams.control import Notify as Notify
 from ._streams.control import ResourceUpdated as ResourceUpdated
 from ._streams.control import SessionChanged as SessionChanged
+from ._streams.control import SessionDeleted as SessionDeleted
 from ._streams.control import StreamTaken as StreamTaken
 from ._streams.kit import RecordingEvents as RecordingEvents
 from ._streams.kit import StreamManagerFactory as StreamManagerFactory
@@ -29,6 +30,7 @@ __all__ = [
     "RedisStreamStatistics",
     "ResourceUpdated",
     "SessionChanged",
+    "SessionDeleted",
     "StreamBuffer",
     "StreamBufferStatistics",
     "StreamConfigError",

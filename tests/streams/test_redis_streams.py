@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,6 +16,7 @@ from trio_mcp.streams import (
     Notify,
     RecordingEvents,
     RedisStreamManager,
+    SessionDeleted,
     StreamUnavailable,
 )
 
@@ -308,3 +311,16 @@ def test_a_redis_stream_manager_refuses_a_bad_heartbeat(redis_url: str) -> None:
     """(Selection from the configuration, with its errors, is tested in tests/transport/test_backends.py.)"""
     with pytest.raises(ValueError, match="heartbeat_interval"):
         RedisStreamManager.from_url(redis_url, heartbeat_interval=0)
+
+
+# -- the wire form of older versions --
+
+
+async def test_a_delete_in_the_wire_form_of_older_instances_is_read_as_session_deleted(
+    redis_url: str,
+) -> None:
+    """During a rolling deploy an older instance announces a DELETE as {"type": "deleted"}: still heard."""
+    async with running(redis_url, prefix=f"old-{secrets.token_hex(3)}:") as (manager, events):
+        old = json.dumps({"type": "deleted", "session": "s-old", "origin": "an-older-instance"})
+        await manager._conn.run("publish", lambda r: r.publish(manager.layout.control, old))
+        await eventually(lambda: SessionDeleted(session="s-old") in events.broadcasts, "the old delete heard")

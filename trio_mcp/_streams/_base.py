@@ -38,8 +38,6 @@ class StreamEvents(Protocol):
         """A control event some instance (this one included) broadcast (see control.py)."""
         ...
 
-    def on_session_deleted(self, session_id: str) -> None: ...
-
     def on_reply(self, session_id: str, payload: bytes) -> None:
         """A client's reply to a server-to-client request that a handler on this instance is waiting for."""
         ...
@@ -75,8 +73,6 @@ class StreamManager(Protocol):
     async def broadcast(self, event: ControlEvent) -> None:
         """Hand `event` to the on_broadcast of every instance, this one's at once."""
         ...
-
-    async def session_deleted(self, session_id: str) -> None: ...
 
     async def set_route(self, session_id: str, request_id: str | int) -> None:
         """Remember that this instance waits for the reply to `request_id` (TTL 5 min)."""

@@ -35,6 +35,13 @@ class SessionChanged:
 
 
 @attrs.frozen(kw_only=True)
+class SessionDeleted:
+    """The session was deleted (DELETE on any instance): every instance closes its live copy and streams."""
+
+    session: str
+
+
+@attrs.frozen(kw_only=True)
 class StreamTaken:
     """The session's GET stream is now the one named `token`: any other instance ends its own."""
 
@@ -50,12 +57,15 @@ class CancelRequest:
     request_id: str | int
 
 
-ControlEvent: TypeAlias = Notify | ResourceUpdated | SessionChanged | StreamTaken | CancelRequest
+ControlEvent: TypeAlias = (
+    Notify | ResourceUpdated | SessionChanged | SessionDeleted | StreamTaken | CancelRequest
+)
 
 _KINDS: dict[str, type[ControlEvent]] = {
     "notify": Notify,
     "resource_updated": ResourceUpdated,
     "session_changed": SessionChanged,
+    "session_deleted": SessionDeleted,
     "stream_taken": StreamTaken,
     "cancel": CancelRequest,
 }

@@ -27,7 +27,7 @@ both roles (sender = holder), which is all a single-process backend can promise.
 the docstring of each section says which checks need a shared backend.
 
 Sections: basics (subscribe/publish/deliver_local/holder), supersede (a second subscribe ends the first),
-events (broadcast and session_deleted, exactly once per manager), routes (set_route/forward_reply True/False,
+events (broadcast of every kind, exactly once per manager), routes (set_route/forward_reply True/False,
 one reply per route), slow consumer (a full channel ends that stream; the publisher never blocks; other
 streams receive every message), cross-instance (shared only) and aclose (held channels end; shared: the
 holder is gone for the others).
@@ -47,7 +47,15 @@ import trio
 
 from .._exceptions import leaves
 from ._base import DEFAULT_SLOW_STREAM_TIMEOUT, StreamBuffer, StreamManager
-from .control import CancelRequest, ControlEvent, Notify, ResourceUpdated, SessionChanged, StreamTaken
+from .control import (
+    CancelRequest,
+    ControlEvent,
+    Notify,
+    ResourceUpdated,
+    SessionChanged,
+    SessionDeleted,
+    StreamTaken,
+)
 
 StreamManagerFactory = Callable[[], AbstractAsyncContextManager[StreamManager]]
 
@@ -62,14 +70,10 @@ class RecordingEvents:
     """A StreamEvents that records every callback (never blocks)."""
 
     broadcasts: list[ControlEvent] = attrs.field(factory=list[ControlEvent])
-    deleted: list[str] = attrs.field(factory=list[str])
     replies: list[tuple[str, bytes]] = attrs.field(factory=list[tuple[str, bytes]])
 
     def on_broadcast(self, event: ControlEvent) -> None:
         self.broadcasts.append(event)
-
-    def on_session_deleted(self, session_id: str) -> None:
-        self.deleted.append(session_id)
 
     def on_reply(self, session_id: str, payload: bytes) -> None:
         self.replies.append((session_id, payload))
@@ -267,7 +271,7 @@ async def _supersede(s: _Section) -> None:
 
 
 async def _events(s: _Section) -> None:
-    """broadcast() and session_deleted() reach every manager's events exactly once, the sender's included.
+    """broadcast() reaches every manager's events exactly once, the sender's included, for every kind.
 
     Shared backend: sent on A, checked on A and B. Otherwise: the one manager's own events.
     """
@@ -278,6 +282,7 @@ async def _events(s: _Section) -> None:
     kinds: list[ControlEvent] = [
         ResourceUpdated(uri=f"kit://{nonce}"),
         SessionChanged(session=f"kit-{nonce}"),
+        SessionDeleted(session=f"kit-{nonce}"),
         StreamTaken(session=f"kit-{nonce}", token="t"),
         CancelRequest(session=f"kit-{nonce}", request_id=7),
         CancelRequest(session=f"kit-{nonce}", request_id="seven"),
@@ -298,17 +303,18 @@ async def _events(s: _Section) -> None:
         s.check(count == 1, f"manager #{i} received the broadcast {count} times, not once")
         for event in kinds:
             s.check(event in instance.events.broadcasts, f"manager #{i} never received {event!r}")
-    sid = _sid("deleted")
-    await s.instances[-1].manager.session_deleted(sid)
+    # From the other end too (shared: sent on B).
+    deleted = SessionDeleted(session=_sid("deleted"))
+    await s.instances[-1].manager.broadcast(deleted)
     for i, instance in enumerate(s.instances):
         await s.wait_for(
-            lambda instance=instance: sid in instance.events.deleted,
-            f"session_deleted() did not reach manager #{i}'s on_session_deleted",
+            lambda instance=instance: deleted in instance.events.broadcasts,
+            f"a SessionDeleted sent by the last manager did not reach manager #{i}",
         )
     await trio.sleep(SETTLE)
     for i, instance in enumerate(s.instances):
-        count = instance.events.deleted.count(sid)
-        s.check(count == 1, f"manager #{i} got on_session_deleted {count} times, not once")
+        count = instance.events.broadcasts.count(deleted)
+        s.check(count == 1, f"manager #{i} received the SessionDeleted {count} times, not once")
 
 
 async def _routes(s: _Section) -> None:

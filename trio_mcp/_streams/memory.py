@@ -65,11 +65,6 @@ class MemoryStreamManager(Lifetime):
             self._events.on_broadcast(event)
         await trio.lowlevel.checkpoint()
 
-    async def session_deleted(self, session_id: str) -> None:
-        if self._events is not None:
-            self._events.on_session_deleted(session_id)
-        await trio.lowlevel.checkpoint()
-
     async def set_route(self, session_id: str, request_id: str | int) -> None:
         now = trio.current_time()
         # Routes of replies delivered locally are never forwarded: expire them (bounded, like Redis' TTL).

@@ -5,9 +5,10 @@ Channels and keys (``prefix`` defaults to ``mcp:``):
 ==================================  =======  ==============================================================
 ``{prefix}stream:{sid}``            channel  encoded JSON-RPC messages for the session's standalone stream;
                                              subscribed only by the instance holding that stream, while held
-``{prefix}control``                 channel  ONE channel for server-wide events: ``{"type": "broadcast",
-                                             "event": {...}}`` and ``{"type": "deleted", "session": sid}``,
-                                             each with ``"origin"`` (the sender handles its own copy at once)
+``{prefix}control``                 channel  ONE channel for control events: ``{"type": "broadcast",
+                                             "event": {...}}`` with ``"origin"`` (the sender handles its own
+                                             copy at once); ``{"type": "deleted"}`` of older versions is read
+                                             as a SessionDeleted
 ``{prefix}instance:{instance}``     channel  forwarded replies ``{"session": sid, "payload": "<json>"}`` for
                                              server-to-client requests this instance waits for
 ``{prefix}alive:{instance}``        STRING   the instance heartbeat (wall time of the beat); PX 2x interval
@@ -78,7 +79,7 @@ from ._base import (
     release_stream,
     take_stream,
 )
-from .control import ControlEvent, from_wire, to_wire
+from .control import ControlEvent, SessionDeleted, from_wire, to_wire
 
 if TYPE_CHECKING:
     import coredis
@@ -438,7 +439,8 @@ class RedisStreamManager(Lifetime):
                     else:
                         events.on_broadcast(decoded)
                 elif kind == "deleted" and isinstance(session, str):
-                    events.on_session_deleted(session)
+                    # The wire form of instances older than SessionDeleted, during a rolling deploy.
+                    events.on_broadcast(SessionDeleted(session=session))
             elif channel == self._own_channel:
                 session = envelope.get("session")
                 payload = envelope.get("payload")
@@ -551,11 +553,6 @@ class RedisStreamManager(Lifetime):
         if self._events is not None:
             self._events.on_broadcast(event)  # our own copy now; the others' through the control channel
         await self._control_message({"type": "broadcast", "event": to_wire(event)})
-
-    async def session_deleted(self, session_id: str) -> None:
-        if self._events is not None:
-            self._events.on_session_deleted(session_id)
-        await self._control_message({"type": "deleted", "session": session_id})
 
     async def _control_message(self, body: dict[str, Any]) -> None:
         text = json.dumps({**body, "origin": self.instance_id}, separators=(",", ":"))

@@ -7,7 +7,6 @@ has its own boundary too.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 
 import trio
@@ -22,6 +21,7 @@ from .._streams.control import (
     Notify,
     ResourceUpdated,
     SessionChanged,
+    SessionDeleted,
     StreamTaken,
     kind_of,
 )
@@ -61,17 +61,14 @@ class ControlFanout:
                     scope.cancel()
             case SessionChanged(session=sid):
                 self.sessions.forget(sid)
+            case SessionDeleted(session=sid):
+                self.sessions.close_live(sid, ended=True)
             case StreamTaken(session=sid, token=token):
                 live = self.sessions.live.get(sid)
                 standalone = live.standalone if live is not None else None
                 if standalone is not None and standalone.token != token:
                     # Another instance now holds this session's GET stream: each message on one stream (T§Multiple Connections).
                     standalone.scope.cancel()
-
-    def on_session_deleted(self, session_id: str) -> None:
-        guarded_call(
-            "closing a deleted session", functools.partial(self.sessions.close_live, ended=True), session_id
-        )
 
     def on_reply(self, session_id: str, payload: bytes) -> None:
         guarded_call("delivering a forwarded reply", self._on_reply, session_id, payload)

@@ -23,6 +23,7 @@ from .._proto.errors import (
 from .._runtime.application import Application
 from .._stores._base import StoreError, StoreUnavailable
 from .._streams._base import StreamUnavailable
+from .._streams.control import SessionDeleted
 from .._tasks import supervised
 from .asgi import (
     Receive,
@@ -222,7 +223,7 @@ class McpASGIApp:
             await self.gate.session_not_found(send, cors)
             return
         await self._sessions.end(h.session_id)
-        await self.streams.session_deleted(h.session_id)
+        await self.streams.broadcast(SessionDeleted(session=h.session_id))
         await respond(send, 200, b"", cors)
 
 
