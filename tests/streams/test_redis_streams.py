@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
 import trio
+from _cluster import eventually
 from _redis_server import RedisServer, free_port
 
 from trio_mcp.streams import (
@@ -39,14 +40,6 @@ async def running(
                 yield manager, events
         finally:
             nursery.cancel_scope.cancel()
-
-
-async def eventually(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    with trio.move_on_after(timeout):
-        while not condition():
-            await trio.sleep(0.01)
-        return
-    raise AssertionError(f"{what} within {timeout:g} s")
 
 
 async def receive(channel: trio.MemoryReceiveChannel[bytes], timeout: float = WAIT) -> bytes:
