@@ -220,8 +220,10 @@ async def test_error_handling() -> str:
 
 
 @server.tool
-async def test_reconnection() -> str:
-    """Tests SSE stream disconnection and client reconnection (SEP-1699): the call takes a while to finish."""
+async def test_reconnection(*, ctx: Context) -> str:
+    """Tests SSE stream disconnection and client reconnection (SEP-1699): the server closes the stream, the
+    call goes on, and the client resumes it with Last-Event-ID to get the result."""
+    ctx.close_stream(retry_ms=100)  # T§Resumability: closed after the priming event's id and `retry:`
     await trio.sleep(0.5)
     return "Reconnection test completed"
 

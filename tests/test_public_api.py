@@ -40,13 +40,26 @@ def test_store_and_stream_backends_are_public() -> None:
         "StoreUnavailable",
     ):
         assert attr in stores.__all__
-    for attr in ("StreamManager", "MemoryStreamManager", "RedisStreamManager"):
+    for attr in (
+        "StreamManager",
+        "MemoryStreamManager",
+        "RedisStreamManager",
+        "EventStore",
+        "MemoryEventStore",
+        "RedisEventStore",
+        "EventsGone",
+    ):
         assert attr in streams.__all__
 
 
 def test_testing_kit() -> None:
     testing = importlib.import_module("trio_mcp.testing")
-    assert set(testing.__all__) == {"check_session_store", "check_stream_manager", "open_memory_client"}
+    assert set(testing.__all__) == {
+        "check_event_store",
+        "check_session_store",
+        "check_stream_manager",
+        "open_memory_client",
+    }
 
 
 def test_no_coredis_in_public_signatures() -> None:

@@ -12,6 +12,7 @@ class RedisKeys:
         "alive_head",
         "control",
         "corrupt_head",
+        "events_head",
         "holder_head",
         "index",
         "instance_head",
@@ -38,6 +39,9 @@ class RedisKeys:
         self.alive_head = f"{prefix}alive:"
         self.holder_head = f"{prefix}holder:"
         self.route_head = f"{prefix}route:"
+        # the event store: the session id in braces is a hash tag, so a Redis Cluster keeps a session's logs
+        # on one slot
+        self.events_head = f"{prefix}events:"
 
     def session(self, session_id: str) -> str:
         return self.session_head + session_id
@@ -64,6 +68,14 @@ class RedisKeys:
         # str(): our own server-to-client ids are strings ("<instance>-<n>"); the waiting instance matches the
         # exact id (and its type) when it delivers the reply, so 1 vs "1" can at worst mis-forward, never mis-deliver.
         return f"{self.route_head}{session_id}:{request_id}"
+
+    def event_log(self, session_id: str, stream_id: str) -> str:
+        """A Redis Stream: one SSE stream's events (entry ids `0-<seq>`)."""
+        return f"{self.events_head}{{{session_id}}}:{stream_id}"
+
+    def event_logs(self, session_id: str) -> str:
+        """A SET: the ids of the session's logged streams (so its logs go with it on DELETE)."""
+        return f"{self.events_head}{{{session_id}}}"
 
     def __repr__(self) -> str:
         return f"RedisKeys({self.prefix!r})"

@@ -13,6 +13,13 @@ from ._streams.control import ResourceUpdated as ResourceUpdated
 from ._streams.control import SessionChanged as SessionChanged
 from ._streams.control import SessionDeleted as SessionDeleted
 from ._streams.control import StreamTaken as StreamTaken
+from ._streams.event_kit import check_event_store as check_event_store
+from ._streams.event_redis import RedisEventStore as RedisEventStore
+from ._streams.events import EventLog as EventLog
+from ._streams.events import EventsGone as EventsGone
+from ._streams.events import EventStore as EventStore
+from ._streams.events import MemoryEventStore as MemoryEventStore
+from ._streams.events import StoredEvent as StoredEvent
 from ._streams.kit import RecordingEvents as RecordingEvents
 from ._streams.kit import StreamManagerFactory as StreamManagerFactory
 from ._streams.kit import check_stream_manager as check_stream_manager
@@ -23,14 +30,20 @@ from ._streams.redis import RedisStreamStatistics as RedisStreamStatistics
 __all__ = [
     "CancelRequest",
     "ControlEvent",
+    "EventLog",
+    "EventStore",
+    "EventsGone",
+    "MemoryEventStore",
     "MemoryStreamManager",
     "Notify",
     "RecordingEvents",
+    "RedisEventStore",
     "RedisStreamManager",
     "RedisStreamStatistics",
     "ResourceUpdated",
     "SessionChanged",
     "SessionDeleted",
+    "StoredEvent",
     "StreamBuffer",
     "StreamBufferStatistics",
     "StreamConfigError",
@@ -39,5 +52,6 @@ __all__ = [
     "StreamManagerFactory",
     "StreamTaken",
     "StreamUnavailable",
+    "check_event_store",
     "check_stream_manager",
 ]

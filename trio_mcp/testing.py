@@ -23,9 +23,10 @@ from ._runtime.registry import HandlerRegistry
 from ._runtime.state import ServerSession
 from ._server.server import Server
 from ._stores.kit import check_session_store as check_session_store
+from ._streams.event_kit import check_event_store as check_event_store
 from ._streams.kit import check_stream_manager as check_stream_manager
 
-__all__ = ["check_session_store", "check_stream_manager", "open_memory_client"]
+__all__ = ["check_event_store", "check_session_store", "check_stream_manager", "open_memory_client"]
 
 BUFFER = 256
 

@@ -24,6 +24,8 @@ ENV: dict[str, tuple[str, str, Any]] = {
     "store": ("TRIO_MCP_STORE", "file", "file"),
     "store_file": ("TRIO_MCP_STORE_FILE", "/tmp/sessions.json", "/tmp/sessions.json"),
     "streams": ("TRIO_MCP_STREAMS", "redis", "redis"),
+    "event_store": ("TRIO_MCP_EVENT_STORE", "none", "none"),
+    "event_retention": ("TRIO_MCP_EVENT_RETENTION", "50", 50),
     "redis_url": ("REDIS_URL", "redis://127.0.0.1:6399/3", "redis://127.0.0.1:6399/3"),
     "redis_prefix": ("TRIO_MCP_REDIS_PREFIX", "app7:", "app7:"),
     "idle_timeout": ("TRIO_MCP_IDLE_TIMEOUT", "120", 120.0),
@@ -46,6 +48,7 @@ ENV: dict[str, tuple[str, str, Any]] = {
     "stream_buffer": ("TRIO_MCP_STREAM_BUFFER", "5", 5),
     "slow_stream_timeout": ("TRIO_MCP_SLOW_STREAM_TIMEOUT", "0.75", 0.75),
     "sse_retry_ms": ("TRIO_MCP_SSE_RETRY_MS", "2500", 2500),
+    "sse_poll_interval": ("TRIO_MCP_SSE_POLL_INTERVAL", "30", 30.0),
 }
 
 # An explicit value for each knob, different from both the default and ENV's value.
@@ -54,6 +57,8 @@ EXPLICIT: dict[str, Any] = {
     "store": "memory",
     "store_file": "/tmp/other.json",
     "streams": "memory",
+    "event_store": "memory",
+    "event_retention": 20,
     "redis_url": "redis://127.0.0.1:6400/0",
     "redis_prefix": "explicit:",
     "idle_timeout": 60.0,
@@ -72,6 +77,7 @@ EXPLICIT: dict[str, Any] = {
     "stream_buffer": 7,
     "slow_stream_timeout": 2.0,
     "sse_retry_ms": 100,
+    "sse_poll_interval": 5.0,
 }
 
 KNOBS = [f.name for f in attrs.fields(HttpConfig) if f.name not in ("principal", "origins")]
@@ -261,3 +267,11 @@ def test_asgi_app_refuses_a_bad_variable_with_a_config_error(
     with pytest.raises(ConfigError) as info:
         server.asgi_app()
     assert variable in str(info.value)
+
+
+def test_sse_poll_interval_is_off_by_default_and_off_in_the_environment() -> None:
+    assert load_config(environ={}).sse_poll_interval is None
+    assert load_config(environ={"TRIO_MCP_SSE_POLL_INTERVAL": "off"}).sse_poll_interval is None
+    assert load_config(environ={"TRIO_MCP_SSE_POLL_INTERVAL": "2.5"}).sse_poll_interval == 2.5
+    with pytest.raises(ConfigError, match="TRIO_MCP_SSE_POLL_INTERVAL='0'"):
+        load_config(environ={"TRIO_MCP_SSE_POLL_INTERVAL": "0"})

@@ -54,6 +54,9 @@ class _SendOutbound:
     async def send(self, message: Message) -> None:
         await self._send(message)
 
+    def close_stream(self, retry_ms: int | None) -> bool:
+        return False  # no SSE stream of its own
+
 
 @attrs.define(eq=False)
 class ClientSession:

@@ -92,6 +92,13 @@ class Context:
         )
         await self._outbound.send(self._session.protocol.send_notification("notifications/progress", params))
 
+    def close_stream(self, retry_ms: int | None = None) -> bool:
+        """End this request's SSE stream now while the handler goes on (T§Resumability, SSE polling): the
+        stream ends after an event id and `retry:` (`retry_ms`, default the app's `sse_retry_ms`), and the
+        client resumes it with a GET and Last-Event-ID, on any instance, receiving everything sent meanwhile.
+        False (nothing done) when the request has no SSE stream (JSON mode, stdio, stateless)."""
+        return self._outbound.close_stream(retry_ms)
+
     async def log(self, level: t.LoggingLevel, data: Any, logger: str | None = None) -> None:
         """`notifications/message`, sent only at or above the level the client set with logging/setLevel."""
         if level not in t.LOGGING_LEVELS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import trio
@@ -23,13 +24,31 @@ class Outbound(Protocol):
 
     async def send(self, message: Message) -> None: ...
 
+    def close_stream(self, retry_ms: int | None) -> bool:
+        """End the request's SSE stream now, after an event id and `retry:`, while the request runs on (the
+        client resumes it with Last-Event-ID); False when this request has no stream to close."""
+        ...
+
 
 class ChannelOutbound:
     """Writes into a bounded memory channel that one task drains to the wire (SSE stream, stdio, memory pair)."""
 
-    def __init__(self, channel: trio.MemorySendChannel[Message], *, can_request: bool = True) -> None:
+    def __init__(
+        self,
+        channel: trio.MemorySendChannel[Message],
+        *,
+        can_request: bool = True,
+        on_close_stream: Callable[[int | None], None] | None = None,
+    ) -> None:
         self._channel = channel
         self._can_request = can_request
+        self._on_close_stream = on_close_stream
+
+    def close_stream(self, retry_ms: int | None) -> bool:
+        if self._on_close_stream is None:
+            return False
+        self._on_close_stream(retry_ms)
+        return True
 
     @property
     def can_request(self) -> bool:
@@ -65,3 +84,6 @@ class NoBackChannel:
 
     async def send(self, message: Message) -> None:
         return None
+
+    def close_stream(self, retry_ms: int | None) -> bool:
+        return False

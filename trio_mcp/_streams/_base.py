@@ -86,6 +86,10 @@ class StreamManager(Protocol):
         """The live instance holding the session's stream, or None (never held, or its holder died)."""
         ...
 
+    async def is_alive(self, instance_id: str) -> bool:
+        """Whether the instance `instance_id` runs (its heartbeat is current); this one: while `run` runs."""
+        ...
+
     # Its lifetime: `async with manager:`; leaving it ends every stream held here (their buffers end, and the
     # writers send `retry:`). The app enters it inside its nursery, so it is left while run() still runs.
     async def __aenter__(self) -> Self: ...

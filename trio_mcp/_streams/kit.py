@@ -26,7 +26,7 @@ own process-local backend) pass ``shares_backend=False``: the kit then runs the 
 both roles (sender = holder), which is all a single-process backend can promise. Nothing is skipped silently:
 the docstring of each section says which checks need a shared backend.
 
-Sections: basics (subscribe/publish/deliver_local/holder), supersede (a second subscribe ends the first),
+Sections: basics (subscribe/publish/deliver_local/holder/is_alive), supersede (a second subscribe ends the first),
 events (broadcast of every kind, exactly once per manager), routes (set_route/forward_reply True/False,
 one reply per route), slow consumer (a full channel ends that stream; the publisher never blocks; other
 streams receive every message), cross-instance (shared only) and aclose (held channels end; shared: the
@@ -235,6 +235,8 @@ async def _basics(s: _Section) -> None:
     s.check(isinstance(m.instance_id, str) and bool(m.instance_id), f"instance_id {m.instance_id!r}")
     sid, other = _sid("basics"), _sid("nobody")
     s.check(await m.holder(sid) is None, "holder() of a session never subscribed is not None")
+    s.check(await m.is_alive(m.instance_id), "is_alive() of the running manager itself is False")
+    s.check(not await m.is_alive("no-such-instance"), "is_alive() of an unknown instance is True")
     s.check(not m.deliver_local(sid, _payload(0)), "deliver_local() to a stream held nowhere returned True")
     await m.publish(other, _payload(0))  # held nowhere: dropped, no error
     async with _held(s, m, sid) as channel:
@@ -415,6 +417,7 @@ async def _cross_instance(s: _Section) -> None:
     sid = _sid("cross")
     async with _held(s, b.manager, sid, capacity=64) as channel:
         s.check(a.manager.instance_id != b.manager.instance_id, "two managers share an instance_id")
+        s.check(await a.manager.is_alive(b.manager.instance_id), "A.is_alive(B) is False while B runs")
         got_holder = await a.manager.holder(sid)
         s.check(got_holder == b.manager.instance_id, f"A.holder() is {got_holder!r}, not B's id")
         s.check(
@@ -445,3 +448,7 @@ async def _aclose(s: _Section) -> None:
     if len(s.instances) > 1:
         found = await s.instances[0].manager.holder(sid)
         s.check(found is None, f"holder() names {found!r} after the holding manager stopped")
+        s.check(
+            not await s.instances[0].manager.is_alive(instance.manager.instance_id),
+            "is_alive() of a stopped manager is still True",
+        )

@@ -83,6 +83,10 @@ class MemoryStreamManager(Lifetime):
     async def holder(self, session_id: str) -> str | None:
         return self.instance_id if session_id in self._streams else None
 
+    async def is_alive(self, instance_id: str) -> bool:
+        await trio.lowlevel.checkpoint()
+        return instance_id == self.instance_id and self._events is not None
+
     @asynccontextmanager
     async def _lifetime(self) -> AsyncGenerator[None]:
         try:

@@ -587,6 +587,12 @@ class RedisStreamManager(Lifetime):
         alive = self.layout.alive(target)
         return target if await self._command("holder", lambda r: r.exists([alive])) else None
 
+    async def is_alive(self, instance_id: str) -> bool:
+        if instance_id == self.instance_id:
+            return self._running
+        alive = self.layout.alive(instance_id)
+        return bool(await self._command("is_alive", lambda r: r.exists([alive])))
+
     async def _command(self, action: str, operation: Callable[[coredis.Redis[str]], Awaitable[T]]) -> T:
         if not self._conn.is_open:
             raise RuntimeError(

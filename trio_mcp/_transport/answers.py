@@ -15,12 +15,16 @@ from .._runtime.dispatcher import Dispatcher
 from .._runtime.outbound import ChannelOutbound, NoBackChannel, Outbound
 from .._runtime.state import ServerSession
 from .._streams._base import StreamManager
+from .._streams.events import EventStore
 from .asgi import JSON_HEADERS, SSE_HEADERS, Send, respond
 from .backends import SessionStreamOutbound
 from .config import HttpConfig
 from .gate import Headers
+from .recorder import StreamRecorder, prime_payload
 from .sse_stream import SSEWriter
 
+# The first letter of a stream id tells a POST stream ("p") from a session's standalone GET stream ("g").
+POST_STREAM_MARK = "p"
 STATELESS_REASON = (
     "the client connected statelessly (no Mcp-Session-Id and no text/event-stream in Accept), so the server "
     "cannot send it requests; initialize a session with Accept: application/json, text/event-stream"
@@ -28,10 +32,13 @@ STATELESS_REASON = (
 
 
 class Answers:
-    def __init__(self, config: HttpConfig, streams: StreamManager, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self, config: HttpConfig, streams: StreamManager, dispatcher: Dispatcher, events: EventStore | None
+    ) -> None:
         self.config = config
         self.streams = streams
         self.dispatcher = dispatcher
+        self.events = events
 
     async def without_requests(
         self, send: Send, parsed: ParsedBody, replies: list[Message], headers: Headers
@@ -77,20 +84,35 @@ class Answers:
         replies: list[Message],
         headers: Headers,
     ) -> None:
-        stream_id = secrets.token_hex(4)
-        writer = SSEWriter(send, stream_id)
+        stream_id = POST_STREAM_MARK + secrets.token_hex(4)
+        awaiting: set[RequestId] = {event.id for event in requests}
+        recorder = None
+        if self.events is not None and session.session_id is not None and awaiting:
+            # T§Resumability: what this stream sends is recorded, so the client can resume it on any instance.
+            recorder = StreamRecorder(self.events, session.session_id, stream_id, self.streams.instance_id)
+        writer = SSEWriter(send, stream_id, recorder)
         await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
-        if session.protocol.protocol_version == LATEST_VERSION:
-            # T§Sending.6 (2025-11-25): a priming event with an id and empty data, so the client can resume.
-            writer.prime()
+        # T§Sending.6 (2025-11-25): a priming event with an id and empty data, so the client can resume. Older
+        # clients get none, but the log starts with it all the same (it keeps the request ids).
+        writer.prime(
+            prime_payload([event.id for event in requests]),
+            visible=session.protocol.protocol_version == LATEST_VERSION,
+        )
         for reply in replies:
             writer.message(reply)
-        awaiting: set[RequestId] = {event.id for event in requests}
         send_channel, receive_channel = trio.open_memory_channel[Message](self.config.stream_buffer)
+
+        closable = recorder is not None and session.protocol.protocol_version == LATEST_VERSION
+
+        def close_stream(retry_ms: int | None) -> None:
+            writer.request_close(self.config.sse_retry_ms if retry_ms is None else retry_ms)
 
         async def run(event: RequestReceived, channel: trio.MemorySendChannel[Message]) -> None:
             async with channel:
-                outbound: Outbound = ChannelOutbound(channel)
+                # SSE polling (2025-11-25) needs the stream's log: only a recorded stream can be closed early.
+                outbound: Outbound = ChannelOutbound(
+                    channel, on_close_stream=close_stream if closable else None
+                )
                 reply = await self.dispatcher.handle_request(session, event, outbound)
                 if reply is not None:
                     await outbound.send(reply)
@@ -103,5 +125,11 @@ class Answers:
                 for event in requests:
                     nursery.start_soon(run, event, send_channel.clone())
             async with receive_channel:
-                await writer.drain(receive_channel, self.config.keepalive_interval, awaiting)
-                await writer.close()
+                await writer.drain(
+                    receive_channel,
+                    self.config.keepalive_interval,
+                    awaiting,
+                    poll_after=self.config.sse_poll_interval if closable else None,
+                    poll_retry_ms=self.config.sse_retry_ms,
+                )
+                await writer.close(ended=True)

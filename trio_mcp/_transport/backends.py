@@ -15,6 +15,8 @@ from .._stores.memory import MemorySessionStore
 from .._stores.redis import RedisSessionStore
 from .._streams._base import StreamConfigError, StreamManager
 from .._streams.control import Notify, ResourceUpdated
+from .._streams.event_redis import RedisEventStore
+from .._streams.events import EventStore, MemoryEventStore
 from .._streams.memory import MemoryStreamManager
 from .._streams.redis import RedisStreamManager
 from .config import ConfigError, HttpConfig
@@ -30,6 +32,7 @@ class StreamsChoiceError(ConfigError, StreamConfigError):
 
 STORES = ("memory", "file", "redis")
 STREAMS = ("memory", "redis")
+EVENT_STORES = ("memory", "redis", "none")
 
 
 def _as_set(config: HttpConfig, knob: str) -> str:
@@ -89,6 +92,29 @@ def select_streams(config: HttpConfig, store: SessionStore) -> StreamManager:
     return MemoryStreamManager()
 
 
+def select_events(config: HttpConfig, streams: StreamManager) -> EventStore | None:
+    """`event_store`: an EventStore (used as is), memory | redis | none; defaults to redis when the streams
+    are Redis (a client may resume on any instance), else memory. None: streams are not resumable."""
+    if config.event_store is not None and not isinstance(config.event_store, str):
+        return config.event_store  # pyright: ignore[reportUnknownVariableType]
+    if config.event_store is None:
+        name = "redis" if isinstance(streams, RedisStreamManager) else "memory"
+    else:
+        name = _choice(config, "event_store", config.event_store, EVENT_STORES, "event store")
+    if name == "none":
+        return None
+    if name == "redis":
+        chosen = (
+            "implied by the Redis streams" if config.event_store is None else _as_set(config, "event_store")
+        )
+        url = _redis_url(config, f"the Redis event store ({chosen})", StreamsChoiceError)
+
+        return RedisEventStore.from_url(
+            url, prefix=config.redis_prefix, retention=config.event_retention, ttl=config.idle_timeout
+        )
+    return MemoryEventStore(retention=config.event_retention, ttl=config.idle_timeout)
+
+
 class HttpHub:
     """Server-wide notifications go through the stream manager, so they reach sessions on every instance."""
 
@@ -113,3 +139,6 @@ class SessionStreamOutbound:
 
     async def send(self, message: Message) -> None:
         await self._streams.publish(self._session_id, encode(message))
+
+    def close_stream(self, retry_ms: int | None) -> bool:
+        return False  # no SSE stream of its own

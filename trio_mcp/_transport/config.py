@@ -14,6 +14,7 @@ import attrs
 
 from .._stores._base import DEFAULT_IDLE_TIMEOUT, DEFAULT_PENDING_TIMEOUT
 from .._streams._base import DEFAULT_SLOW_STREAM_TIMEOUT
+from .._streams.events import DEFAULT_EVENT_RETENTION
 
 PrincipalHook = Callable[[Mapping[str, Any]], "str | None"]
 
@@ -48,6 +49,8 @@ class HttpConfig:
     store: Any = None  # a SessionStore, or "memory" | "file" | "redis"
     store_file: str | None = None
     streams: Any = None  # a StreamManager, or "memory" | "redis"
+    event_store: Any = None  # an EventStore, or "memory" | "redis" | "none"; default: like the streams
+    event_retention: int = _knob(DEFAULT_EVENT_RETENTION, at_least=1, rule="at least 1 event")
     redis_url: str | None = None
     redis_prefix: str = "mcp:"
     idle_timeout: float = _knob(DEFAULT_IDLE_TIMEOUT, above=0, rule=_SECONDS)
@@ -66,6 +69,8 @@ class HttpConfig:
     stream_buffer: int = _knob(64, at_least=1, rule="at least 1")
     slow_stream_timeout: float = _knob(DEFAULT_SLOW_STREAM_TIMEOUT, above=0, rule=_SECONDS)
     sse_retry_ms: int = _knob(1000, at_least=0, rule="0 or more milliseconds")
+    #: SSE polling: a POST stream open this long is closed (after an event id and `retry:`); None: never
+    sse_poll_interval: float | None = _knob(None, above=0, rule=_SECONDS)
     principal: PrincipalHook = default_principal
     #: where each value came from, for error messages: the keyword, or `TRIO_MCP_X='raw'`
     origins: Mapping[str, str] = attrs.field(factory=dict[str, str], eq=False, repr=False)
@@ -80,6 +85,7 @@ attrs.resolve_types(HttpConfig)  # field types as objects, for `_parse`
 _ENV_NAMES = {"redis_url": "REDIS_URL"}
 _NAMES = tuple[str, ...] | None  # a comma-separated list in the environment
 _AUTO_OR_BOOL = bool | Literal["auto"]
+_OPTIONAL_SECONDS = float | None  # "off" in the environment: None
 
 
 def _env_name(field: str) -> str:
@@ -90,6 +96,10 @@ def _parse(field: attrs.Attribute[Any], raw: str) -> Any:
     """An environment value, by the knob's declared type."""
     name = _env_name(field.name)
     kind = cast(object, field.type)  # a type, a union, or a Literal alias once resolved
+    if kind == _OPTIONAL_SECONDS:
+        if raw.strip().lower() in ("off", "none"):
+            return None
+        kind = float
     if kind is float or kind is int:
         try:
             return kind(raw)
@@ -149,6 +159,8 @@ def _check(config: HttpConfig, named: Callable[[str], str]) -> None:
         if above is None and at_least is None:
             continue
         value = getattr(config, field.name)
+        if value is None:
+            continue  # an optional knob left off
         # NaN passes every `<= 0` test (all its comparisons are false), and trio refuses it as a deadline.
         if (
             math.isnan(value)

@@ -33,7 +33,7 @@ from .asgi import (
     respond,
     respond_error,
 )
-from .backends import HttpHub, select_store, select_streams
+from .backends import HttpHub, select_events, select_store, select_streams
 from .config import ConfigError, load_config
 from .fanout import ControlFanout
 from .gate import Gate
@@ -53,6 +53,7 @@ class McpASGIApp:
         self.config = load_config(**config)
         self.store = select_store(self.config)
         self.streams = select_streams(self.config, self.store)
+        self.events = select_events(self.config, self.streams)
         # Private: `app.sessions` is kept for the public session admin API.
         self._sessions = SessionManager(
             self.store,
@@ -70,9 +71,9 @@ class McpASGIApp:
         self.control = ControlFanout(
             self._sessions, self.dispatcher, [HttpSessionsHub(self._sessions, self.streams, self.store)]
         )
-        self.get = StandaloneStreams(self.config, self.gate, self._sessions, self.streams)
+        self.get = StandaloneStreams(self.config, self.gate, self._sessions, self.streams, self.events)
         self.post = PostHandler(
-            self.config, self.gate, self._sessions, self.streams, self.store, self.dispatcher
+            self.config, self.gate, self._sessions, self.streams, self.store, self.dispatcher, self.events
         )
         self._started = False
 
@@ -90,6 +91,8 @@ class McpASGIApp:
             raise RuntimeError("this trio_mcp app is already running")
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(self.store)
+            if self.events is not None:
+                await stack.enter_async_context(self.events)
             stack.callback(setattr, self.control, "nursery", None)
             nursery = self.control.nursery = await stack.enter_async_context(trio.open_nursery())
             stack.callback(nursery.cancel_scope.cancel)
@@ -224,6 +227,8 @@ class McpASGIApp:
             return
         await self._sessions.end(h.session_id)
         await self.streams.broadcast(SessionDeleted(session=h.session_id))
+        if self.events is not None:
+            await self.events.delete_session(h.session_id)
         await respond(send, 200, b"", cors)
 
 

@@ -33,6 +33,7 @@ from .._runtime.state import ServerSession
 from .._stores._base import SessionStore
 from .._streams._base import StreamManager
 from .._streams.control import CancelRequest
+from .._streams.events import EventStore
 from .answers import STATELESS_REASON, Answers
 from .asgi import (
     BodyTooLarge,
@@ -75,6 +76,7 @@ class PostHandler:
         streams: StreamManager,
         store: SessionStore,
         dispatcher: Dispatcher,
+        events: EventStore | None,
     ) -> None:
         self.config = config
         self.gate = gate
@@ -82,7 +84,7 @@ class PostHandler:
         self.streams = streams
         self.store = store
         self.dispatcher = dispatcher
-        self.answers = Answers(config, streams, dispatcher)
+        self.answers = Answers(config, streams, dispatcher, events)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
         cors = self.gate.cors(h)

@@ -9,7 +9,9 @@ import trio
 
 from .._proto import sse
 from .._proto.jsonrpc import ErrorResponse, Message, RequestId, Response, dumps, message_to_obj
+from .._streams.events import StoredEvent
 from .asgi import Receive, Send
+from .recorder import StreamRecorder
 
 
 async def watch_disconnect(receive: Receive, scope: trio.CancelScope) -> None:
@@ -25,59 +27,145 @@ class SSEWriter:
     """Frames messages as SSE events with ids `<stream>:<seq>`; the single writer of one response.
 
     Events are buffered and sent together when nothing else is ready, and the last one goes out with the end
-    of the body: a quick tools/call costs one body send, not one per event (each is a socket write).
+    of the body: a quick tools/call costs one body send, not one per event (each is a socket write). With a
+    recorder, the events of each send are recorded first (one event-store round trip per send), so a client
+    can resume the stream anywhere from any id it received.
     """
 
-    __slots__ = ("_open", "_pending", "_send", "_seq", "_stream")
+    __slots__ = (
+        "_close_retry",
+        "_entries",
+        "_open",
+        "_pending",
+        "_recorder",
+        "_send",
+        "_seq",
+        "_stream",
+        "_wait",
+    )
 
-    def __init__(self, send: Send, stream_id: str) -> None:
+    def __init__(self, send: Send, stream_id: str, recorder: StreamRecorder | None = None) -> None:
         self._send = send
         self._stream = stream_id
+        self._recorder = recorder
         self._seq = 0
         self._open = True
         self._pending = bytearray()
+        self._entries: list[StoredEvent] = []
+        self._close_retry: int | None = None
+        self._wait: trio.CancelScope | None = None
+
+    @property
+    def stream_id(self) -> str:
+        return self._stream
 
     def _next_id(self) -> str:
         self._seq += 1
         return sse.make_event_id(self._stream, self._seq)
 
-    def prime(self) -> None:
-        self._pending += sse.encode_event(b"", id=self._next_id())
+    def prime(self, payload: bytes = b"", *, visible: bool = True) -> None:
+        """The priming event (T§Sending.6: an id and empty data); `payload` is recorded, never sent.
+        `visible=False`: only recorded (a client of a version without priming events)."""
+        event_id = self._next_id()
+        if visible and self._open:
+            self._pending += sse.encode_event(b"", id=event_id)
+        if self._recorder is not None:
+            self._entries.append(StoredEvent(seq=self._seq, kind="prime", payload=payload))
 
     def message(self, message: Message | bytes) -> None:
         data = message if isinstance(message, bytes) else dumps(message_to_obj(message))
-        self._pending += sse.encode_event(data, id=self._next_id(), event="message")
+        event_id = self._next_id()
+        if self._open:
+            self._pending += sse.encode_event(data, id=event_id, event="message")
+        if self._recorder is not None:
+            self._entries.append(StoredEvent(seq=self._seq, kind="message", payload=data))
+
+    def replayed(self, event: StoredEvent) -> None:
+        """An event recorded earlier (by any instance), sent again under its own id (T§Resumability)."""
+        self._seq = event.seq
+        self._pending += sse.encode_event(
+            event.payload, id=sse.make_event_id(self._stream, event.seq), event="message"
+        )
+
+    async def _record(self, *, ended: bool = False) -> None:
+        if self._recorder is None or not (ended or self._entries):
+            return
+        if ended:
+            self._seq += 1
+            self._entries.append(StoredEvent(seq=self._seq, kind="end"))
+        entries, self._entries = self._entries, []
+        await self._recorder.record(entries)
+
+    def keepalive(self) -> None:
+        self._pending += sse.encode_comment("keepalive")
 
     def retry(self, milliseconds: int) -> None:
         self._pending += sse.encode_event(None, retry_ms=milliseconds)
 
+    def request_close(self, retry_ms: int) -> None:
+        """End the response soon (SSE polling), after an id and `retry:`; a recorded stream goes on in its
+        log. Called from a handler's task: the writer does it at its next turn."""
+        if self._recorder is not None and self._open and self._close_retry is None:
+            self._close_retry = retry_ms
+            if self._wait is not None:
+                self._wait.cancel()
+
+    async def _detach(self, retry_ms: int) -> None:
+        # T§Resumability: the server may close the stream after an event id; `retry:` says when to come back.
+        self.retry(retry_ms)
+        await self._record()
+        body = bytes(self._pending)
+        self._pending.clear()
+        self._open = False
+        await self._send({"type": "http.response.body", "body": body, "more_body": False})
+
     async def flush(self) -> None:
         # The bytes leave the buffer only once send() returned: a send cut by cancellation keeps them for
         # close(), so an event is never skipped silently (hypercorn writes a body whole or not at all).
+        if self._entries:
+            await self._record()
         if self._pending and self._open:
             body = bytes(self._pending)
             await self._send({"type": "http.response.body", "body": body, "more_body": True})
             del self._pending[: len(body)]
 
     async def drain(
-        self, source: MessageSource, keepalive: float, awaiting: set[RequestId] | None = None
+        self,
+        source: MessageSource,
+        keepalive: float,
+        awaiting: set[RequestId] | None = None,
+        *,
+        poll_after: float | None = None,
+        poll_retry_ms: int = 1000,
     ) -> None:
         """Write what arrives until the source ends, or until every id in `awaiting` has its response.
 
         Only the wait for the next message is under the keep-alive deadline, never a send: a deadline that
-        fired mid-send would cut an event out of the stream.
+        fired mid-send would cut an event out of the stream. `poll_after`: a recorded stream open that long
+        is closed (SSE polling) with `retry:` `poll_retry_ms`, and drained on into its log.
         """
         interval = keepalive if keepalive > 0 else math.inf
+        close_at = math.inf if poll_after is None else trio.current_time() + poll_after
         while True:
+            if self._close_retry is not None and self._open:
+                await self._detach(self._close_retry)
+            now = trio.current_time()
+            deadline = now + interval if self._open else math.inf
+            if self._open and self._recorder is not None:
+                deadline = min(deadline, close_at)
             message: Message | bytes | None = None
-            with trio.move_on_after(interval):
+            with trio.CancelScope(deadline=deadline) as self._wait:
                 try:
                     message = await source.receive()
                 except trio.EndOfChannel:
                     return
+            self._wait = None
             if message is None:
-                self._pending += sse.encode_comment("keepalive")
-                await self.flush()
+                if self._close_retry is None and trio.current_time() >= close_at:
+                    self.request_close(poll_retry_ms)
+                if self._close_retry is None:
+                    self.keepalive()
+                    await self.flush()
                 continue
             self.message(message)
             if awaiting is not None and isinstance(message, Response | ErrorResponse):
@@ -87,7 +175,11 @@ class SSEWriter:
             if not _ready(source):
                 await self.flush()
 
-    async def close(self) -> None:
+    async def close(self, *, ended: bool = False) -> None:
+        """End the response; `ended`: the stream is complete (every response sent), which its log records
+        (also when the response was already closed early: the log then ends here)."""
+        await self._record(ended=ended)
+        self._recorder = None  # the log is complete: nothing more is recorded
         if self._open:
             self._open = False
             body = bytes(self._pending)

@@ -12,25 +12,38 @@ import secrets
 
 import trio
 
+from .._proto import sse
 from .._proto.errors import INVALID_REQUEST
 from .._streams._base import StreamManager
 from .._streams.control import StreamTaken
+from .._streams.events import EventStore
+from .answers import POST_STREAM_MARK
 from .asgi import SSE_HEADERS, Receive, RequestHeaders, Scope, Send, respond_error
 from .config import HttpConfig
 from .gate import Gate, Headers
 from .live_table import LiveSession, StandaloneStream
+from .resume import Resumption
 from .sessions import SessionManager
 from .sse_stream import SSEWriter, watch_disconnect
+
+# The first letter of a standalone stream's id (a POST stream's is POST_STREAM_MARK).
+STANDALONE_STREAM_MARK = "g"
 
 
 class StandaloneStreams:
     def __init__(
-        self, config: HttpConfig, gate: Gate, sessions: SessionManager, streams: StreamManager
+        self,
+        config: HttpConfig,
+        gate: Gate,
+        sessions: SessionManager,
+        streams: StreamManager,
+        events: EventStore | None,
     ) -> None:
         self.config = config
         self.gate = gate
         self.sessions = sessions
         self.streams = streams
+        self.resume = Resumption(config, events, streams)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
         cors = self.gate.cors(h)
@@ -46,9 +59,25 @@ class StandaloneStreams:
             )
             return
         assert h.session_id is not None
+        resumed: tuple[str, int] | None = None
+        if h.last_event_id is not None:
+            resumed = sse.parse_event_id(h.last_event_id)
+            if resumed is None or resumed[0][0] not in (POST_STREAM_MARK, STANDALONE_STREAM_MARK):
+                await respond_error(
+                    send,
+                    400,
+                    INVALID_REQUEST,
+                    f"Bad Request: Last-Event-ID {h.last_event_id[:80]!r} is not an event id this server sent "
+                    "(<stream>:<n>); reconnect without it to start over",
+                    headers=cors,
+                )
+                return
         async with self.sessions.hold(h.session_id, self.config.principal(scope)) as live:
             if live is None:
                 await self.gate.session_not_found(send, cors)
+                return
+            if resumed is not None and resumed[0].startswith(POST_STREAM_MARK):
+                await self.resume(h.session_id, resumed[0], resumed[1], receive, send, cors)
                 return
             await self._stream(live, receive, send, cors)
 
@@ -59,7 +88,9 @@ class StandaloneStreams:
         if previous is not None:
             # A new GET supersedes the old stream, so a client reconnecting after a blip is never locked out.
             previous.scope.cancel()
-        stream = StandaloneStream(scope=trio.CancelScope(), token=secrets.token_hex(8))
+        stream = StandaloneStream(
+            scope=trio.CancelScope(), token=STANDALONE_STREAM_MARK + secrets.token_hex(8)
+        )
         live.standalone = stream
         writer = SSEWriter(send, stream.token)
         start = {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]}

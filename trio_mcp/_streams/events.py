@@ -1,0 +1,204 @@
+"""The event store: what each SSE stream sent, so a client can resume it on any instance (T§Resumability).
+
+One log per (session, stream). The stream's single writer records its events with the sequence numbers of
+their SSE ids (`<stream>:<seq>`, increasing, the priming event first); a resuming GET on any instance reads
+what followed the client's `Last-Event-ID` and follows the log until its end marker (the writer's stream is
+over) or until its owner instance is gone. Logs are bounded (`retention` events each) and expire with the
+session (`ttl`, refreshed on every write); `delete_session` removes a deleted session's logs.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Literal, Protocol, Self, runtime_checkable
+
+import attrs
+import trio
+
+from .._lifetime import Lifetime
+
+DEFAULT_EVENT_RETENTION = 1_000
+# An ended stream's log is kept this long at most: a client resumes a broken stream within seconds or minutes,
+# and a busy server would otherwise keep every finished call's events for the session's whole life.
+ENDED_LOG_TTL = 300.0
+# The memory store keeps at most this many logs (the oldest go first), so memory stays bounded however many
+# calls a busy instance serves.
+MAX_MEMORY_LOGS = 10_000
+EntryKind = Literal["prime", "message", "end"]
+
+
+class EventsGone(Exception):
+    """The events after that id are not available: an unknown stream, an id it never sent, or events older
+    than what retention kept. The client must start over (the HTTP app answers 400)."""
+
+
+@attrs.frozen(kw_only=True)
+class StoredEvent:
+    seq: int
+    kind: EntryKind
+    payload: bytes = (
+        b""  # "message": an encoded JSON-RPC message; "prime": what the writer keeps (never sent)
+    )
+
+
+@attrs.frozen(kw_only=True)
+class EventLog:
+    """What followed an id: the message events in order, whether the stream is over, who writes it."""
+
+    events: list[StoredEvent]
+    ended: bool
+    owner: str
+    last_seq: int
+    #: the priming entry's payload while retention keeps it (a POST stream's request ids), else None
+    prime: bytes | None = None
+
+
+@runtime_checkable
+class EventStore(Protocol):
+    retention: int
+
+    async def record(
+        self, session_id: str, stream_id: str, entries: Sequence[StoredEvent], *, owner: str
+    ) -> None:
+        """Append `entries` (increasing seqs, after every earlier one) to the log, in one round trip; `owner`
+        is the instance writing it. The log is created by its first record and trimmed to `retention`."""
+        ...
+
+    async def after(self, session_id: str, stream_id: str, seq: int) -> EventLog:
+        """The log's entries after `seq`; raises EventsGone (see there)."""
+        ...
+
+    async def wait(self, session_id: str, stream_id: str, seq: int, timeout: float) -> None:
+        """Return when entries after `seq` may have been recorded, or after `timeout` seconds."""
+        ...
+
+    async def delete_session(self, session_id: str) -> None:
+        """Remove every log of the session (DELETE)."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None: ...
+
+
+def check_after(stream_id: str, seq: int, first: int | None, last: int | None) -> None:
+    """Raise EventsGone unless `seq` is an id of the log whose kept entries run from `first` to `last`."""
+    if first is None or last is None:
+        raise EventsGone(f"stream {stream_id!r} is unknown or expired")
+    if seq > last:
+        raise EventsGone(f"stream {stream_id!r} never sent event {seq} (its last is {last})")
+    if seq < first - 1:
+        raise EventsGone(
+            f"the events after {stream_id}:{seq} are no longer available (only the last {last - first + 1} "
+            "are kept)"
+        )
+
+
+@attrs.define(eq=False)
+class _Log:
+    entries: collections.deque[StoredEvent]
+    owner: str
+    deadline: float
+    changed: trio.Event = attrs.field(factory=trio.Event)
+
+
+class MemoryEventStore(Lifetime):
+    """Logs in this process (one instance; TTLs on the trio clock, like MemorySessionStore)."""
+
+    def __init__(
+        self,
+        *,
+        retention: int = DEFAULT_EVENT_RETENTION,
+        ttl: float = 86_400.0,
+        max_logs: int = MAX_MEMORY_LOGS,
+    ) -> None:
+        if retention < 1:
+            raise ValueError(f"retention must be at least 1 event, got {retention!r}")
+        self.retention = retention
+        self.ttl = ttl
+        self.max_logs = max_logs
+        self._logs: dict[tuple[str, str], _Log] = {}
+
+    @asynccontextmanager
+    async def _lifetime(self) -> AsyncGenerator[None]:
+        yield
+
+    def _live(self, key: tuple[str, str]) -> _Log | None:
+        log = self._logs.get(key)
+        if log is not None and log.deadline <= trio.current_time():
+            del self._logs[key]
+            return None
+        return log
+
+    async def record(
+        self, session_id: str, stream_id: str, entries: Sequence[StoredEvent], *, owner: str
+    ) -> None:
+        await trio.lowlevel.checkpoint()
+        if not entries:
+            return
+        key = (session_id, stream_id)
+        log = self._live(key)
+        previous = log.entries[-1].seq if log is not None and log.entries else 0
+        for entry in entries:
+            if entry.seq <= previous:
+                raise ValueError(f"seq {entry.seq} is not after {previous} in stream {stream_id!r}")
+            previous = entry.seq
+        if log is None:
+            if len(self._logs) >= self.max_logs:
+                self._evict()
+            log = _Log(collections.deque(maxlen=self.retention), owner, 0.0)
+        else:
+            del self._logs[key]  # re-inserted below: the dict's order is the order of last writes
+        self._logs[key] = log
+        log.entries.extend(entries)
+        log.owner = owner
+        ended = log.entries[-1].kind == "end"
+        log.deadline = trio.current_time() + (min(self.ttl, ENDED_LOG_TTL) if ended else self.ttl)
+        log.changed.set()
+        log.changed = trio.Event()
+
+    def _evict(self) -> None:
+        now = trio.current_time()
+        for key in [key for key, log in self._logs.items() if log.deadline <= now]:
+            del self._logs[key]
+        if len(self._logs) >= self.max_logs:  # still full: the tenth written to longest ago
+            for key in list(self._logs)[: max(1, self.max_logs // 10)]:
+                del self._logs[key]
+
+    def __len__(self) -> int:
+        return len(self._logs)
+
+    async def after(self, session_id: str, stream_id: str, seq: int) -> EventLog:
+        await trio.lowlevel.checkpoint()
+        log = self._live((session_id, stream_id))
+        entries = list(log.entries) if log is not None else []
+        check_after(stream_id, seq, entries[0].seq if entries else None, entries[-1].seq if entries else None)
+        assert log is not None
+        later = [entry for entry in entries if entry.seq > seq]
+        return EventLog(
+            events=[entry for entry in later if entry.kind == "message"],
+            ended=entries[-1].kind == "end",
+            owner=log.owner,
+            last_seq=entries[-1].seq,
+            prime=entries[0].payload if entries[0].kind == "prime" else None,
+        )
+
+    async def wait(self, session_id: str, stream_id: str, seq: int, timeout: float) -> None:
+        log = self._live((session_id, stream_id))
+        if log is not None and log.entries and log.entries[-1].seq > seq:
+            await trio.lowlevel.checkpoint()
+            return
+        with trio.move_on_after(max(0.0, timeout)):
+            if log is None:
+                await trio.sleep_forever()  # nothing to wait on: the caller re-reads after the timeout
+            await log.changed.wait()
+
+    async def delete_session(self, session_id: str) -> None:
+        for key in [key for key in self._logs if key[0] == session_id]:
+            del self._logs[key]
+        await trio.lowlevel.checkpoint()
