@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -72,6 +73,7 @@ def spawn(name: str, app: str, env: dict[str, str], logs: Path, *extra: str) -> 
                 app,
             ],
             cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            start_new_session=True,  # its own process group: `kill` reaches hypercorn's worker process too
         )  # fmt: skip
     return Instance(name, port, proc, stdout, stderr)
 
@@ -101,6 +103,13 @@ def stop(instance: Instance) -> None:
         except subprocess.TimeoutExpired:
             instance.proc.kill()
             instance.proc.wait()
+
+
+def kill(instance: Instance) -> None:
+    """SIGKILL of the instance, as a crash: hypercorn and its worker process (no shutdown of any kind)."""
+    if instance.proc.poll() is None:
+        os.killpg(instance.proc.pid, signal.SIGKILL)
+        instance.proc.wait()
 
 
 def assert_clean(instance: Instance) -> None:
