@@ -112,7 +112,7 @@ def _raise_nofile() -> None:
 
 @dataclass
 class ServerSpec:
-    key: str  # "bare", "trio_mcp/memory", "trio_mcp/redis", "sdk/stateless", "sdk/stateful", "baseline/<store>"
+    key: str  # "bare", "trio_mcp/<store>[-noevents]", "sdk/stateless", "sdk/stateful", "baseline/<store>"
     app: str  # module:attribute under `cwd`
     env: dict[str, str] = field(default_factory=dict)
     worker: str = "trio"
@@ -213,6 +213,32 @@ def commandstats(redis: Any) -> dict[str, int]:
 
 def stats_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+
+
+MONITOR_LINE = re.compile(r'^\+\d+\.\d+ \[\d+ (\S+)\] "([^"]+)"')
+
+
+@contextlib.contextmanager
+def scripted_commands(redis: Any) -> Iterator[dict[str, int]]:
+    """The commands that Lua scripts ran during the block, by name, from Redis MONITOR (it shows them as
+    "[<db> lua]"). INFO commandstats counts them like the commands a client sends: one EVALSHA is one round
+    trip however many commands its script runs."""
+    scripted: dict[str, int] = {}
+    marker = f"bench-monitor-end-{os.getpid()}-{time.monotonic_ns()}"
+    with socket.create_connection(("127.0.0.1", redis.port), timeout=30) as sock, sock.makefile("rb") as feed:
+        sock.sendall(b"MONITOR\r\n")
+        if feed.readline().strip() != b"+OK":
+            raise RuntimeError("Redis refused MONITOR")
+        yield scripted
+        redis.command("ECHO", marker)
+        for raw in feed:
+            line = raw.decode(errors="replace")
+            if marker in line:
+                break
+            match = MONITOR_LINE.match(line)
+            if match is not None and match.group(1) == "lua":
+                name = match.group(2).lower()
+                scripted[name] = scripted.get(name, 0) + 1
 
 
 # --------------------------------------------------------------------------- wrk
@@ -407,8 +433,11 @@ def memory_cell(server: ServerProcess, sessions: int, redis: Any = None) -> dict
     return trio.run(main)
 
 
-def redis_calls_per_request(server: ServerProcess, redis: Any, calls: int) -> dict[str, Any]:
-    """Redis commands per tools/call, counted with INFO commandstats around `calls` sequential calls."""
+def redis_calls_per_request(
+    server: ServerProcess, redis: Any, calls: int, kinds: tuple[bool | None, ...] = (None, True, False)
+) -> dict[str, Any]:
+    """Redis commands per tools/call, counted with INFO commandstats around `calls` sequential calls, for each
+    kind of call: None stateless, True in a session with SSE, False in a session with JSON."""
     out: dict[str, Any] = {}
 
     async def run(sse: bool | None) -> None:
@@ -416,19 +445,24 @@ def redis_calls_per_request(server: ServerProcess, redis: Any, calls: int) -> di
         try:
             sid = None if sse is None else await _client.open_session(conn)
             await _client.call_add(conn, 1, sid, sse=bool(sse))  # the first call may load the session
-            before = commandstats(redis)
-            for i in range(calls):
-                await _client.call_add(conn, i + 2, sid, sse=bool(sse))
-            delta = stats_delta(before, commandstats(redis))
+            with scripted_commands(redis) as scripted:
+                before = commandstats(redis)
+                for i in range(calls):
+                    await _client.call_add(conn, i + 2, sid, sse=bool(sse))
+                delta = stats_delta(before, commandstats(redis))
             name = {None: "stateless", True: "session_sse", False: "session_json"}[sse]
             # A command issued on the hot path shows up about once per call; the heartbeat's batched flush and
             # liveness key (once per beat for the whole instance) show up far less often: amortized.
             hot = {k: v for k, v in delta.items() if v / calls >= 0.5}
+            in_scripts = {k: min(scripted.get(k, 0), v) for k, v in hot.items() if scripted.get(k)}
             out[name] = {
                 "per_call": sum(delta.values()) / calls,
                 "hot_path_per_call": sum(hot.values()) / calls,
+                # what the server sent on the hot path (its round trips, unless it pipelines them)
+                "sent_hot_path_per_call": (sum(hot.values()) - sum(in_scripts.values())) / calls,
                 "amortized_per_call": sum(v for k, v in delta.items() if k not in hot) / calls,
                 "commands": delta,
+                "hot_path_in_scripts": in_scripts,
                 "calls": calls,
             }
         finally:
@@ -436,7 +470,7 @@ def redis_calls_per_request(server: ServerProcess, redis: Any, calls: int) -> di
 
     async def main() -> None:
         with trio.fail_after(120):
-            for sse in (None, True, False):
+            for sse in kinds:
                 await run(sse)
 
     trio.run(main)
@@ -447,6 +481,11 @@ def redis_calls_per_request(server: ServerProcess, redis: Any, calls: int) -> di
 
 BASELINE_PREFIX = "baseline/"  # "baseline/memory", "baseline/redis": trio_mcp imported from DIR
 TRIO_MCP_KEYS = ("trio_mcp/memory", "trio_mcp/redis")
+# "trio_mcp/memory-noevents", "trio_mcp/redis-noevents": the current trio_mcp with its event store off, in the
+# stateful SSE scenario only (every POST SSE stream records its events when it is on, the default).
+NOEVENTS_SUFFIX = "-noevents"
+NOEVENTS_MODES = ("sse",)
+NOEVENTS_ENV = {"TRIO_MCP_EVENT_STORE": "none"}
 
 # Run in the baseline server's environment and working directory: which trio_mcp it imports, which backends.
 BASELINE_CHECK = """\
@@ -481,7 +520,24 @@ class Baseline:
 
 
 def baseline_key(key: str) -> str:
-    return BASELINE_PREFIX + key.split("/")[1]
+    return BASELINE_PREFIX + store_of(key)
+
+
+def noevents_key(key: str) -> str:
+    return key + NOEVENTS_SUFFIX
+
+
+def store_of(key: str) -> str:
+    """The store ("memory" or "redis") of any trio_mcp server key."""
+    return key.split("/")[1].removesuffix(NOEVENTS_SUFFIX)
+
+
+def redis_env(url: str, streams: bool) -> dict[str, str]:
+    """A trio_mcp server on the Redis store (and the Redis stream manager when it has one)."""
+    env = {"TRIO_MCP_STORE": "redis", "REDIS_URL": url}
+    if not streams:
+        env["TRIO_MCP_STREAMS"] = "memory"
+    return env
 
 
 def revision(checkout: Path) -> str:
@@ -590,20 +646,29 @@ class Bench:
         self.redis: Any = None
         self.redis_streams = False
         self.baseline_redis: Any = None  # a Redis server of its own: commandstats and keys not shared
+        self.noevents_redis: Any = None  # the same for trio_mcp/redis-noevents
         self.sdk_version = sdk_available()
         self.worker: dict[str, str] = {}
         self.unavailable: set[str] = set()  # servers that never started (no memory cell either)
 
     # -- setup
 
-    def trio_mcp_keys(self) -> list[str]:
-        """The trio_mcp servers, each followed by its --baseline twin."""
-        if self.baseline is None:
-            return list(TRIO_MCP_KEYS)
-        return [k for key in TRIO_MCP_KEYS for k in (key, baseline_key(key))]
+    def trio_mcp_keys(self, mode: str | None = None) -> list[str]:
+        """The trio_mcp servers, each followed by its twins (`twins`)."""
+        return [k for key in TRIO_MCP_KEYS for k in self.twins(key, mode)]
+
+    def twins(self, key: str, mode: str | None = None) -> list[str]:
+        """A current trio_mcp server, its --baseline twin, and in `mode` (when it is in NOEVENTS_MODES) the same
+        server with its event store off."""
+        twins = [key] if self.baseline is None else [key, baseline_key(key)]
+        return twins + ([noevents_key(key)] if mode in NOEVENTS_MODES else [])
 
     def redis_for(self, server_key: str) -> Any:
-        return {"trio_mcp/redis": self.redis, "baseline/redis": self.baseline_redis}.get(server_key)
+        return {
+            "trio_mcp/redis": self.redis,
+            noevents_key("trio_mcp/redis"): self.noevents_redis,
+            "baseline/redis": self.baseline_redis,
+        }.get(server_key)
 
     def streams_for(self, server_key: str) -> bool:
         """Whether the Redis server `server_key` has the Redis stream manager."""
@@ -612,19 +677,22 @@ class Bench:
         return self.redis_streams
 
     def specs(self) -> list[ServerSpec]:
-        specs = [ServerSpec("bare", "bare_app:app"), ServerSpec("trio_mcp/memory", "trio_mcp_app:app")]
-        specs[1].env = {"TRIO_MCP_STORE": "memory"}
+        memory = {"TRIO_MCP_STORE": "memory"}
+        specs = [
+            ServerSpec("bare", "bare_app:app"),
+            ServerSpec("trio_mcp/memory", "trio_mcp_app:app", memory),
+        ]
         if self.redis is not None:
-            env = {"TRIO_MCP_STORE": "redis", "REDIS_URL": self.redis.url}
-            if not self.redis_streams:
-                env["TRIO_MCP_STREAMS"] = "memory"
+            env = redis_env(self.redis.url, self.redis_streams)
             specs.append(ServerSpec("trio_mcp/redis", "trio_mcp_app:app", env))
+        specs.append(ServerSpec(noevents_key("trio_mcp/memory"), "trio_mcp_app:app", memory | NOEVENTS_ENV))
+        if self.noevents_redis is not None:
+            env = redis_env(self.noevents_redis.url, self.redis_streams) | NOEVENTS_ENV
+            specs.append(ServerSpec(noevents_key("trio_mcp/redis"), "trio_mcp_app:app", env))
         if (base := self.baseline) is not None:
-            envs = {"baseline/memory": {"TRIO_MCP_STORE": "memory"}}
+            envs = {"baseline/memory": memory}
             if self.baseline_redis is not None:
-                envs["baseline/redis"] = {"TRIO_MCP_STORE": "redis", "REDIS_URL": self.baseline_redis.url}
-                if not base.redis_streams:
-                    envs["baseline/redis"]["TRIO_MCP_STREAMS"] = "memory"
+                envs["baseline/redis"] = redis_env(self.baseline_redis.url, base.redis_streams)
             for key, env in envs.items():
                 specs.append(ServerSpec(key, "trio_mcp_app:app", env, cwd=base.servers, pythonpath=base.root))
         if self.sdk_version is not None:
@@ -634,6 +702,7 @@ class Bench:
 
     def start_redis(self) -> None:
         self._start_redis()
+        self.noevents_redis = self._own_redis(noevents_key("trio_mcp/redis"))
         if self.baseline is not None:
             self._start_baseline_redis(self.baseline)
 
@@ -658,23 +727,27 @@ class Bench:
             self.notes.append(note)
         log(f"Redis: {self.redis.kind} {self.redis.binary} on port {self.redis.port}")
 
-    def _start_baseline_redis(self, baseline: Baseline) -> None:
+    def _own_redis(self, server_key: str) -> Any:
+        """Another Redis server for `server_key` (after the current one started), or None and a reason."""
         if self.redis is None:
-            self.na["baseline/redis"] = self.na.get("trio_mcp/redis", "no Redis server")
-            return
-        if not baseline.redis_store:
+            self.na[server_key] = self.na.get("trio_mcp/redis", "no Redis server")
+            return None
+        try:
+            redis = load_redis_helper().RedisServer()
+            redis.start()
+        except Exception as exc:
+            self.na[server_key] = f"no Redis server: {exc}".splitlines()[0]
+            return None
+        log(f"Redis for {server_key}: port {redis.port}")
+        return redis
+
+    def _start_baseline_redis(self, baseline: Baseline) -> None:
+        if self.redis is not None and not baseline.redis_store:
             self.na["baseline/redis"] = f"the baseline {baseline.rev} has no Redis session store"
             return
-        try:
-            self.baseline_redis = load_redis_helper().RedisServer()
-            self.baseline_redis.start()
-        except Exception as exc:
-            self.baseline_redis = None
-            self.na["baseline/redis"] = f"no Redis server: {exc}".splitlines()[0]
-            return
-        if not baseline.redis_streams:
+        self.baseline_redis = self._own_redis("baseline/redis")
+        if self.baseline_redis is not None and not baseline.redis_streams:
             self.notes.append(f"the baseline {baseline.rev} has no Redis stream manager: memory streams")
-        log(f"Redis for the baseline: port {self.baseline_redis.port}")
 
     def start(self, spec: ServerSpec, stateful_probe: bool) -> ServerProcess | None:
         workers = [spec.worker] + (["asyncio"] if spec.key.startswith("sdk/") else [])
@@ -716,14 +789,14 @@ class Bench:
 
     # -- load cells
 
-    def cell_plan(self, baseline_first: bool = False) -> list[tuple[str, str, str]]:
-        """(result key, server key, mode) for one round; the bare app first, each --baseline cell next to its
-        current twin (before it when `baseline_first`)."""
+    def cell_plan(self, swapped: bool = False) -> list[tuple[str, str, str]]:
+        """(result key, server key, mode) for one round; the bare app first, each --baseline or event-store-off
+        cell next to its current twin (in the reverse order when `swapped`)."""
         plan = [("bare", "bare", "stateless")]
         for key in TRIO_MCP_KEYS:
             for mode in SCENARIOS:
-                twins = [key] if self.baseline is None else [key, baseline_key(key)]
-                plan += [(k, k, mode) for k in (twins[::-1] if baseline_first else twins)]
+                twins = self.twins(key, mode)
+                plan += [(k, k, mode) for k in (twins[::-1] if swapped else twins)]
         plan += [
             ("sdk", "sdk/stateless", "stateless"),
             ("sdk", "sdk/stateful", "sse"),
@@ -768,9 +841,9 @@ class Bench:
     def rounds(self) -> None:
         # The bare app opens and closes every round; the round's ceiling is the mean of the two, so drift
         # during the round (another load on the machine) does not favour the cells measured early. A --baseline
-        # cell and its current twin swap places every other round.
+        # or event-store-off cell and its current twin swap places every other round.
         for r in range(self.cfg.rounds):
-            plan = [*self.cell_plan(baseline_first=r % 2 == 1), ("bare", "bare", "stateless")]
+            plan = [*self.cell_plan(swapped=r % 2 == 1), ("bare", "bare", "stateless")]
             log(f"round {r + 1}/{self.cfg.rounds}")
             bare_pair: list[CellResult | None] = []
             for key, server_key, mode in plan:
@@ -795,7 +868,7 @@ class Bench:
                     else ""
                 )
                 log(
-                    f"  {server_key:<16} {mode:<9} {result.rps:8.0f} req/s{extra}  "
+                    f"  {server_key:<23} {mode:<9} {result.rps:8.0f} req/s{extra}  "
                     f"{result.cpu_us_per_request:6.0f} µs CPU/req  wrk {result.wrk_cpu_us_per_request:4.0f} µs/req"
                     f"  bad={result.bad} errors={result.errors}{redis}"
                 )
@@ -837,16 +910,18 @@ class Bench:
             )
         return out
 
-    def redis_round_trips(self, server_key: str = "trio_mcp/redis") -> dict[str, Any] | None:
+    def redis_round_trips(
+        self, server_key: str = "trio_mcp/redis", kinds: tuple[bool | None, ...] = (None, True, False)
+    ) -> dict[str, Any] | None:
         server = self.servers.get(server_key)
         redis = self.redis_for(server_key)
         if server is None or redis is None:
             return None
-        return redis_calls_per_request(server, redis, self.cfg.calls_for_redis)
+        return redis_calls_per_request(server, redis, self.cfg.calls_for_redis, kinds)
 
     def close(self) -> None:
         self.stop_all()
-        for redis in (self.redis, self.baseline_redis):
+        for redis in (self.redis, self.noevents_redis, self.baseline_redis):
             if redis is not None:
                 redis.stop()
 
@@ -944,6 +1019,20 @@ def summarize(bench: Bench) -> dict[str, Any]:
                 rows[f"{key}:{mode}"]["cpu_vs_baseline"] = median(
                     [b.cpu_us_per_request / a.cpu_us_per_request for a, b in pairs if a.cpu_us_per_request]
                 )
+    # event store on (the default) against off, per round: what recording every SSE event costs
+    for key in TRIO_MCP_KEYS:
+        for mode in NOEVENTS_MODES:
+            off = bench.cells.get((noevents_key(key), mode), [])
+            pairs = [(a, b) for a, b in zip(bench.cells.get((key, mode), []), off, strict=False) if a and b]
+            if pairs and f"{key}:{mode}" in rows:
+                row = rows[f"{key}:{mode}"]
+                row["vs_noevents"] = median([a.rps / b.rps for a, b in pairs if b.rps])
+                row["cpu_vs_noevents"] = median(
+                    [a.cpu_us_per_request / b.cpu_us_per_request for a, b in pairs if b.cpu_us_per_request]
+                )
+                row["cpu_us_over_noevents"] = median(
+                    [a.cpu_us_per_request - b.cpu_us_per_request for a, b in pairs]
+                )
     return rows
 
 
@@ -960,6 +1049,38 @@ def baseline_comparison(baseline: Baseline, rows: dict[str, Any]) -> str:
                 )
     what = "; ".join(parts) or "no pair of cells ran"
     return f"current ÷ baseline {baseline.rev}, median over rounds of req/s (CPU: baseline ÷ current µs/req): {what}"
+
+
+def event_store_comparison(
+    rows: dict[str, Any], redis_on: dict[str, Any] | None, redis_off: dict[str, Any] | None
+) -> str:
+    """One note line: the cost of the event store in the stateful SSE scenario, on (default) ÷ off per backend."""
+    names = {"trio_mcp/memory": "memory", "trio_mcp/redis": "Redis store + streams"}
+    parts: list[str] = []
+    for key in TRIO_MCP_KEYS:
+        row = rows.get(f"{key}:sse", {})
+        if "vs_noevents" not in row:
+            parts.append(f"{names[key]} n/a (no pair of cells ran)")
+            continue
+        parts.append(
+            f"{names[key]} req/s {fmt(row['vs_noevents'], '.2f')}x, CPU µs/req {fmt(row['cpu_vs_noevents'], '.2f')}x "
+            f"({fmt(row['cpu_us_over_noevents'], '+.0f')} µs)"
+        )
+    trips: list[str] = []
+    for what, counts in (("on", redis_on), ("off", redis_off)):
+        if (r := (counts or {}).get("session_sse")) is None:
+            continue
+        scripted = sum(r["hot_path_in_scripts"].values()) / r["calls"]
+        trips.append(
+            f"{what} {r['sent_hot_path_per_call']:.2f}"
+            + (f" (running {scripted:.2f} in scripts)" if scripted else "")
+        )
+    if trips:
+        parts.append("Redis commands sent per SSE tools/call on the hot path: " + ", ".join(trips))
+    return (
+        "event store cost, stateful SSE tools/call, on (default) ÷ off, median over rounds (same rounds and "
+        f"ceiling; every POST SSE stream records its events when on): {'; '.join(parts)}"
+    )
 
 
 def fmt(value: float | None, spec: str = ".0f", suffix: str = "") -> str:
@@ -981,6 +1102,7 @@ def table(
     memory: dict[str, Any],
     redis: dict[str, Any] | None,
     baseline_redis: dict[str, Any] | None = None,
+    noevents_redis: dict[str, Any] | None = None,
 ) -> str:
     out = [
         "| scenario | server (store) | worker | req/s | x bare | CPU µs/req | x bare (CPU) | target | status |",
@@ -992,11 +1114,11 @@ def table(
         f"{fmt(bare['cpu_us'])} | 1.00 | | |"
     )
 
-    def label(key: str) -> str:
+    def label(key: str, events: bool = False) -> str:
+        """The server's name; with `events`, the current trio_mcp's says whether its event store is on."""
         if key == "sdk":
             return f"official SDK mcp {bench.sdk_version}"
-        store = key.split("/")[1]
-        if store == "memory":
+        if store_of(key) == "memory":
             what = "memory"
         elif bench.redis_for(key) is not None and not bench.streams_for(key):
             what = "Redis store, memory streams"
@@ -1004,6 +1126,10 @@ def table(
             what = "Redis store + streams"
         if key.startswith(BASELINE_PREFIX) and bench.baseline is not None:
             return f"trio_mcp (baseline {bench.baseline.rev}, {what})"
+        if key.endswith(NOEVENTS_SUFFIX):
+            what += ", event store off"
+        elif events:
+            what += ", event store on (default)"
         return f"trio_mcp ({what})"
 
     def worker(key: str, mode: str) -> str:
@@ -1024,20 +1150,23 @@ def table(
     }
     targets = {"stateless": TARGET_STATELESS, "sse": TARGET_SSE}
     for mode in SCENARIOS:
-        for key in (*bench.trio_mcp_keys(), "sdk"):
+        events = mode in NOEVENTS_MODES
+        for key in (*bench.trio_mcp_keys(mode), "sdk"):
             row = rows.get(f"{key}:{mode}")
             ours = key != "sdk"
             if row is None:
                 reason = na_reason(key, mode) or "not measured"
                 out.append(
-                    f"| {names[mode]} | {label(key)} | n/a | n/a | n/a | n/a | n/a | | n/a: {reason} |"
+                    f"| {names[mode]} | {label(key, events)} | n/a | n/a | n/a | n/a | n/a | | n/a: {reason} |"
                 )
                 continue
             rps = fmt(row["rps"])
             if mode == "churn":
                 rps += f" ({fmt(row['loops_per_s'])} sessions/s)"
             target = status = ""
-            if ours and mode in targets:
+            if key.endswith(NOEVENTS_SUFFIX):
+                pass  # the targets are the default configuration's; the note compares the two
+            elif ours and mode in targets:
                 target = f"≥ {targets[mode]:.2f}x bare"
                 status = (
                     f"{verdict(row['ratio_to_bare'], targets[mode])} "
@@ -1055,7 +1184,8 @@ def table(
             if row["bad"] or row["errors"]:
                 status += f" ({row['bad']} bad answers, {row['errors']} socket errors)"
             out.append(
-                f"| {names[mode]} | {label(key)} | {worker(key, mode)} | {rps} | {fmt(row['ratio_to_bare'], '.2f')} | "
+                f"| {names[mode]} | {label(key, events)} | {worker(key, mode)} | {rps} | "
+                f"{fmt(row['ratio_to_bare'], '.2f')} | "
                 f"{fmt(row['cpu_us'])} | {fmt(row['cpu_ratio_to_bare'], '.2f')} | {target} | {status} |"
             )
     for server_key, name in (*((k, k) for k in bench.trio_mcp_keys()), ("sdk/stateful", "sdk")):
@@ -1079,7 +1209,7 @@ def table(
             out.append(
                 f"| Redis used_memory per idle session | {lab} | | {m['redis_kib_per_session']:.2f} KiB | | | | | |"
             )
-    redis_rows = [("trio_mcp/redis", redis)]
+    redis_rows = [("trio_mcp/redis", redis), (noevents_key("trio_mcp/redis"), noevents_redis)]
     if bench.baseline is not None:
         redis_rows.append(("baseline/redis", baseline_redis))
     for redis_key, counts in redis_rows:
@@ -1098,16 +1228,22 @@ def table(
             r = counts.get(name)
             if r is None:
                 continue
+            lab = label(redis_key, events=name == "session_sse")
             calls = r["calls"]
             commands = sorted(r["commands"].items())
-            hot = ", ".join(f"{k} {v / calls:.2f}" for k, v in commands if v / calls >= 0.5)
+            in_scripts = r["hot_path_in_scripts"]
+            sent = [(k, v - in_scripts.get(k, 0)) for k, v in commands if v / calls >= 0.5]
+            hot = ", ".join(f"{k} {v / calls:.2f}" for k, v in sent if v)
+            scripts = ", ".join(f"{k} {v / calls:.2f}" for k, v in sorted(in_scripts.items()))
             rest = ", ".join(f"{k} {v / calls:.3f}" for k, v in commands if v / calls < 0.5)
-            detail = f"{r['hot_path_per_call']:.2f} on the hot path ({hot or 'none'})"
+            detail = f"{r['sent_hot_path_per_call']:.2f} sent on the hot path ({hot or 'none'})"
+            if scripts:
+                detail += f", running {sum(in_scripts.values()) / calls:.2f} in scripts ({scripts})"
             if rest:
                 detail += f" + {r['amortized_per_call']:.3f} amortized ({rest})"
             out.append(
-                f"| {what}, {calls} calls | {label(redis_key)} | trio | {detail} | | | | ≤ 1 round trip | "
-                f"{verdict(round(r['hot_path_per_call'], 2), TARGET_REDIS_CMDS, False)} |"
+                f"| {what}, {calls} calls | {lab} | trio | {detail} | | | | ≤ 1 round trip | "
+                f"{verdict(round(r['sent_hot_path_per_call'], 2), TARGET_REDIS_CMDS, False)} |"
             )
     return "\n".join(out)
 
@@ -1367,13 +1503,14 @@ def main(argv: list[str] | None = None) -> int:
         bench.rounds()
         redis = bench.redis_round_trips()
         baseline_redis = bench.redis_round_trips("baseline/redis") if baseline is not None else None
+        noevents_redis = bench.redis_round_trips(noevents_key("trio_mcp/redis"), kinds=(True,))
         prof = profile(bench, max(cfg.seconds, 8.0)) if args.profile else None
         bench.stop_all()
         log(f"memory cells: {cfg.sessions} sessions each")
         memory = bench.memory()
 
     rows = summarize(bench)
-    text = table(bench, rows, memory, redis, baseline_redis)
+    text = table(bench, rows, memory, redis, baseline_redis, noevents_redis)
     elapsed = time.monotonic() - started
     header = (
         f"trio_mcp benchmark {stamp}: {cfg.rounds} round(s) x {cfg.seconds:g} s cells, medians; wrk "
@@ -1394,6 +1531,7 @@ def main(argv: list[str] | None = None) -> int:
         f"against {fmt(rows['bare']['cpu_us'])} µs in the server, so wrk is not the bottleneck",
         "CPU µs/req is the server worker process's utime+stime delta over the cell divided by its requests",
     ]
+    notes.append(event_store_comparison(rows, redis, noevents_redis))
     if baseline is not None:
         notes += [
             f"baseline rows: trio_mcp imported from {baseline.trio_mcp_file} (checked in the server's environment), "
@@ -1424,6 +1562,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": rows,
         "memory": memory,
         "redis_commands": redis,
+        "redis_commands_event_store_off": noevents_redis,
         "side_benchmarks": side,
         "profile": prof,
         "table": text,

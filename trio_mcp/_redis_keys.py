@@ -73,6 +73,10 @@ class RedisKeys:
         """A Redis Stream: one SSE stream's events (entry ids `0-<seq>`)."""
         return f"{self.events_head}{{{session_id}}}:{stream_id}"
 
+    def parked(self, session_id: str) -> str:
+        """A LIST: messages for the session's standalone stream sent while no instance held it."""
+        return f"{self.events_head}{{{session_id}}}:parked"
+
     def event_logs(self, session_id: str) -> str:
         """A SET: the ids of the session's logged streams (so its logs go with it on DELETE)."""
         return f"{self.events_head}{{{session_id}}}"

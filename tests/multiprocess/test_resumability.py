@@ -143,3 +143,39 @@ async def test_a_sigkill_of_the_running_instance_ends_the_resume_with_a_retryabl
         progress = [m["params"]["progress"] for m in sent if m.get("method") == "notifications/progress"]
         assert progress == list(range(1, len(progress) + 1))  # what A recorded, in order, no gap
         assert waited < 2 * 1 + 3  # about two heartbeats (1 s here) after A stopped beating, plus slack
+
+
+@bounded(60)
+async def test_a_list_changed_sent_while_the_get_stream_was_closed_arrives_on_reconnect(
+    cluster: list[Instance],
+) -> None:
+    a, b, c = cluster
+    session_id = await initialize(a.target)
+    trigger = rpc("tools/call", {"name": "trigger_tools_list_changed", "arguments": {}}, id=2)
+    async with await RawConnection.open("127.0.0.1", b.port) as conn:
+        headers = [
+            ("accept", "text/event-stream"),
+            ("mcp-session-id", session_id),
+            ("mcp-protocol-version", VERSION),
+        ]
+        await conn.send("GET", "/mcp", headers, None)
+        assert (await conn.read_head()).status == 200
+        response = await a.target.request(
+            "POST", post_headers(session_id, accept="application/json", version=VERSION), trigger
+        )
+        assert response.status == 200
+        seen = [event for event in await read(conn, 1) if event.data]
+    assert json.loads(seen[0].data)["method"] == "notifications/tools/list_changed"
+    await trio.sleep(0.5)  # B notices the client left (the GET stream ends there)
+    response = await a.target.request(
+        "POST", post_headers(session_id, accept="application/json", version=VERSION), trigger
+    )
+    assert response.status == 200
+    async with await RawConnection.open("127.0.0.1", c.port) as conn:
+        await conn.send("GET", "/mcp", [*headers, ("last-event-id", seen[0].id)], None)
+        assert (await conn.read_head()).status == 200
+        again = [event for event in await read(conn, 1) if event.data]
+    assert json.loads(again[0].data)["method"] == "notifications/tools/list_changed"
+    before_id, after_id = sse.parse_event_id(seen[0].id), sse.parse_event_id(again[0].id)
+    assert before_id is not None
+    assert after_id == (before_id[0], before_id[1] + 1)  # the same stream, the next event

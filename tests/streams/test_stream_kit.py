@@ -64,11 +64,11 @@ class DropsOnABurst(MemoryStreamManager):
 
 
 class BlocksOnFullBuffer(MemoryStreamManager):
-    async def publish(self, session_id: str, payload: bytes) -> None:
+    async def publish(self, session_id: str, payload: bytes) -> bool:
         buffer = self._streams.get(session_id)
         while buffer is not None and buffer.statistics().current_buffer_used >= buffer.capacity:
             await trio.sleep(0.01)  # waits for the slowest client: the publisher is blocked
-        await super().publish(session_id, payload)
+        return await super().publish(session_id, payload)
 
 
 class RoutesNeverConsumed(MemoryStreamManager):

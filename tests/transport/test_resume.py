@@ -268,3 +268,95 @@ async def test_a_stream_whose_instance_died_ends_with_a_retryable_error(start: A
     assert error["error"]["data"] == {"retryable": True}
     assert "may be sent again" in error["error"]["message"]
     assert len(messages) == 2
+
+
+# -- the standalone GET stream --
+
+
+async def get_stream(target: Target, session_id: str, last_event_id: str | None = None) -> RawConnection:
+    conn = await target.connect()
+    headers = [
+        ("accept", "text/event-stream"),
+        ("mcp-session-id", session_id),
+        ("mcp-protocol-version", VERSION),
+    ]
+    if last_event_id is not None:
+        headers.append(("last-event-id", last_event_id))
+    await conn.send("GET", target.path, headers, None)
+    head = await conn.read_head()
+    assert head.status == 200, head
+    return conn
+
+
+async def next_data(conn: RawConnection) -> sse.SSEEvent:
+    with trio.fail_after(WAIT):
+        while True:
+            event = await conn.next_event()
+            assert event is not None, "the GET stream ended"
+            if event.data:
+                return event
+
+
+async def until_closed_here(app: Any, session_id: str) -> None:
+    """The instance noticed the client left: the session's GET stream there is over."""
+    with trio.fail_after(WAIT):
+        while (live := app._sessions.live.get(session_id)) is not None and live.standalone is not None:
+            await trio.sleep(0.01)
+
+
+async def test_a_resumed_get_stream_gets_what_followed_and_what_was_sent_while_it_was_closed(
+    cluster: Cluster,
+) -> None:
+    session_id = await initialize(cluster.target_a)
+    conn = await get_stream(cluster.target_b, session_id)
+    await cluster.a.streams.broadcast(Notify(method=TOOLS_CHANGED))
+    seen = await next_data(conn)  # the client's last event...
+    await cluster.a.streams.broadcast(Notify(method="notifications/prompts/list_changed"))
+    missed = await next_data(conn)  # ...though this one was sent too before the connection dropped
+    await conn.aclose()
+    await until_closed_here(cluster.b, session_id)
+    # While no GET is open: a JSON-mode call's log messages (parked) and a list_changed (parked by B).
+    response = await cluster.target_a.request(
+        "POST",
+        post_headers(session_id, accept="application/json", version=VERSION),
+        rpc("tools/call", {"name": "test_tool_with_logging", "arguments": {}}, id=3),
+    )
+    assert response.status == 200, response.body
+    await cluster.a.streams.broadcast(Notify(method=TOOLS_CHANGED))
+    resumed = await get_stream(cluster.target_a, session_id, seen.id)
+    got = [await next_data(resumed) for _ in range(5)]
+    await resumed.aclose()
+    stream, first_seq = seq_of(seen)
+    assert [seq_of(event)[0] for event in got] == [stream] * 5
+    assert [seq_of(event)[1] for event in got] == list(range(first_seq + 1, first_seq + 6))
+    methods = [json.loads(event.data)["method"] for event in got]
+    assert got[0].data == missed.data
+    assert sorted(methods[1:]) == sorted([TOOLS_CHANGED] + ["notifications/message"] * 3)
+
+
+async def test_a_fresh_get_starts_from_now(start: Any) -> None:
+    target: Target = await start()
+    session_id = await initialize(target)
+    response = await target.request(
+        "POST",
+        post_headers(session_id, accept="application/json", version=VERSION),
+        rpc("tools/call", {"name": "test_tool_with_logging", "arguments": {}}, id=3),
+    )
+    assert response.status == 200
+    conn = await get_stream(target, session_id)  # no Last-Event-ID: what was parked is not for it
+    await target.app.streams.broadcast(Notify(method=TOOLS_CHANGED))
+    first = await next_data(conn)
+    await conn.aclose()
+    assert json.loads(first.data)["method"] == TOOLS_CHANGED
+
+
+async def test_a_quick_call_answered_in_one_write_needs_no_event_log(start: Any) -> None:
+    """Priming event and response in one small write: the client gets both or neither, so no log is kept
+    (and the event store costs such a call nothing)."""
+    target: Target = await start()
+    session_id = await initialize(target)
+    conn = await post_call(target, session_id, "test_simple_text", token=None)
+    events = await conn.read_events()
+    await conn.aclose()
+    assert [bool(event.data) for event in events] == [False, True]
+    assert not any(key[0] == session_id for key in target.app.events._logs)

@@ -43,6 +43,10 @@ class LocalHub(Protocol):
         """Queue `notifications/resources/updated` for the sessions here subscribed to `uri`."""
         ...
 
+    def forget(self, session_id: str) -> None:
+        """The session was deleted (on any instance): keep nothing more for it."""
+        ...
+
 
 @attrs.define(eq=False)
 class ConnectionHub:
@@ -58,6 +62,9 @@ class ConnectionHub:
 
     def detach(self, session: ServerSession) -> None:
         self._sessions.pop(session, None)
+
+    def forget(self, session_id: str) -> None:
+        return None  # a stream connection's session ends with its connection
 
     def notify_all(self, method: str) -> None:
         for session, outbound in list(self._sessions.items()):

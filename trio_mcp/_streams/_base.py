@@ -66,8 +66,9 @@ class StreamManager(Protocol):
         `coalesce`: a parameterless notification the client needs to see only once while it is queued."""
         ...
 
-    async def publish(self, session_id: str, payload: bytes) -> None:
-        """Send one encoded JSON-RPC message to the session's stream, wherever it is held (dropped if nowhere)."""
+    async def publish(self, session_id: str, payload: bytes) -> bool:
+        """Send one encoded JSON-RPC message to the session's stream, wherever it is held; False when no
+        instance holds it (the message went nowhere: the caller may park it in the event store)."""
         ...
 
     async def broadcast(self, event: ControlEvent) -> None:

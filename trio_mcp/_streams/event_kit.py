@@ -318,6 +318,25 @@ async def _delete(s: _Section) -> None:
     await s.expect("a", "x", 0, [_message(2, b'{"again":true}')], _Tail(ended=False, owner="kit", last_seq=2))
 
 
+async def _parked(s: _Section) -> None:
+    """park() keeps messages for a standalone stream nobody holds; take_parked() hands them over once."""
+    store = s.store
+    s.check(await store.take_parked("p") == [], "take_parked() of a session with nothing parked is not []")
+    await store.park("p", b'{"n":1}')
+    await store.park("p", b'{"n":2}')
+    await store.park("q", b'{"other":true}')
+    got = await store.take_parked("p")
+    s.check(got == [b'{"n":1}', b'{"n":2}'], f"take_parked() returned {got!r}, not the two parked in order")
+    s.check(await store.take_parked("p") == [], "take_parked() handed the same messages over twice")
+    for n in range(KIT_RETENTION + 3):
+        await store.park("r", f'{{"n":{n}}}'.encode())
+    kept = await store.take_parked("r")
+    expected = [f'{{"n":{n}}}'.encode() for n in range(3, KIT_RETENTION + 3)]
+    s.check(kept == expected, f"parked past retention keeps {kept!r}, not the last {KIT_RETENTION}")
+    await store.delete_session("q")
+    s.check(await store.take_parked("q") == [], "delete_session() left the session's parked messages")
+
+
 async def _wait(s: _Section) -> None:
     store = s.store
     await store.record("w", "s1", [_prime(), _message(2)], owner="kit")
@@ -373,6 +392,7 @@ _SECTIONS: tuple[tuple[str, Callable[[_Section], Awaitable[None]]], ...] = (
     ("order", _order),
     ("sessions", _sessions),
     ("delete", _delete),
+    ("parked", _parked),
     ("wait", _wait),
 )
 

@@ -260,7 +260,33 @@ class RedisEventStore(Lifetime):
                 return
             await trio.sleep(min(POLL_INTERVAL, remaining))
 
+    async def park(self, session_id: str, payload: bytes) -> None:
+        key, text, ttl = self.layout.parked(session_id), payload.decode("utf-8"), milliseconds(self.ttl)
+
+        async def operation(client: coredis.Redis[str]) -> None:
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.rpush(key, [text])
+                pipe.ltrim(key, -self.retention, -1)
+                pipe.pexpire(key, ttl)
+
+        await self._conn.run("park", operation)
+
+    async def take_parked(self, session_id: str) -> list[bytes]:
+        key = self.layout.parked(session_id)
+
+        async def operation(client: coredis.Redis[str]) -> tuple[Any, ...]:
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.lrange(key, 0, -1)
+                pipe.delete([key])
+            results = pipe.results
+            assert results is not None
+            return results
+
+        texts, _ = await self._conn.run("take_parked", operation)
+        return [str(text).encode("utf-8") for text in texts]
+
     async def delete_session(self, session_id: str) -> None:
+        await self._conn.run("delete_session", lambda r: r.delete([self.layout.parked(session_id)]))
         index = self.layout.event_logs(session_id)
         cursor = 0
         while True:

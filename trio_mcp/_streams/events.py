@@ -75,8 +75,17 @@ class EventStore(Protocol):
         """Return when entries after `seq` may have been recorded, or after `timeout` seconds."""
         ...
 
+    async def park(self, session_id: str, payload: bytes) -> None:
+        """Keep a message for the session's standalone stream while no instance holds it (bounded by
+        `retention`, expiring with the session); the next GET that resumes the stream sends it."""
+        ...
+
+    async def take_parked(self, session_id: str) -> list[bytes]:
+        """The parked messages of the session, oldest first, removed in the same step."""
+        ...
+
     async def delete_session(self, session_id: str) -> None:
-        """Remove every log of the session (DELETE)."""
+        """Remove every log of the session (DELETE), its parked messages included."""
         ...
 
     async def __aenter__(self) -> Self: ...
@@ -123,6 +132,7 @@ class MemoryEventStore(Lifetime):
         self.ttl = ttl
         self.max_logs = max_logs
         self._logs: dict[tuple[str, str], _Log] = {}
+        self._parked: dict[str, tuple[collections.deque[bytes], float]] = {}
 
     @asynccontextmanager
     async def _lifetime(self) -> AsyncGenerator[None]:
@@ -198,7 +208,28 @@ class MemoryEventStore(Lifetime):
                 await trio.sleep_forever()  # nothing to wait on: the caller re-reads after the timeout
             await log.changed.wait()
 
+    async def park(self, session_id: str, payload: bytes) -> None:
+        await trio.lowlevel.checkpoint()
+        now = trio.current_time()
+        parked = self._parked.get(session_id)
+        if parked is None or parked[1] <= now:
+            if len(self._parked) >= self.max_logs:
+                for sid in list(self._parked)[: max(1, self.max_logs // 10)]:
+                    del self._parked[sid]
+            parked = (collections.deque[bytes](maxlen=self.retention), 0.0)
+        parked[0].append(payload)
+        self._parked.pop(session_id, None)
+        self._parked[session_id] = (parked[0], now + self.ttl)
+
+    async def take_parked(self, session_id: str) -> list[bytes]:
+        await trio.lowlevel.checkpoint()
+        parked = self._parked.pop(session_id, None)
+        if parked is None or parked[1] <= trio.current_time():
+            return []
+        return list(parked[0])
+
     async def delete_session(self, session_id: str) -> None:
         for key in [key for key in self._logs if key[0] == session_id]:
             del self._logs[key]
+        self._parked.pop(session_id, None)
         await trio.lowlevel.checkpoint()

@@ -238,14 +238,14 @@ async def _basics(s: _Section) -> None:
     s.check(await m.is_alive(m.instance_id), "is_alive() of the running manager itself is False")
     s.check(not await m.is_alive("no-such-instance"), "is_alive() of an unknown instance is True")
     s.check(not m.deliver_local(sid, _payload(0)), "deliver_local() to a stream held nowhere returned True")
-    await m.publish(other, _payload(0))  # held nowhere: dropped, no error
+    s.check(not await m.publish(other, _payload(0)), "publish() to a stream held nowhere returned True")
     async with _held(s, m, sid) as channel:
         s.check(await m.holder(sid) == m.instance_id, "holder() of a stream held here is not instance_id")
         s.check(m.deliver_local(sid, _payload(1)), "deliver_local() to a stream held here returned False")
         got = await s.receive(channel, "the deliver_local() message")
         s.check(got == _payload(1), f"deliver_local() delivered {got!r}, not {_payload(1)!r}")
         for n in range(2, 7):
-            await m.publish(sid, _payload(n))
+            s.check(await m.publish(sid, _payload(n)), "publish() to a stream held here returned False")
         for n in range(2, 7):
             got = await s.receive(channel, f"published message {n}")
             s.check(
@@ -424,7 +424,9 @@ async def _cross_instance(s: _Section) -> None:
             not a.manager.deliver_local(sid, _payload(0)), "A.deliver_local() for a stream held on B is True"
         )
         for n in range(20):
-            await a.manager.publish(sid, _payload(n))
+            s.check(
+                await a.manager.publish(sid, _payload(n)), "A.publish() to a stream held on B returned False"
+            )
         for n in range(20):
             got = await s.receive(channel, f"cross-instance message {n}")
             s.check(got == _payload(n), f"B received {got!r} where {_payload(n)!r} was expected (order)")

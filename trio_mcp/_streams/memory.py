@@ -56,9 +56,10 @@ class MemoryStreamManager(Lifetime):
     # Each of these checkpoints, as a network backend's would: a publisher looping over them lets the streams'
     # writers run in between instead of filling every buffer in one scheduler tick.
 
-    async def publish(self, session_id: str, payload: bytes) -> None:
-        self.deliver_local(session_id, payload)
+    async def publish(self, session_id: str, payload: bytes) -> bool:
+        delivered = self.deliver_local(session_id, payload)
         await trio.lowlevel.checkpoint()
+        return delivered
 
     async def broadcast(self, event: ControlEvent) -> None:
         if self._events is not None:

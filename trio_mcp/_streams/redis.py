@@ -542,12 +542,12 @@ class RedisStreamManager(Lifetime):
     def deliver_local(self, session_id: str, payload: bytes, *, coalesce: bool = False) -> bool:
         return offer(self._streams, session_id, payload, coalesce=coalesce)
 
-    async def publish(self, session_id: str, payload: bytes) -> None:
+    async def publish(self, session_id: str, payload: bytes) -> bool:
         if session_id in self._streams:
-            self.deliver_local(session_id, payload)  # held here: no round trip
-            return
+            return self.deliver_local(session_id, payload)  # held here: no round trip
         channel, text = self.layout.stream(session_id), payload.decode()
-        await self._command("publish", lambda r: r.publish(channel, text))
+        # PUBLISH answers how many subscribed: only the instance holding the stream subscribes its channel.
+        return bool(await self._command("publish", lambda r: r.publish(channel, text)))
 
     async def broadcast(self, event: ControlEvent) -> None:
         if self._events is not None:

@@ -69,7 +69,7 @@ class Answers:
         if stateless or session.session_id is None:
             outbound = NoBackChannel(STATELESS_REASON)
         else:
-            outbound = SessionStreamOutbound(self.streams, session.session_id)
+            outbound = SessionStreamOutbound(self.streams, session.session_id, self.events)
         for event in requests:
             reply = await self.dispatcher.handle_request(session, event, outbound)
             if reply is not None:

@@ -7,19 +7,23 @@ keyword or variable the user set. Also the app's notification hub, and the outbo
 
 from __future__ import annotations
 
+import logging
+
 from .._proto.jsonrpc import Message, encode
 from .._redis import require_coredis
 from .._stores._base import ExpiryPolicy, SessionStore, StoreConfigError
 from .._stores.file import FileSessionStore
 from .._stores.memory import MemorySessionStore
 from .._stores.redis import RedisSessionStore
-from .._streams._base import StreamConfigError, StreamManager
+from .._streams._base import StreamConfigError, StreamManager, StreamUnavailable
 from .._streams.control import Notify, ResourceUpdated
 from .._streams.event_redis import RedisEventStore
 from .._streams.events import EventStore, MemoryEventStore
 from .._streams.memory import MemoryStreamManager
-from .._streams.redis import RedisStreamManager
+from .._streams.redis import RedisStreamManager, StreamError
 from .config import ConfigError, HttpConfig
+
+log = logging.getLogger("trio_mcp.http")
 
 
 class StoreChoiceError(ConfigError, StoreConfigError):
@@ -129,16 +133,23 @@ class HttpHub:
 
 
 class SessionStreamOutbound:
-    """Messages of a request answered in JSON go to the session's standalone stream, wherever it is held."""
+    """Messages of a request answered in JSON go to the session's standalone stream, wherever it is held;
+    while no instance holds it they are parked in the event store for the GET that resumes it."""
 
     can_request = True
 
-    def __init__(self, streams: StreamManager, session_id: str) -> None:
+    def __init__(self, streams: StreamManager, session_id: str, events: EventStore | None) -> None:
         self._streams = streams
         self._session_id = session_id
+        self._events = events
 
     async def send(self, message: Message) -> None:
-        await self._streams.publish(self._session_id, encode(message))
+        payload = encode(message)
+        if not await self._streams.publish(self._session_id, payload) and self._events is not None:
+            try:
+                await self._events.park(self._session_id, payload)
+            except (StreamUnavailable, StreamError) as exc:  # the message is lost, as without an event store
+                log.warning("could not keep a message for session %s: %s", self._session_id, exc)
 
     def close_stream(self, retry_ms: int | None) -> bool:
         return False  # no SSE stream of its own

@@ -63,6 +63,8 @@ class ControlFanout:
                 self.sessions.forget(sid)
             case SessionDeleted(session=sid):
                 self.sessions.close_live(sid, ended=True)
+                for hub in self.hubs:
+                    hub.forget(sid)
             case StreamTaken(session=sid, token=token):
                 live = self.sessions.live.get(sid)
                 standalone = live.standalone if live is not None else None

@@ -68,10 +68,11 @@ class McpASGIApp:
         self.dispatcher = server.dispatcher(self._sessions.save)
         self.hub = HttpHub(self.streams)
         self.gate = Gate(self.config)
-        self.control = ControlFanout(
-            self._sessions, self.dispatcher, [HttpSessionsHub(self._sessions, self.streams, self.store)]
+        self.sessions_hub = HttpSessionsHub(self._sessions, self.streams, self.store, self.events)
+        self.control = ControlFanout(self._sessions, self.dispatcher, [self.sessions_hub])
+        self.get = StandaloneStreams(
+            self.config, self.gate, self._sessions, self.streams, self.events, self.sessions_hub
         )
-        self.get = StandaloneStreams(self.config, self.gate, self._sessions, self.streams, self.events)
         self.post = PostHandler(
             self.config, self.gate, self._sessions, self.streams, self.store, self.dispatcher, self.events
         )
@@ -94,7 +95,9 @@ class McpASGIApp:
             if self.events is not None:
                 await stack.enter_async_context(self.events)
             stack.callback(setattr, self.control, "nursery", None)
-            nursery = self.control.nursery = await stack.enter_async_context(trio.open_nursery())
+            stack.callback(setattr, self.sessions_hub, "nursery", None)
+            nursery = await stack.enter_async_context(trio.open_nursery())
+            self.control.nursery = self.sessions_hub.nursery = nursery
             stack.callback(nursery.cancel_scope.cancel)
             await nursery.start(supervised, "stream manager", self.streams.run, self.control)
             nursery.start_soon(supervised, "session heartbeat", self._heartbeat)

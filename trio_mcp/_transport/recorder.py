@@ -35,7 +35,8 @@ class StreamRecorder:
             return
         try:
             await self._events.record(self.session_id, self.stream_id, entries, owner=self.owner)
-        except (StreamUnavailable, StreamError, OSError) as exc:
+        except (StreamUnavailable, StreamError, OSError, ValueError) as exc:
+            # ValueError: the log moved on without us (a newer GET on another instance took the stream).
             self._failed = True
             log.warning(
                 "stream %s of session %s is not resumable: the event store failed: %s",

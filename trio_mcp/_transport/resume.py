@@ -39,12 +39,12 @@ class Resumption:
         self, session_id: str, stream_id: str, seq: int, receive: Receive, send: Send, headers: Headers
     ) -> None:
         if self.events is None:
-            await _start_over(send, headers, "this server keeps no events (event_store='none')")
+            await start_over(send, headers, "this server keeps no events (event_store='none')")
             return
         try:
             log = await self.events.after(session_id, stream_id, seq)
         except EventsGone as exc:
-            await _start_over(send, headers, str(exc))
+            await start_over(send, headers, str(exc))
             return
         await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
         writer = SSEWriter(send, stream_id)
@@ -102,7 +102,7 @@ def _owner_gone(request_id: RequestId) -> ErrorResponse:
     return error_response(request_id, INTERNAL_ERROR, OWNER_GONE, {"retryable": True})
 
 
-async def _start_over(send: Send, headers: Headers, why: str) -> None:
+async def start_over(send: Send, headers: Headers, why: str) -> None:
     await respond_error(
         send,
         400,

@@ -23,6 +23,11 @@ async def watch_disconnect(receive: Receive, scope: trio.CancelScope) -> None:
             return
 
 
+# The largest body a close() sends unrecorded when nothing went out before: within the smallest TCP segment
+# (536 bytes of IPv4's minimum MSS) with room for the HTTP chunk framing.
+WHOLE_IN_ONE_SEGMENT = 500
+
+
 class SSEWriter:
     """Frames messages as SSE events with ids `<stream>:<seq>`; the single writer of one response.
 
@@ -39,6 +44,7 @@ class SSEWriter:
         "_pending",
         "_recorder",
         "_send",
+        "_sent",
         "_seq",
         "_stream",
         "_wait",
@@ -53,6 +59,7 @@ class SSEWriter:
         self._pending = bytearray()
         self._entries: list[StoredEvent] = []
         self._close_retry: int | None = None
+        self._sent = False  # some of the body went out before close()
         self._wait: trio.CancelScope | None = None
 
     @property
@@ -79,6 +86,10 @@ class SSEWriter:
             self._pending += sse.encode_event(data, id=event_id, event="message")
         if self._recorder is not None:
             self._entries.append(StoredEvent(seq=self._seq, kind="message", payload=data))
+
+    def continue_after(self, seq: int) -> None:
+        """This stream goes on from `seq`, the last id of its log (a resumed standalone stream)."""
+        self._seq = seq
 
     def replayed(self, event: StoredEvent) -> None:
         """An event recorded earlier (by any instance), sent again under its own id (T§Resumability)."""
@@ -127,6 +138,7 @@ class SSEWriter:
         if self._pending and self._open:
             body = bytes(self._pending)
             await self._send({"type": "http.response.body", "body": body, "more_body": True})
+            self._sent = True
             del self._pending[: len(body)]
 
     async def drain(
@@ -178,7 +190,13 @@ class SSEWriter:
     async def close(self, *, ended: bool = False) -> None:
         """End the response; `ended`: the stream is complete (every response sent), which its log records
         (also when the response was already closed early: the log then ends here)."""
-        await self._record(ended=ended)
+        if ended and not self._sent and self._open and len(self._pending) <= WHOLE_IN_ONE_SEGMENT:
+            # The whole stream goes out in one small write, one TCP segment: its client gets every event or
+            # none, and without an id it has nothing to resume, so a log would never be read. (A quick call:
+            # priming event and response together; this saves it the event store's round trip.)
+            self._entries.clear()
+        else:
+            await self._record(ended=ended)
         self._recorder = None  # the log is complete: nothing more is recorded
         if self._open:
             self._open = False

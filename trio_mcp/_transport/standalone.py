@@ -16,13 +16,15 @@ from .._proto import sse
 from .._proto.errors import INVALID_REQUEST
 from .._streams._base import StreamManager
 from .._streams.control import StreamTaken
-from .._streams.events import EventStore
+from .._streams.events import EventsGone, EventStore
 from .answers import POST_STREAM_MARK
 from .asgi import SSE_HEADERS, Receive, RequestHeaders, Scope, Send, respond_error
 from .config import HttpConfig
 from .gate import Gate, Headers
+from .live_hub import HttpSessionsHub
 from .live_table import LiveSession, StandaloneStream
-from .resume import Resumption
+from .recorder import StreamRecorder
+from .resume import Resumption, start_over
 from .sessions import SessionManager
 from .sse_stream import SSEWriter, watch_disconnect
 
@@ -38,11 +40,14 @@ class StandaloneStreams:
         sessions: SessionManager,
         streams: StreamManager,
         events: EventStore | None,
+        hub: HttpSessionsHub,
     ) -> None:
         self.config = config
         self.gate = gate
         self.sessions = sessions
         self.streams = streams
+        self.events = events
+        self.hub = hub
         self.resume = Resumption(config, events, streams)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
@@ -79,40 +84,58 @@ class StandaloneStreams:
             if resumed is not None and resumed[0].startswith(POST_STREAM_MARK):
                 await self.resume(h.session_id, resumed[0], resumed[1], receive, send, cors)
                 return
-            await self._stream(live, receive, send, cors)
+            await self._stream(live, receive, send, cors, resumed)
 
-    async def _stream(self, live: LiveSession, receive: Receive, send: Send, headers: Headers) -> None:
+    async def _stream(
+        self,
+        live: LiveSession,
+        receive: Receive,
+        send: Send,
+        headers: Headers,
+        resumed: tuple[str, int] | None,
+    ) -> None:
         session_id = live.session.session_id
         assert session_id is not None
         previous = live.standalone
         if previous is not None:
             # A new GET supersedes the old stream, so a client reconnecting after a blip is never locked out.
             previous.scope.cancel()
-        stream = StandaloneStream(
-            scope=trio.CancelScope(), token=STANDALONE_STREAM_MARK + secrets.token_hex(8)
-        )
+        stream = StandaloneStream(scope=trio.CancelScope(), token=secrets.token_hex(8))
         live.standalone = stream
-        writer = SSEWriter(send, stream.token)
+        # Its SSE events: the resumed stream's log goes on (T§Resumability), or a fresh one starts from now.
+        stream_id = resumed[0] if resumed is not None else STANDALONE_STREAM_MARK + secrets.token_hex(6)
+        recorder = (
+            None
+            if self.events is None
+            else StreamRecorder(self.events, session_id, stream_id, self.streams.instance_id)
+        )
+        writer = SSEWriter(send, stream_id, recorder)
         start = {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]}
         started = False
+        self.hub.stream_opened(session_id)
         try:
             with stream.scope:
                 async with self.streams.subscribe(
                     session_id, self.config.stream_buffer, slow_timeout=self.config.slow_stream_timeout
                 ) as buffer:
-                    # Subscribed before the client sees the 200: a message published as soon as it does
-                    # (e.g. list_changed right after the GET returned its headers) must not be lost.
+                    # Subscribed before the client sees the 200 (and before a replay is read): a message
+                    # published from now on waits in the buffer, after what the log and the parked list hold.
+                    if not await self._catch_up(writer, session_id, resumed, send, headers):
+                        return
                     await send(start)
                     started = True
                     await self.streams.broadcast(StreamTaken(session=session_id, token=stream.token))
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(watch_disconnect, receive, nursery.cancel_scope)
+                        await writer.flush()
                         # Returns when the buffer ends: superseded here, or dropped because the client lagged.
                         await writer.drain(buffer, self.config.keepalive_interval)
                         nursery.cancel_scope.cancel()
         finally:
             if live.standalone is stream:
                 live.standalone = None
+                if started and not stream.session_ended:
+                    self.hub.stream_closed(session_id)
             if started or stream.scope.cancelled_caught:
                 with trio.CancelScope(shield=True), trio.move_on_after(1):
                     if not started:  # superseded before it began: still a stream, ended with retry
@@ -121,3 +144,34 @@ class StandaloneStreams:
                         # T§Resumability: whatever ended this stream, the client reconnects after `retry`.
                         writer.retry(self.config.sse_retry_ms)
                     await writer.close()
+
+    async def _catch_up(
+        self,
+        writer: SSEWriter,
+        session_id: str,
+        resumed: tuple[str, int] | None,
+        send: Send,
+        headers: Headers,
+    ) -> bool:
+        """A resumed stream: what followed the client's id in its log, then what was parked while no GET was
+        open. A fresh stream starts from now: what was parked is dropped. False: answered 400 instead."""
+        if self.events is None:
+            return True
+        parked = await self.events.take_parked(session_id)
+        if resumed is None:
+            # The log starts with a priming entry (T§Sending.6 asks for a priming event on POST streams; a
+            # GET stream sends none: its first id comes with its first message).
+            writer.prime(visible=False)
+            return True
+        stream_id, seq = resumed
+        try:
+            log = await self.events.after(session_id, stream_id, seq)
+        except EventsGone as exc:
+            await start_over(send, headers, str(exc))
+            return False
+        writer.continue_after(log.last_seq)
+        for event in log.events:
+            writer.replayed(event)
+        for payload in parked:
+            writer.message(payload)
+        return True
