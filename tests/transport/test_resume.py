@@ -360,3 +360,35 @@ async def test_a_quick_call_answered_in_one_write_needs_no_event_log(start: Any)
     await conn.aclose()
     assert [bool(event.data) for event in events] == [False, True]
     assert not any(key[0] == session_id for key in target.app.events._logs)
+
+
+async def test_a_superseded_get_stream_keeps_nothing_for_its_session(cluster: Cluster) -> None:
+    """A newer GET (on A) takes the stream from B: B keeps no fan-outs for the session (they reach A's
+    stream live, and parking them too would send them twice on the next resume)."""
+    session_id = await initialize(cluster.target_a)
+    old = await get_stream(cluster.target_b, session_id)
+    new = await get_stream(cluster.target_a, session_id)
+    with trio.fail_after(WAIT):
+        await old.read_events()  # B ended it (retry:)
+    await old.aclose()
+    if cluster.a is not cluster.b:  # one app: the new GET holds the stream there
+        await until_closed_here(cluster.b, session_id)
+    assert session_id not in cluster.b.sessions_hub._recent
+    await cluster.a.streams.broadcast(Notify(method=TOOLS_CHANGED))
+    assert json.loads((await next_data(new)).data)["method"] == TOOLS_CHANGED
+    await new.aclose()
+    assert await cluster.b.events.take_parked(session_id) == []
+
+
+async def test_a_get_stream_the_client_left_keeps_its_fan_outs(start: Any) -> None:
+    target: Target = await start()
+    session_id = await initialize(target)
+    conn = await get_stream(target, session_id)
+    await conn.aclose()
+    await until_closed_here(target.app, session_id)
+    assert session_id in target.app.sessions_hub._recent
+    await target.app.streams.broadcast(Notify(method=TOOLS_CHANGED))
+    with trio.fail_after(WAIT):
+        while not (parked := await target.app.events.take_parked(session_id)):
+            await trio.sleep(0.01)
+    assert [json.loads(p)["method"] for p in parked] == [TOOLS_CHANGED]

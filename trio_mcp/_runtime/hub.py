@@ -44,7 +44,7 @@ class LocalHub(Protocol):
         ...
 
     def forget(self, session_id: str) -> None:
-        """The session was deleted (on any instance): keep nothing more for it."""
+        """Keep nothing more for the session: it was deleted, or an instance now holds its stream again."""
         ...
 
 

@@ -26,6 +26,12 @@ class StandaloneStream:
     scope: trio.CancelScope
     token: str
     session_ended: bool = False
+    #: ended because a newer GET took the session's stream (here or on another instance)
+    superseded: bool = False
+
+    def supersede(self) -> None:
+        self.superseded = True
+        self.scope.cancel()
 
 
 @attrs.define(eq=False)

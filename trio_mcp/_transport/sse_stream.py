@@ -93,7 +93,7 @@ class SSEWriter:
 
     def replayed(self, event: StoredEvent) -> None:
         """An event recorded earlier (by any instance), sent again under its own id (T§Resumability)."""
-        self._seq = event.seq
+        self._seq = max(self._seq, event.seq)  # never back below the log's last id (continue_after)
         self._pending += sse.encode_event(
             event.payload, id=sse.make_event_id(self._stream, event.seq), event="message"
         )

@@ -99,7 +99,7 @@ class StandaloneStreams:
         previous = live.standalone
         if previous is not None:
             # A new GET supersedes the old stream, so a client reconnecting after a blip is never locked out.
-            previous.scope.cancel()
+            previous.supersede()
         stream = StandaloneStream(scope=trio.CancelScope(), token=secrets.token_hex(8))
         live.standalone = stream
         # Its SSE events: the resumed stream's log goes on (T§Resumability), or a fresh one starts from now.
@@ -134,8 +134,8 @@ class StandaloneStreams:
         finally:
             if live.standalone is stream:
                 live.standalone = None
-                if started and not stream.session_ended:
-                    self.hub.stream_closed(session_id)
+                if started and not stream.session_ended and not stream.superseded:
+                    self.hub.stream_closed(session_id)  # the client went away: it may come back
             if started or stream.scope.cancelled_caught:
                 with trio.CancelScope(shield=True), trio.move_on_after(1):
                     if not started:  # superseded before it began: still a stream, ended with retry
