@@ -347,6 +347,20 @@ def post_headers(
     return headers
 
 
+def get_headers(
+    session_id: str, *, version: str = "2025-11-25", last_event_id: str | None = None
+) -> list[tuple[str | bytes, str | bytes]]:
+    """The headers of a GET opening (or, with `last_event_id`, resuming) a stream of the session."""
+    headers: list[tuple[str | bytes, str | bytes]] = [
+        ("accept", "text/event-stream"),
+        ("mcp-session-id", session_id),
+        ("mcp-protocol-version", version),
+    ]
+    if last_event_id is not None:
+        headers.append(("last-event-id", last_event_id))
+    return headers
+
+
 def body_message(response: RawResponse) -> Any:
     """The JSON-RPC message(s) of a POST answer, whether sent as JSON or as SSE (messages in order)."""
     if response.content_type == "text/event-stream":

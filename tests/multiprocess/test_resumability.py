@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import trio
 from _instances import Instance, bounded, kill, run_cluster
-from _rawhttp import RawConnection, initialize, post_headers, rpc
+from _rawhttp import RawConnection, get_headers, initialize, post_headers, rpc
 from _redis_server import RedisServer
 
 from trio_mcp._proto import sse
@@ -62,13 +62,7 @@ async def read(conn: RawConnection, count: int | None = None) -> list[sse.SSEEve
 
 async def resume_on(instance: Instance, session_id: str, last_event_id: str) -> list[sse.SSEEvent]:
     async with await RawConnection.open("127.0.0.1", instance.port) as conn:
-        headers = [
-            ("accept", "text/event-stream"),
-            ("mcp-session-id", session_id),
-            ("mcp-protocol-version", VERSION),
-            ("last-event-id", last_event_id),
-        ]
-        await conn.send("GET", "/mcp", headers, None)
+        await conn.send("GET", "/mcp", get_headers(session_id, last_event_id=last_event_id), None)
         head = await conn.read_head()
         assert head.status == 200, head
         return await read(conn)
@@ -153,12 +147,7 @@ async def test_a_list_changed_sent_while_the_get_stream_was_closed_arrives_on_re
     session_id = await initialize(a.target)
     trigger = rpc("tools/call", {"name": "trigger_tools_list_changed", "arguments": {}}, id=2)
     async with await RawConnection.open("127.0.0.1", b.port) as conn:
-        headers = [
-            ("accept", "text/event-stream"),
-            ("mcp-session-id", session_id),
-            ("mcp-protocol-version", VERSION),
-        ]
-        await conn.send("GET", "/mcp", headers, None)
+        await conn.send("GET", "/mcp", get_headers(session_id), None)
         assert (await conn.read_head()).status == 200
         response = await a.target.request(
             "POST", post_headers(session_id, accept="application/json", version=VERSION), trigger
@@ -172,7 +161,7 @@ async def test_a_list_changed_sent_while_the_get_stream_was_closed_arrives_on_re
     )
     assert response.status == 200
     async with await RawConnection.open("127.0.0.1", c.port) as conn:
-        await conn.send("GET", "/mcp", [*headers, ("last-event-id", seen[0].id)], None)
+        await conn.send("GET", "/mcp", get_headers(session_id, last_event_id=seen[0].id), None)
         assert (await conn.read_head()).status == 200
         again = [event for event in await read(conn, 1) if event.data]
     assert json.loads(again[0].data)["method"] == "notifications/tools/list_changed"

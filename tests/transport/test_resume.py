@@ -11,7 +11,7 @@ from typing import Any
 
 import trio
 from _cluster import TOOLS_CHANGED, VERSION, WAIT, Cluster, next_message, open_get
-from _rawhttp import RawConnection, Target, assert_error, initialize, post_headers, rpc
+from _rawhttp import RawConnection, Target, assert_error, get_headers, initialize, post_headers, rpc
 
 from trio_mcp._proto import sse
 from trio_mcp._proto.errors import INVALID_REQUEST
@@ -49,14 +49,24 @@ async def events_until(conn: RawConnection, count: int) -> list[sse.SSEEvent]:
 
 async def resume(target: Target, session_id: str, last_event_id: str) -> RawConnection:
     conn = await target.connect()
-    headers = [
-        ("accept", "text/event-stream"),
-        ("mcp-session-id", session_id),
-        ("mcp-protocol-version", VERSION),
-        ("last-event-id", last_event_id),
-    ]
-    await conn.send("GET", target.path, headers, None)
+    await conn.send("GET", target.path, get_headers(session_id, last_event_id=last_event_id), None)
     return conn
+
+
+async def a_finished_call(target: Target, session_id: str) -> sse.SSEEvent:
+    """A test_tool_with_progress call read to its end; its priming event."""
+    first = await post_call(target, session_id, "test_tool_with_progress")
+    priming = (await events_until(first, 1))[0]
+    await first.read_events()
+    await first.aclose()
+    return priming
+
+
+async def refused_resume(target: Target, session_id: str, last_event_id: str) -> Any:
+    conn = await resume(target, session_id, last_event_id)
+    response = await conn.read_response()
+    await conn.aclose()
+    return response
 
 
 def seq_of(event: sse.SSEEvent) -> tuple[str, int]:
@@ -122,10 +132,7 @@ async def test_a_resumed_post_stream_leaves_the_standalone_stream_alone(cluster:
 
 async def test_a_bad_last_event_id_is_a_clear_400(cluster: Cluster) -> None:
     session_id = await initialize(cluster.target_a)
-    first = await post_call(cluster.target_a, session_id, "test_tool_with_progress")
-    priming = (await events_until(first, 1))[0]
-    await first.read_events()
-    await first.aclose()
+    priming = await a_finished_call(cluster.target_a, session_id)
     stream, _ = seq_of(priming)
     cases = {
         "not-an-id": "is not an event id this server sent",
@@ -134,37 +141,26 @@ async def test_a_bad_last_event_id_is_a_clear_400(cluster: Cluster) -> None:
         "x1234:1": "is not an event id this server sent",
     }
     for last_event_id, phrase in cases.items():
-        conn = await resume(cluster.target_b, session_id, last_event_id)
-        response = await conn.read_response()
-        await conn.aclose()
+        response = await refused_resume(cluster.target_b, session_id, last_event_id)
         assert_error(response, 400, INVALID_REQUEST, phrase)
     # Another session cannot resume this one's stream: its logs are its own.
     other = await initialize(cluster.target_a)
-    conn = await resume(cluster.target_b, other, priming.id)
-    response = await conn.read_response()
-    await conn.aclose()
+    response = await refused_resume(cluster.target_b, other, priming.id)
     assert_error(response, 400, INVALID_REQUEST, "unknown or expired")
 
 
 async def test_events_past_retention_are_no_longer_available(start: Any) -> None:
     target: Target = await start(event_retention=2)
     session_id = await initialize(target)
-    first = await post_call(target, session_id, "test_tool_with_progress")
-    priming = (await events_until(first, 1))[0]
-    await first.read_events()
-    await first.aclose()
-    conn = await resume(target, session_id, priming.id)
-    response = await conn.read_response()
-    await conn.aclose()
+    priming = await a_finished_call(target, session_id)
+    response = await refused_resume(target, session_id, priming.id)
     assert_error(response, 400, INVALID_REQUEST, "no longer available", "start over")
 
 
 async def test_a_deleted_session_takes_its_event_logs_with_it(start: Any) -> None:
     target: Target = await start()
     session_id = await initialize(target)
-    first = await post_call(target, session_id, "test_tool_with_progress")
-    await first.read_events()
-    await first.aclose()
+    await a_finished_call(target, session_id)
     app = target.app
     assert app.events is not None
     assert any(key[0] == session_id for key in app.events._logs)
@@ -176,13 +172,8 @@ async def test_a_deleted_session_takes_its_event_logs_with_it(start: Any) -> Non
 async def test_without_an_event_store_a_resume_is_a_clear_400(start: Any) -> None:
     target: Target = await start(event_store="none")
     session_id = await initialize(target)
-    first = await post_call(target, session_id, "test_tool_with_progress")
-    priming = (await events_until(first, 1))[0]
-    await first.read_events()
-    await first.aclose()
-    conn = await resume(target, session_id, priming.id)
-    response = await conn.read_response()
-    await conn.aclose()
+    priming = await a_finished_call(target, session_id)
+    response = await refused_resume(target, session_id, priming.id)
     assert_error(response, 400, INVALID_REQUEST, "keeps no events")
 
 
@@ -275,14 +266,7 @@ async def test_a_stream_whose_instance_died_ends_with_a_retryable_error(start: A
 
 async def get_stream(target: Target, session_id: str, last_event_id: str | None = None) -> RawConnection:
     conn = await target.connect()
-    headers = [
-        ("accept", "text/event-stream"),
-        ("mcp-session-id", session_id),
-        ("mcp-protocol-version", VERSION),
-    ]
-    if last_event_id is not None:
-        headers.append(("last-event-id", last_event_id))
-    await conn.send("GET", target.path, headers, None)
+    await conn.send("GET", target.path, get_headers(session_id, last_event_id=last_event_id), None)
     head = await conn.read_head()
     assert head.status == 200, head
     return conn
