@@ -22,7 +22,8 @@ from trio_mcp._streams.events import (
     MemoryEventStore,
     StoredEvent,
 )
-from trio_mcp._streams.redis import StreamError
+from trio_mcp._streams.redis import RedisStreamManager, StreamError
+from trio_mcp.streams import RecordingEvents
 
 # Failed connection attempts may leave coredis' memory streams for the GC (see tests/stores/test_redis_store.py).
 REDIS_DOWN_WARNING = "ignore:Unclosed <MemoryObject(Send|Receive)Stream:ResourceWarning"
@@ -316,3 +317,35 @@ def test_redis_store_validates_its_settings() -> None:
         RedisEventStore.from_url("redis://127.0.0.1:1/0", retention=0)
     with pytest.raises(ValueError, match="ttl"):
         RedisEventStore.from_url("redis://127.0.0.1:1/0", ttl=0)
+
+
+@pytest.mark.redis
+async def test_with_a_stream_manager_a_record_wakes_the_wait_over_pubsub(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pub/Sub is the wake-up: one look at the log, then no command until the record's PUBLISH arrives."""
+    manager = RedisStreamManager.from_url(redis_url, prefix="t:", heartbeat_interval=5)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(manager.run, RecordingEvents())
+        async with (
+            manager,
+            redis_store(redis_url, wakeups=manager) as follower,
+            redis_store(redis_url) as writer,
+        ):
+            await writer.record("s", "wk", [prime()], owner="a")
+            actions = count_runs(monkeypatch)
+            woken_after: list[float] = []
+
+            async def follow() -> None:
+                start = trio.current_time()
+                await follower.wait("s", "wk", 1, 10.0)
+                woken_after.append(trio.current_time() - start)
+
+            async with trio.open_nursery() as inner:
+                inner.start_soon(follow)
+                await trio.sleep(0.5)  # the follower waits quietly meanwhile
+                waits = actions.count("wait")
+                await writer.record("s", "wk", [message(2)], owner="a")
+            assert waits == 1, actions  # subscribed, looked once, then waited on Pub/Sub: no polling
+            assert 0.5 <= woken_after[0] < 5.0
+        nursery.cancel_scope.cancel()

@@ -19,10 +19,12 @@ except:
 * **Retention is approximate.** ``MAXLEN ~`` trims whole stream nodes (up to 100 entries each with the default
   ``stream-node-max-entries``), so a log keeps at least ``retention`` entries and at most about 100 more;
   :meth:`RedisEventStore.after` judges an id by what was actually kept.
-* **Waiting polls.** :meth:`RedisEventStore.wait` uses no blocking command (a blocked connection per resumed
-  stream would drain the pool): it checks the log every :data:`POLL_INTERVAL` until entries follow ``seq`` or
-  the timeout passes, so a recorded event is seen within one interval; a missing log is polled too (the memory
-  store returns at once). A Pub/Sub wake-up can replace the poll later without changing the protocol.
+* **Waiting uses Pub/Sub as the wake-up.** :meth:`RedisEventStore.wait` uses no blocking command (a blocked
+  connection per resumed stream would drain the pool). Each record PUBLISHes its last seq on the log's
+  wake-up channel (``{prefix}stream:{sid}/{stream}``, inside the record script: no extra round trip); with a
+  stream manager (``wakeups``, the app's) a wait subscribes that channel, looks at the log once and sleeps
+  until the PUBLISH. Without one (or while its Pub/Sub reconnects) it polls the log every
+  :data:`POLL_INTERVAL`; a missing log is waited on too (the memory store returns at once).
 * **An empty record writes nothing** (the memory store creates an empty log, which reads as unknown all the
   same, and takes its owner).
 
@@ -45,7 +47,7 @@ import trio
 from .._lifetime import Lifetime
 from .._redis import DEFAULT_TIMEOUT, RedisConnection, milliseconds
 from .._redis_keys import RedisKeys
-from ._base import StreamUnavailable
+from ._base import StreamManager, StreamUnavailable
 from .events import (
     DEFAULT_EVENT_RETENTION,
     ENDED_LOG_TTL,
@@ -53,6 +55,7 @@ from .events import (
     EventLog,
     StoredEvent,
     check_after,
+    wake_key,
 )
 from .redis import StreamError
 
@@ -66,6 +69,7 @@ _KINDS: frozenset[str] = frozenset(("prime", "message", "end"))
 
 # KEYS[1] = the log, KEYS[2] = the session's set of logs.
 # ARGV: 1 retention, 2 log TTL ms, 3 set TTL ms, 4 stream id, 5 owner, 6 the first seq (a number),
+#       7 the log's wake-up channel (a PUBLISH of the last seq there wakes whoever follows the log),
 #       then (entry id, kind, payload) per entry.
 # Returns nil when recorded, else the id of the log's last entry (nothing written: the first seq is not after
 # it). Checked here rather than left to XADD's own refusal so that the caller gets a ValueError, not a Redis
@@ -76,10 +80,13 @@ if top[1] then
   local last = tonumber(string.match(top[1][1], '^0%-(%d+)$'))
   if last == nil or last >= tonumber(ARGV[6]) then return top[1][1] end
 end
-for i = 7, #ARGV, 3 do
+local last_id = ARGV[6]
+for i = 8, #ARGV, 3 do
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ARGV[i],
              'k', ARGV[i + 1], 'd', ARGV[i + 2], 'o', ARGV[5])
+  last_id = ARGV[i]
 end
+redis.call('PUBLISH', ARGV[7], last_id)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
@@ -122,6 +129,7 @@ class RedisEventStore(Lifetime):
         prefix: str = "mcp:",
         retention: int = DEFAULT_EVENT_RETENTION,
         ttl: float = 86_400.0,
+        wakeups: StreamManager | None = None,
     ) -> None:
         if retention < 1:
             raise ValueError(f"retention must be at least 1 event, got {retention!r}")
@@ -132,6 +140,9 @@ class RedisEventStore(Lifetime):
         self.prefix = prefix
         self.layout = RedisKeys(prefix)
         self._conn = connection
+        # The stream manager of the same Redis and prefix, when the app has one: wait() then subscribes the
+        # log's wake-up channel instead of polling.
+        self._wakeups = wakeups
         self._record_script: Any = None  # a coredis Script (untyped: its callback generics are unknown)
 
     @classmethod
@@ -143,6 +154,7 @@ class RedisEventStore(Lifetime):
         retention: int = DEFAULT_EVENT_RETENTION,
         ttl: float = 86_400.0,
         timeout: float = DEFAULT_TIMEOUT,
+        wakeups: StreamManager | None = None,
     ) -> RedisEventStore:
         """A store on ``url`` (``redis://[user:password@]host:port/db``, ``rediss://``, ``unix://``).
 
@@ -156,7 +168,7 @@ class RedisEventStore(Lifetime):
             error=StreamError,
             owner="RedisEventStore",
         )
-        return cls(connection, prefix=prefix, retention=retention, ttl=ttl)
+        return cls(connection, prefix=prefix, retention=retention, ttl=ttl, wakeups=wakeups)
 
     def __repr__(self) -> str:
         return f"<RedisEventStore {self._conn.display_url} prefix={self.prefix!r}>"
@@ -204,6 +216,7 @@ class RedisEventStore(Lifetime):
             stream_id,
             owner,
             entries[0].seq,
+            self.layout.stream(wake_key(session_id, stream_id)),
         ]
         keys = [self.layout.event_log(session_id, stream_id), self.layout.event_logs(session_id)]
         script = self._script()
@@ -241,13 +254,20 @@ class RedisEventStore(Lifetime):
         )
 
     async def wait(self, session_id: str, stream_id: str, seq: int, timeout: float) -> None:
-        """Return once entries follow `seq` (seen within :data:`POLL_INTERVAL`) or after `timeout`; the caller
-        then reads with :meth:`after`.
+        """Return once entries follow `seq` or after `timeout`; the caller then reads with :meth:`after`.
 
-        A missing log (expired, deleted) is polled like a quiet one, where the memory store returns at once:
-        nothing will follow in it, and a caller that goes on following a gone log must not spin on Redis.
+        With `wakeups`, Pub/Sub is the wake-up: the log's channel is subscribed first, then the log checked
+        once (a record in between is not missed), then the PUBLISH of the next record ends the wait. Without,
+        the log is polled every :data:`POLL_INTERVAL`. A missing log (expired, deleted) is waited on like a
+        quiet one, where the memory store returns at once: a caller that goes on following it must not spin.
         """
         key = self.layout.event_log(session_id, stream_id)
+        if self._wakeups is not None:
+            try:
+                await self._wait_for_wakeup(self._wakeups, key, wake_key(session_id, stream_id), seq, timeout)
+                return
+            except StreamUnavailable:
+                pass  # Pub/Sub is reconnecting: poll this time
         deadline = trio.current_time() + max(timeout, 0.0)
         while True:
             last: tuple[StreamEntry, ...] = await self._conn.run(
@@ -259,6 +279,23 @@ class RedisEventStore(Lifetime):
             if remaining <= 0:
                 return
             await trio.sleep(min(POLL_INTERVAL, remaining))
+
+    async def _wait_for_wakeup(
+        self, wakeups: StreamManager, key: str, channel: str, seq: int, timeout: float
+    ) -> None:
+        with trio.move_on_after(max(timeout, 0.0)):
+            async with wakeups.subscribe(channel, 4) as buffer:
+                last: tuple[StreamEntry, ...] = await self._conn.run(
+                    "wait", lambda r: r.xrevrange(key, "+", "-", count=1)
+                )
+                if last and _seq_of(str(last[0].identifier)) > seq:
+                    return
+                try:
+                    await buffer.receive()
+                except (
+                    trio.EndOfChannel
+                ):  # the subscription ended (dropped): the caller reads and waits again
+                    await trio.sleep(POLL_INTERVAL)
 
     async def park(self, session_id: str, payload: bytes) -> None:
         key, text, ttl = self.layout.parked(session_id), payload.decode("utf-8"), milliseconds(self.ttl)

@@ -95,6 +95,11 @@ class EventStore(Protocol):
     ) -> bool | None: ...
 
 
+def wake_key(session_id: str, stream_id: str) -> str:
+    """The name under which a stream manager carries the wake-ups of one log (a record publishes there)."""
+    return f"{session_id}/{stream_id}"
+
+
 def check_after(stream_id: str, seq: int, first: int | None, last: int | None) -> None:
     """Raise EventsGone unless `seq` is an id of the log whose kept entries run from `first` to `last`."""
     if first is None or last is None:

@@ -114,7 +114,12 @@ def select_events(config: HttpConfig, streams: StreamManager) -> EventStore | No
         url = _redis_url(config, f"the Redis event store ({chosen})", StreamsChoiceError)
 
         return RedisEventStore.from_url(
-            url, prefix=config.redis_prefix, retention=config.event_retention, ttl=config.idle_timeout
+            url,
+            prefix=config.redis_prefix,
+            retention=config.event_retention,
+            ttl=config.idle_timeout,
+            # Same Redis, same prefix: a follower's wake-up comes over the stream manager's Pub/Sub.
+            wakeups=streams if isinstance(streams, RedisStreamManager) else None,
         )
     return MemoryEventStore(retention=config.event_retention, ttl=config.idle_timeout)
 
