@@ -95,7 +95,7 @@ class Answers:
         # T§Sending.6 (2025-11-25): a priming event with an id and empty data, so the client can resume. Older
         # clients get none, but the log starts with it all the same (it keeps the request ids).
         writer.prime(
-            prime_payload([event.id for event in requests]),
+            prime_payload([event.id for event in requests]) if recorder is not None else b"",
             visible=session.protocol.protocol_version == LATEST_VERSION,
         )
         for reply in replies:
