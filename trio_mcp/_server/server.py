@@ -46,7 +46,10 @@ class Server:
         website_url: str | None = None,
         icons: list[t.Icon] | None = None,
         page_size: int = 100,
+        tool_error_details: bool = True,
     ) -> None:
+        """`tool_error_details=False`: a tool that raises answers the client with a generic error text
+        instead of the exception's message (the log keeps the message and the traceback either way)."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         self.info = t.Implementation(
@@ -58,6 +61,7 @@ class Server:
             icons=icons,
         )
         self.instructions = instructions
+        self.tool_error_details = tool_error_details
         self.page_size = page_size
         self.tools: dict[str, ToolDefinition] = {}
         self.resources = ResourceTable()
@@ -255,7 +259,7 @@ class Server:
             definition = self.tools.get(params.name)
             if definition is None:
                 raise unknown_tool(params.name)
-            return await definition.call(ctx, params.arguments)
+            return await definition.call(ctx, params.arguments, error_details=self.tool_error_details)
 
         @reg.request("resources/list")
         async def list_resources(ctx: Context, params: t.PaginatedRequestParams) -> t.ListResourcesResult:

@@ -116,7 +116,12 @@ class ToolDefinition:
             meta=self.meta,
         )
 
-    async def call(self, ctx: Context, arguments: dict[str, Any] | None) -> t.CallToolResult:
+    async def call(
+        self, ctx: Context, arguments: dict[str, Any] | None, *, error_details: bool = True
+    ) -> t.CallToolResult:
+        """Run the tool; an exception it raises becomes an isError result (Srv/tools §Error Handling), logged
+        once at ERROR with its traceback. `error_details=False`: the client gets a generic text, not the
+        exception's message (which may carry internals)."""
         args = arguments or {}
         if self.validator is None:
             self.validator = compile_validator(self.input_schema)
@@ -134,7 +139,9 @@ class ToolDefinition:
         except McpError:
             raise
         except Exception as exc:
-            log.info("tool %s raised %s: %s", self.name, type(exc).__name__, exc)
+            log.error("tool %r raised %s: %s", self.name, type(exc).__name__, exc, exc_info=exc)
+            if not error_details:
+                return error_result(f"The tool {self.name!r} failed; the server log has the details")
             return error_result(str(exc) or f"{type(exc).__name__} in tool {self.name!r}")
         return self._result(value)
 
