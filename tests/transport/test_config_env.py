@@ -21,6 +21,8 @@ from trio_mcp.stores import FileSessionStore
 # field -> (environment variable, raw value, parsed value): a value other than the default for each knob.
 ENV: dict[str, tuple[str, str, Any]] = {
     "path": ("TRIO_MCP_PATH", "/api/mcp", "/api/mcp"),
+    "health_path": ("TRIO_MCP_HEALTH_PATH", "/live", "/live"),
+    "ready_path": ("TRIO_MCP_READY_PATH", "/ready", "/ready"),
     "store": ("TRIO_MCP_STORE", "file", "file"),
     "store_file": ("TRIO_MCP_STORE_FILE", "/tmp/sessions.json", "/tmp/sessions.json"),
     "streams": ("TRIO_MCP_STREAMS", "redis", "redis"),
@@ -54,6 +56,8 @@ ENV: dict[str, tuple[str, str, Any]] = {
 # An explicit value for each knob, different from both the default and ENV's value.
 EXPLICIT: dict[str, Any] = {
     "path": "/other",
+    "health_path": "/h",
+    "ready_path": "/r",
     "store": "memory",
     "store_file": "/tmp/other.json",
     "streams": "memory",

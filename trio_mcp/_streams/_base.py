@@ -87,6 +87,10 @@ class StreamManager(Protocol):
         """The live instance holding the session's stream, or None (never held, or its holder died)."""
         ...
 
+    def ready(self) -> bool:
+        """Whether this instance hears the others right now (its run() runs; on Redis: Pub/Sub connected)."""
+        ...
+
     async def is_alive(self, instance_id: str) -> bool:
         """Whether the instance `instance_id` runs (its heartbeat is current); this one: while `run` runs."""
         ...

@@ -236,6 +236,7 @@ async def _basics(s: _Section) -> None:
     sid, other = _sid("basics"), _sid("nobody")
     s.check(await m.holder(sid) is None, "holder() of a session never subscribed is not None")
     s.check(await m.is_alive(m.instance_id), "is_alive() of the running manager itself is False")
+    s.check(m.ready(), "ready() of a running manager is False")
     s.check(not await m.is_alive("no-such-instance"), "is_alive() of an unknown instance is True")
     s.check(not m.deliver_local(sid, _payload(0)), "deliver_local() to a stream held nowhere returned True")
     s.check(not await m.publish(other, _payload(0)), "publish() to a stream held nowhere returned True")
@@ -447,6 +448,7 @@ async def _aclose(s: _Section) -> None:
             not instance.manager.deliver_local(sid, _payload(1)),
             "deliver_local() after the manager stopped is True",
         )
+        s.check(not instance.manager.ready(), "ready() after the manager stopped is True")
     if len(s.instances) > 1:
         found = await s.instances[0].manager.holder(sid)
         s.check(found is None, f"holder() names {found!r} after the holding manager stopped")

@@ -84,6 +84,9 @@ class MemoryStreamManager(Lifetime):
     async def holder(self, session_id: str) -> str | None:
         return self.instance_id if session_id in self._streams else None
 
+    def ready(self) -> bool:
+        return self._events is not None
+
     async def is_alive(self, instance_id: str) -> bool:
         await trio.lowlevel.checkpoint()
         return instance_id == self.instance_id and self._events is not None

@@ -587,6 +587,9 @@ class RedisStreamManager(Lifetime):
         alive = self.layout.alive(target)
         return target if await self._command("holder", lambda r: r.exists([alive])) else None
 
+    def ready(self) -> bool:
+        return self._running and self._connected
+
     async def is_alive(self, instance_id: str) -> bool:
         if instance_id == self.instance_id:
             return self._running

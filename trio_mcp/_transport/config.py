@@ -46,6 +46,8 @@ class HttpConfig:
     """Every knob of the HTTP app; its type says how its environment twin is parsed (see `_parse`)."""
 
     path: str = "/mcp"
+    health_path: str = "/healthz"  # liveness: 200 while the process serves HTTP
+    ready_path: str = "/readyz"  # readiness: 200 when started and the store and stream manager answer
     store: Any = None  # a SessionStore, or "memory" | "file" | "redis"
     store_file: str | None = None
     streams: Any = None  # a StreamManager, or "memory" | "redis"
@@ -152,8 +154,10 @@ def load_config(environ: Mapping[str, str] | None = None, **explicit: Any) -> Ht
 
 
 def _check(config: HttpConfig, named: Callable[[str], str]) -> None:
-    if not config.path.startswith("/"):
-        raise ConfigError(f"{named('path')}: the path must start with '/', got {config.path!r}")
+    for knob in ("path", "health_path", "ready_path"):
+        route: str = getattr(config, knob)
+        if not route.startswith("/"):
+            raise ConfigError(f"{named(knob)}: the path must start with '/', got {route!r}")
     for field in attrs.fields(HttpConfig):
         above, at_least = field.metadata.get("above"), field.metadata.get("at_least")
         if above is None and at_least is None:

@@ -37,6 +37,7 @@ from .backends import HttpHub, select_events, select_store, select_streams
 from .config import ConfigError, load_config
 from .fanout import ControlFanout
 from .gate import Gate
+from .health import Health
 from .live_hub import HttpSessionsHub
 from .post import PostHandler
 from .sessions import SessionManager
@@ -68,6 +69,7 @@ class McpASGIApp:
         self.dispatcher = server.dispatcher(self._sessions.save)
         self.hub = HttpHub(self.streams)
         self.gate = Gate(self.config)
+        self.health = Health(self.store, self.streams, lambda: self._started)
         self.sessions_hub = HttpSessionsHub(self._sessions, self.streams, self.store, self.events)
         self.control = ControlFanout(self._sessions, self.dispatcher, [self.sessions_hub])
         self.get = StandaloneStreams(
@@ -161,6 +163,13 @@ class McpASGIApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = _route_path(scope)
+        # Probes come before the gate: a load balancer sends an IP address as Host and no Origin.
+        if path == self.config.health_path:
+            await self.health.live(send)
+            return
+        if path == self.config.ready_path:
+            await self.health.ready(send)
+            return
         if path.rstrip("/") != self.config.path.rstrip("/") and path != self.config.path:
             await respond(send, 404, b"Not Found", [(b"content-type", b"text/plain")])
             return
