@@ -232,6 +232,15 @@ class Server:
 
     # -- transports --
 
+    def run_http(self, *, host: str = "127.0.0.1", port: int = 8000, **config: Any) -> int:
+        """Serve over Streamable HTTP at http://host:port/mcp until SIGINT or SIGTERM, as `trio-mcp serve`
+        does (one startup line; a startup failure prints one line); returns the exit code. `config`: the
+        keywords of :meth:`asgi_app`."""
+        from .._cli import run
+
+        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return run(self.asgi_app(**config), {"bind": [bind]})
+
     def asgi_app(self, **config: Any) -> McpASGIApp:
         """The Streamable HTTP ASGI app; see trio_mcp's configuration for the keywords and their env twins."""
         from .._transport.http import McpASGIApp

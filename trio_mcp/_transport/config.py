@@ -90,6 +90,11 @@ _AUTO_OR_BOOL = bool | Literal["auto"]
 _OPTIONAL_SECONDS = float | None  # "off" in the environment: None
 
 
+def env_name(field: str) -> str:
+    """The environment twin of knob `field` (`TRIO_MCP_<NAME>`; `REDIS_URL` for redis_url)."""
+    return _env_name(field)
+
+
 def _env_name(field: str) -> str:
     return _ENV_NAMES.get(field, f"TRIO_MCP_{field.upper()}")
 

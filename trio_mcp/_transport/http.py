@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import attrs
 import trio
 
 from .._exceptions import first_leaf
@@ -80,6 +81,11 @@ class McpASGIApp:
         )
         self._started = False
 
+    @property
+    def started(self) -> bool:
+        """Whether the lifespan runs: backends open, tasks started, requests served."""
+        return self._started
+
     # -- lifespan --
 
     @asynccontextmanager
@@ -108,6 +114,13 @@ class McpASGIApp:
             self.server.add_hub(self.hub)
             stack.callback(self.server.remove_hub, self.hub)
             self._started = True
+            log.info(
+                "trio_mcp app started: instance %s, store %s, streams %s, event store %s",
+                self.streams.instance_id,
+                describe(self.store),
+                describe(self.streams),
+                describe(self.events),
+            )
             try:
                 yield self
             finally:
@@ -242,6 +255,17 @@ class McpASGIApp:
         if self.events is not None:
             await self.events.delete_session(h.session_id)
         await respond(send, 200, b"", cors)
+
+
+def describe(backend: object | None) -> str:
+    """A backend as a log line names it: its own repr when it has one (Redis: the address, password redacted),
+    else its class (an attrs repr would list every session)."""
+    if backend is None:
+        return "none"
+    kind = type(backend)
+    if attrs.has(kind) or kind.__repr__ is object.__repr__:
+        return kind.__name__
+    return repr(backend)
 
 
 def _route_path(scope: Scope) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
@@ -40,6 +41,7 @@ async def serve(
     port: int = 8000,
     graceful_timeout: float = 3.0,
     send_timeout: float = DEFAULT_SEND_TIMEOUT,
+    shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
     **hypercorn_options: Any,
 ) -> None:
@@ -48,6 +50,7 @@ async def serve(
     Runs until cancelled; hypercorn drives the app's lifespan (startup before the first request).
     `send_timeout`: a client that accepts no data for this long is disconnected (TCP_USER_TIMEOUT on Linux),
     so a stream whose client stopped reading never holds its connection forever; 0 turns it off.
+    `shutdown_trigger`: when it returns, hypercorn stops accepting and gives open requests `graceful_timeout`.
     """
     config = _Config()
     config.send_timeout = send_timeout
@@ -56,4 +59,9 @@ async def serve(
     config.accesslog = None
     for name, value in hypercorn_options.items():
         setattr(config, name, value)
-    await hypercorn_serve(app, config, task_status=task_status)  # pyright: ignore[reportArgumentType]
+    await hypercorn_serve(  # pyright: ignore[reportUnknownMemberType]
+        app,
+        config,
+        shutdown_trigger=shutdown_trigger,  # pyright: ignore[reportArgumentType]
+        task_status=task_status,
+    )

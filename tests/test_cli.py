@@ -1,0 +1,136 @@
+"""The `trio-mcp` command (trio_mcp/_cli.py), run as `python -m trio_mcp` in a real process."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from _redis_server import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+WAIT = 20.0
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "trio_mcp", "serve", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def startup_line(proc: subprocess.Popen[str]) -> str:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("trio-mcp "), (line, proc.stderr.read() if proc.stderr else "")
+    return line
+
+
+def stop(proc: subprocess.Popen[str], sig: int = signal.SIGINT) -> int:
+    proc.send_signal(sig)
+    try:
+        proc.communicate(timeout=WAIT)  # reads (and closes) its pipes
+        return proc.returncode
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def run_to_exit(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trio_mcp", "serve", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_serve_prints_one_startup_line_serves_and_stops_on_a_signal(sig: int) -> None:
+    port = free_port()
+    proc = start("examples.everything:app", "--bind", f"127.0.0.1:{port}", "--path", "/api/mcp")
+    try:
+        line = startup_line(proc)
+        assert f"serving http://127.0.0.1:{port}/api/mcp" in line
+        assert "store MemorySessionStore" in line
+        assert "streams MemoryStreamManager" in line
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            assert response.status == 200
+    finally:
+        code = stop(proc, sig)
+    assert code == 0
+    with socket.socket() as sock:  # nothing left holding the port
+        sock.bind(("127.0.0.1", port))
+
+
+def test_flags_set_the_knobs_environment_twins() -> None:
+    port = free_port()
+    proc = start(
+        "examples.everything:app",
+        "-b",
+        f"127.0.0.1:{port}",
+        "--event-store",
+        "none",
+        "--ready-path",
+        "/ready",
+    )
+    try:
+        line = startup_line(proc)
+        assert "event store none" in line
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as response:
+            assert response.status == 200
+    finally:
+        stop(proc)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "phrase"),
+    [
+        (["nope.module:app"], 2, "cannot import 'nope.module'"),
+        (["examples.everything"], 2, "module:attribute"),
+        (["examples.everything:nothing"], 2, "has no attribute 'nothing'"),
+        (
+            ["examples.everything:app", "--max-sessions", "many"],
+            2,
+            "TRIO_MCP_MAX_SESSIONS='many' is not a number",
+        ),
+        (["examples.everything:app", "--store", "bogus"], 2, "TRIO_MCP_STORE='bogus'; choose one of: memory"),
+        (
+            ["examples.everything:app", "--store", "file", "--store-file", "/nonexistent-dir/s.json"],
+            1,
+            "the app did not start",
+        ),
+        (["examples.everything:app", "--certfile", "x.pem"], 2, "needs both --certfile and --keyfile"),
+    ],
+)
+def test_a_startup_failure_is_one_clear_line_and_a_non_zero_exit(
+    args: list[str], code: int, phrase: str
+) -> None:
+    result = run_to_exit(*args)
+    assert result.returncode == code, result
+    assert phrase in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_port_in_use_is_a_clear_startup_failure() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        result = run_to_exit("examples.everything:app", "--bind", f"127.0.0.1:{port}")
+    assert result.returncode == 1, result
+    assert "the app did not start" in result.stderr
+    assert "Address already in use" in result.stderr or "in use" in result.stderr
+    assert time.monotonic() - started < WAIT

@@ -1,0 +1,163 @@
+"""`trio-mcp serve module:app` (also `python -m trio_mcp serve ...`): run an MCP app on hypercorn's trio worker.
+
+Flags for the app's knobs set their environment twins before the app's module is imported, so they configure
+an app built at import time (`app = server.asgi_app()`); keywords given in code still win over them. The
+current directory goes on `sys.path`, so `examples.cluster:app` imports from a checkout. SIGINT and SIGTERM
+stop it gracefully; a startup failure prints one line and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import trio
+
+from . import __version__
+from ._exceptions import first_leaf
+from ._server.server import Server
+from ._transport.config import ConfigError, HttpConfig, env_name
+from ._transport.http import McpASGIApp, describe
+from ._transport.serve import serve
+
+# Knobs that only code can set (a callable, an instance) have no flag.
+_NO_FLAG = ("principal", "origins")
+EXIT_USAGE, EXIT_STARTUP = 2, 1
+
+
+def _knobs() -> list[str]:
+    return [f.name for f in attrs.fields(HttpConfig) if f.name not in _NO_FLAG]
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="trio-mcp", description="Run Model Context Protocol servers on Trio.")
+    top.add_argument("--version", action="version", version=f"trio_mcp {__version__}")
+    commands = top.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="serve an app (module:attribute) over Streamable HTTP")
+    run.add_argument("app", help="module:attribute naming an app from server.asgi_app(), or a Server")
+    run.add_argument(
+        "--bind",
+        "-b",
+        action="append",
+        metavar="HOST:PORT",
+        help="where to listen (repeatable; 127.0.0.1:8000)",
+    )
+    run.add_argument("--certfile", help="TLS certificate (PEM); with --keyfile, serve HTTPS")
+    run.add_argument("--keyfile", help="TLS private key (PEM)")
+    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    run.add_argument("--graceful-timeout", type=float, default=3.0, metavar="SECONDS")
+    knobs = run.add_argument_group("app configuration (each sets its environment variable)")
+    for name in _knobs():
+        knobs.add_argument(
+            f"--{name.replace('_', '-')}", dest=f"knob_{name}", metavar="VALUE", help=env_name(name)
+        )
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for name in _knobs():
+        value = getattr(args, f"knob_{name}")
+        if value is not None:
+            os.environ[env_name(name)] = value
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        app = load_app(args.app)
+    except (ImportError, AttributeError, ValueError, ConfigError) as exc:
+        print(f"trio-mcp: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    binds = args.bind or ["127.0.0.1:8000"]
+    options: dict[str, Any] = {
+        "bind": binds,
+        "graceful_timeout": args.graceful_timeout,
+        "errorlog": logging.getLogger("hypercorn.error"),  # through the logging set up above, once
+    }
+    if args.certfile or args.keyfile:
+        if not (args.certfile and args.keyfile):
+            print("trio-mcp: TLS needs both --certfile and --keyfile", file=sys.stderr)
+            return EXIT_USAGE
+        options |= {"certfile": args.certfile, "keyfile": args.keyfile}
+    return run(app, options)
+
+
+def run(app: Any, options: dict[str, Any]) -> int:
+    """Serve `app` until SIGINT/SIGTERM with hypercorn `options` (bind, graceful_timeout...); the exit code."""
+    options = {"graceful_timeout": 3.0, **options}
+    return trio.run(_serve, app, options)
+
+
+def load_app(spec: str) -> Any:
+    module_name, colon, attribute = spec.partition(":")
+    if not colon or not module_name or not attribute:
+        raise ValueError(
+            f"the app must be given as module:attribute (e.g. examples.everything:app), not {spec!r}"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ImportError(f"cannot import {module_name!r}: {exc}") from exc
+    target: Any = module
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise AttributeError(f"{module_name!r} has no attribute {attribute!r}")
+        target = getattr(target, part)
+    return target.asgi_app() if isinstance(target, Server) else target
+
+
+async def _serve(app: Any, options: dict[str, Any]) -> int:
+    stop = trio.Event()
+
+    async def until_signalled() -> None:
+        await stop.wait()
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_on_signals, stop)
+            urls: list[str] = await nursery.start(
+                functools.partial(serve, app, shutdown_trigger=until_signalled, **options)
+            )
+            if isinstance(app, McpASGIApp) and not app.started:
+                # hypercorn listens even when the app's lifespan failed; the failure ends this nursery.
+                await trio.sleep_forever()
+            print(startup_line(app, urls), flush=True)
+            await stop.wait()
+            nursery.cancel_scope.deadline = trio.current_time() + float(options["graceful_timeout"]) + 5
+    except Exception as exc:  # a lifespan that failed, a port in use...
+        print(f"trio-mcp: the app did not start: {_reason(exc)}", file=sys.stderr)
+        return EXIT_STARTUP
+    return 0
+
+
+async def _on_signals(stop: trio.Event) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            stop.set()
+            return
+
+
+def startup_line(app: Any, urls: list[str]) -> str:
+    where = ", ".join(url + (app.config.path if isinstance(app, McpASGIApp) else "") for url in urls)
+    line = f"trio-mcp {__version__} serving {where}"
+    if isinstance(app, McpASGIApp):
+        line += (
+            f" (instance {app.streams.instance_id}; store {describe(app.store)}; streams {describe(app.streams)};"
+            f" event store {describe(app.events)})"
+        )
+    return line
+
+
+def _reason(exc: BaseException) -> str:
+    leaf = first_leaf(exc)
+    return f"{type(leaf).__name__}: {leaf}" if str(leaf) else type(leaf).__name__
