@@ -279,3 +279,26 @@ def test_sse_poll_interval_is_off_by_default_and_off_in_the_environment() -> Non
     assert load_config(environ={"TRIO_MCP_SSE_POLL_INTERVAL": "2.5"}).sse_poll_interval == 2.5
     with pytest.raises(ConfigError, match="TRIO_MCP_SSE_POLL_INTERVAL='0'"):
         load_config(environ={"TRIO_MCP_SSE_POLL_INTERVAL": "0"})
+
+
+@pytest.mark.parametrize(
+    ("environ", "phrase"),
+    [
+        ({"REDIS_URL": "garbage"}, "REDIS_URL='garbage': not a Redis URL; use redis://"),
+        ({"REDIS_URL": "http://localhost:6379"}, "not a Redis URL"),
+        ({"TRIO_MCP_STATELESS": "maybe"}, "TRIO_MCP_STATELESS='maybe' is not auto, true or false"),
+        ({"TRIO_MCP_STORE": "bogus"}, "TRIO_MCP_STORE='bogus'; choose one of: memory, file, redis"),
+        (
+            {"TRIO_MCP_EVENT_STORE": "kafka"},
+            "TRIO_MCP_EVENT_STORE='kafka'; choose one of: memory, redis, none",
+        ),
+    ],
+)
+def test_a_bad_variable_is_one_clear_line_naming_it(
+    environ: dict[str, str], phrase: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        server.asgi_app()
+    assert phrase in str(info.value)

@@ -38,6 +38,7 @@ def _knob(default: Any, *, above: float | None = None, at_least: float | None = 
     return attrs.field(default=default, metadata={"above": above, "at_least": at_least, "rule": rule})
 
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _SECONDS = "a positive number of seconds (inf: never)"
 
 
@@ -115,7 +116,12 @@ def _parse(field: attrs.Attribute[Any], raw: str) -> Any:
     if kind is bool:
         return _parse_bool(name, raw)
     if kind == _AUTO_OR_BOOL:
-        return "auto" if raw.strip().lower() == "auto" else _parse_bool(name, raw)
+        if raw.strip().lower() == "auto":
+            return "auto"
+        try:
+            return _parse_bool(name, raw)
+        except ConfigError:
+            raise ConfigError(f"{name}={raw!r} is not auto, true or false") from None
     if kind == _NAMES:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     return raw
@@ -159,6 +165,12 @@ def load_config(environ: Mapping[str, str] | None = None, **explicit: Any) -> Ht
 
 
 def _check(config: HttpConfig, named: Callable[[str], str]) -> None:
+    if config.redis_url is not None and not config.redis_url.startswith(REDIS_SCHEMES):
+        # coredis answers a URL without a scheme with a bare AssertionError: say what is wrong instead.
+        raise ConfigError(
+            f"{named('redis_url')}: not a Redis URL; use redis://[user:password@]host:port/db, rediss://... "
+            "(TLS) or unix:///path/to/socket"
+        )
     for knob in ("path", "health_path", "ready_path"):
         route: str = getattr(config, knob)
         if not route.startswith("/"):

@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import attrs
+import sniffio
 import trio
 
 from .._exceptions import first_leaf
@@ -167,6 +168,9 @@ class McpASGIApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        if sniffio.current_async_library() != "trio":
+            await _refuse_foreign_loop(kind, receive, send)
+            return
         if kind == "http":
             await self._http(scope, receive, send)
         elif kind == "lifespan":
@@ -255,6 +259,24 @@ class McpASGIApp:
         if self.events is not None:
             await self.events.delete_session(h.session_id)
         await respond(send, 200, b"", cors)
+
+
+NOT_TRIO = (
+    "trio_mcp runs on Trio, not {library}: run it with `hypercorn --worker-class trio module:app` or "
+    "`trio-mcp serve module:app`"
+)
+
+
+async def _refuse_foreign_loop(kind: str, receive: Receive, send: Send) -> None:
+    """Under another event loop (hypercorn without `--worker-class trio`) say so once, clearly, and refuse
+    to start: nothing here may call Trio (only the server's own receive and send are awaited)."""
+    reason = NOT_TRIO.format(library=sniffio.current_async_library())
+    if kind == "lifespan":
+        if (await receive())["type"] == "lifespan.startup":
+            log.error("%s", reason)
+            await send({"type": "lifespan.startup.failed", "message": reason})
+    elif kind == "http":
+        await respond_error(send, 500, INTERNAL_ERROR, f"Internal Server Error: {reason}")
 
 
 def describe(backend: object | None) -> str:
