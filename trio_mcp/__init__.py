@@ -14,8 +14,7 @@ from ._server.schema import SchemaError as SchemaError
 from ._server.server import Server as Server
 from ._server.tools import RegistrationError as RegistrationError
 from ._transport.serve import serve as serve
-
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 __all__ = [
     "Audio",

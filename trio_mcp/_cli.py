@@ -21,12 +21,12 @@ from typing import Any
 import attrs
 import trio
 
-from . import __version__
 from ._exceptions import first_leaf
 from ._server.server import Server
 from ._transport.config import ConfigError, HttpConfig, env_name
 from ._transport.http import McpASGIApp, describe
 from ._transport.serve import serve
+from ._version import __version__
 
 # Knobs that only code can set (a callable, an instance) have no flag.
 _NO_FLAG = ("principal", "origins")

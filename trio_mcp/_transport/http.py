@@ -26,6 +26,7 @@ from .._runtime.application import Application
 from .._stores._base import StoreError, StoreUnavailable
 from .._streams._base import StreamUnavailable
 from .._streams.control import SessionDeleted
+from .._streams.redis import StreamError
 from .._tasks import supervised
 from .asgi import (
     Receive,
@@ -39,7 +40,7 @@ from .backends import HttpHub, select_events, select_store, select_streams
 from .config import ConfigError, load_config
 from .fanout import ControlFanout
 from .gate import Gate
-from .health import Health
+from .health import PROBE_ID, READY_TIMEOUT, Health
 from .live_hub import HttpSessionsHub
 from .post import PostHandler
 from .sessions import SessionManager
@@ -101,6 +102,7 @@ class McpASGIApp:
             raise RuntimeError("this trio_mcp app is already running")
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(self.store)
+            await self._check_store()
             if self.events is not None:
                 await stack.enter_async_context(self.events)
             stack.callback(setattr, self.control, "nursery", None)
@@ -126,6 +128,17 @@ class McpASGIApp:
                 yield self
             finally:
                 self._started = False
+
+    async def _check_store(self) -> None:
+        """Fail the start when the store refuses us (a wrong password, an ACL): every request would fail.
+        One that cannot be reached yet is only a warning: the app starts and answers 503 until it is back."""
+        try:
+            with trio.move_on_after(READY_TIMEOUT):
+                await self.store.has(PROBE_ID)
+        except StoreUnavailable as exc:
+            log.warning("the session store cannot be reached yet (starting anyway): %s", exc)
+        except StoreError as exc:
+            raise StoreError(f"the session store refused this server: {exc}") from exc
 
     def _close_live_copies(self) -> None:
         for sid in list(self._sessions.live):
@@ -223,21 +236,20 @@ class McpASGIApp:
                     f"Method Not Allowed: the MCP endpoint takes POST, GET and DELETE, not {method}",
                     headers=[(b"allow", b"GET, POST, DELETE")],
                 )
-        except (StoreUnavailable, StreamUnavailable) as exc:
+        except (StoreError, StreamUnavailable, StreamError) as exc:
             await self._unavailable(send, exc)
 
-    async def _unavailable(self, send: Send, exc: StoreUnavailable | StreamUnavailable) -> None:
-        what = "session store" if isinstance(exc, StoreUnavailable) else "stream manager"
+    async def _unavailable(self, send: Send, exc: StoreError | StreamUnavailable | StreamError) -> None:
+        what = "session store" if isinstance(exc, StoreError) else "stream manager"
         # The details (host, port, the backend's error) are for the operator's log, not for clients.
-        log.warning("answered 503: the %s cannot be reached: %s", what, exc)
+        if isinstance(exc, StoreUnavailable | StreamUnavailable):
+            log.warning("answered 503: the %s cannot be reached: %s", what, exc)
+            text = f"Service Unavailable: the {what} cannot be reached; retry shortly"
+        else:  # reachable, but it refuses us (wrong password, an ACL, a full Redis): retrying will not help
+            log.error("answered 503: the %s refused this server: %s", what, exc)
+            text = f"Service Unavailable: the {what} refused this server; its operator must fix the configuration"
         try:
-            await respond_error(
-                send,
-                503,
-                INTERNAL_ERROR,
-                f"Service Unavailable: the {what} cannot be reached; retry shortly",
-                headers=[(b"retry-after", b"1")],
-            )
+            await respond_error(send, 503, INTERNAL_ERROR, text, headers=[(b"retry-after", b"1")])
         except Exception:  # the response had already started; nothing more to say
             log.debug("store failure after the response started", exc_info=True)
 
