@@ -151,3 +151,18 @@ def test_a_redis_that_refuses_the_password_is_a_startup_failure(redis_server: Re
     assert result.returncode == 1, result
     assert "the session store refused this server" in result.stderr
     assert ":wrong@" not in result.stderr
+
+
+def test_the_trio_mcp_command_is_installed_as_a_console_script() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "trio-mcp"]
+    assert script.value == "trio_mcp._cli:main"
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("trio-mcp")), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("trio_mcp ")
