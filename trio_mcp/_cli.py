@@ -79,11 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"trio-mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE
     binds = args.bind or ["127.0.0.1:8000"]
-    options: dict[str, Any] = {
-        "bind": binds,
-        "graceful_timeout": args.graceful_timeout,
-        "errorlog": logging.getLogger("hypercorn.error"),  # through the logging set up above, once
-    }
+    options: dict[str, Any] = {"bind": binds, "graceful_timeout": args.graceful_timeout}
     if args.certfile or args.keyfile:
         if not (args.certfile and args.keyfile):
             print("trio-mcp: TLS needs both --certfile and --keyfile", file=sys.stderr)
@@ -94,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(app: Any, options: dict[str, Any]) -> int:
     """Serve `app` until SIGINT/SIGTERM with hypercorn `options` (bind, graceful_timeout...); the exit code."""
-    options = {"graceful_timeout": 3.0, **options}
+    # hypercorn's log through the caller's logging setup (the CLI's: --log-level), not a handler of its own.
+    options = {"graceful_timeout": 3.0, "errorlog": logging.getLogger("hypercorn.error"), **options}
     return trio.run(_serve, app, options)
 
 
