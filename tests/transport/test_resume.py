@@ -376,3 +376,25 @@ async def test_a_get_stream_the_client_left_keeps_its_fan_outs(start: Any) -> No
         while not (parked := await target.app.events.take_parked(session_id)):
             await trio.sleep(0.01)
     assert [json.loads(p)["method"] for p in parked] == [TOOLS_CHANGED]
+
+
+async def test_a_refused_resume_leaves_the_parked_messages_for_one_that_works(start: Any) -> None:
+    target: Target = await start()
+    session_id = await initialize(target)
+    conn = await get_stream(target, session_id)
+    await target.app.streams.broadcast(Notify(method=TOOLS_CHANGED))
+    seen = await next_data(conn)
+    await conn.aclose()
+    await until_closed_here(target.app, session_id)
+    response = await target.request(
+        "POST",
+        post_headers(session_id, accept="application/json", version=VERSION),
+        rpc("tools/call", {"name": "test_tool_with_logging", "arguments": {}}, id=3),
+    )
+    assert response.status == 200
+    refused = await refused_resume(target, session_id, "g0000:1")
+    assert_error(refused, 400, INVALID_REQUEST, "unknown or expired")
+    resumed = await get_stream(target, session_id, seen.id)
+    got = [json.loads((await next_data(resumed)).data)["method"] for _ in range(3)]
+    await resumed.aclose()
+    assert got == ["notifications/message"] * 3

@@ -157,8 +157,8 @@ class StandaloneStreams:
         open. A fresh stream starts from now: what was parked is dropped. False: answered 400 instead."""
         if self.events is None:
             return True
-        parked = await self.events.take_parked(session_id)
         if resumed is None:
+            await self.events.take_parked(session_id)  # not for a stream that starts from now
             # The log starts with a priming entry (T§Sending.6 asks for a priming event on POST streams; a
             # GET stream sends none: its first id comes with its first message).
             writer.prime(visible=False)
@@ -167,8 +167,9 @@ class StandaloneStreams:
         try:
             log = await self.events.after(session_id, stream_id, seq)
         except EventsGone as exc:
-            await start_over(send, headers, str(exc))
+            await start_over(send, headers, str(exc))  # what was parked stays for a resume that works
             return False
+        parked = await self.events.take_parked(session_id)
         writer.continue_after(log.last_seq)
         for event in log.events:
             writer.replayed(event)
