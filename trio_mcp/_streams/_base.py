@@ -27,6 +27,11 @@ class StreamUnavailable(Exception):
     """The stream backend (Redis) cannot be reached right now; the HTTP app answers 503, like StoreUnavailable."""
 
 
+class StreamError(Exception):
+    """The stream backend reported an error other than being unreachable (a wrong key type, a script
+    error, a refused password...)."""
+
+
 class StreamConfigError(ValueError):
     """The stream manager configuration is invalid; the message says how to fix it."""
 

@@ -32,7 +32,7 @@ except:
 with nothing written, which a MULTI/EXEC pipeline cannot do (a failing XADD there does not stop the later
 ones). That refusal and every other caller error (seqs not increasing within the call, a seq below 1, a
 payload that is not UTF-8) raise ValueError, like the memory store; Redis being unreachable raises
-:class:`~._base.StreamUnavailable` and any other Redis failure :class:`~.redis.StreamError` (the stream
+:class:`~._base.StreamUnavailable` and any other Redis failure :class:`~._base.StreamError` (the stream
 manager's classes).
 """
 
@@ -47,7 +47,7 @@ import trio
 from .._lifetime import Lifetime
 from .._redis import DEFAULT_TIMEOUT, RedisConnection, milliseconds
 from .._redis_keys import RedisKeys
-from ._base import StreamManager, StreamUnavailable
+from ._base import StreamError, StreamManager, StreamUnavailable
 from .events import (
     DEFAULT_EVENT_RETENTION,
     ENDED_LOG_TTL,
@@ -57,7 +57,6 @@ from .events import (
     check_after,
     wake_key,
 )
-from .redis import StreamError
 
 if TYPE_CHECKING:
     import coredis

@@ -72,6 +72,7 @@ from ._base import (
     DEFAULT_SLOW_STREAM_TIMEOUT,
     ROUTE_TTL,
     StreamBuffer,
+    StreamError,
     StreamEvents,
     StreamUnavailable,
     decode_event,
@@ -109,10 +110,6 @@ class _PendingSubscription:
         if not self.done.is_set():
             self.error = error
             self.done.set()
-
-
-class StreamError(Exception):
-    """Redis reported an error other than being unreachable (a wrong key type, a script error...)."""
 
 
 @attrs.frozen(kw_only=True)

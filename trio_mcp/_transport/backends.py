@@ -15,12 +15,12 @@ from .._stores._base import ExpiryPolicy, SessionStore, StoreConfigError
 from .._stores.file import FileSessionStore
 from .._stores.memory import MemorySessionStore
 from .._stores.redis import RedisSessionStore
-from .._streams._base import StreamConfigError, StreamManager, StreamUnavailable
+from .._streams._base import StreamConfigError, StreamError, StreamManager, StreamUnavailable
 from .._streams.control import Notify, ResourceUpdated
 from .._streams.event_redis import RedisEventStore
 from .._streams.events import EventStore, MemoryEventStore
 from .._streams.memory import MemoryStreamManager
-from .._streams.redis import RedisStreamManager, StreamError
+from .._streams.redis import RedisStreamManager
 from .config import ConfigError, HttpConfig
 
 log = logging.getLogger("trio_mcp.http")

@@ -24,9 +24,8 @@ from .._proto.errors import (
 )
 from .._runtime.application import Application
 from .._stores._base import StoreError, StoreUnavailable
-from .._streams._base import StreamUnavailable
+from .._streams._base import StreamError, StreamUnavailable
 from .._streams.control import SessionDeleted
-from .._streams.redis import StreamError
 from .._tasks import supervised
 from .asgi import (
     Receive,

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from typing import cast
 
 from .._proto.jsonrpc import RequestId
-from .._streams._base import StreamUnavailable
+from .._streams._base import StreamError, StreamUnavailable
 from .._streams.events import EventStore, StoredEvent
-from .._streams.redis import StreamError
 
 log = logging.getLogger("trio_mcp.http")
 
