@@ -71,7 +71,10 @@ def test_serve_prints_one_startup_line_serves_and_stops_on_a_signal(sig: int) ->
     finally:
         code = stop(proc, sig)
     assert code == 0
-    with socket.socket() as sock:  # nothing left holding the port
+    with socket.socket() as sock:  # nothing left listening on the port
+        # As servers bind: the server's side of the closed connection may sit in TIME_WAIT; a listener
+        # would still make this bind fail.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
 
 
