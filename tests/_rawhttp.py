@@ -72,6 +72,8 @@ class RawConnection:
         self._events: list[SSEEvent] = []
         self._head_read = False
         self._done = False
+        #: once the body ended: True for its chunked terminator, False for a cut connection
+        self.ended_cleanly: bool | None = None
 
     @classmethod
     async def open(cls, host: str, port: int) -> RawConnection:
@@ -188,6 +190,8 @@ class RawConnection:
                 continue
             if isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
                 self._done = True
+                # A body that ended with its chunked terminator, not a cut connection.
+                self.ended_cleanly = isinstance(event, h11.EndOfMessage)
                 return None
             raise AssertionError(f"unexpected h11 event in a body: {event!r}")
 
@@ -207,6 +211,14 @@ class RawConnection:
                 return None
             self._events.extend(self._decoder.feed(chunk))
         return self._events.pop(0)
+
+    async def next_data_event(self) -> SSEEvent | None:
+        """The next SSE event with data, as a client reads a stream: priming events (an id and empty data,
+        T§Sending.6) are skipped. None once the stream has ended."""
+        while (event := await self.next_event()) is not None:
+            if event.data:
+                return event
+        return None
 
     async def read_events(self) -> list[SSEEvent]:
         events: list[SSEEvent] = []

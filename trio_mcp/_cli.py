@@ -3,7 +3,8 @@
 Flags for the app's knobs set their environment twins before the app's module is imported, so they configure
 an app built at import time (`app = server.asgi_app()`); keywords given in code still win over them. The
 current directory goes on `sys.path`, so `examples.cluster:app` imports from a checkout. SIGINT and SIGTERM
-stop it gracefully; a startup failure prints one line and exits non-zero.
+drain the app (docs/architecture.md §4), then stop it; a startup failure prints one line and exits
+non-zero.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ._version import __version__
 # Knobs that only code can set (a callable, an instance) have no flag.
 _NO_FLAG = ("principal", "origins")
 EXIT_USAGE, EXIT_STARTUP = 2, 1
+log = logging.getLogger("trio_mcp.cli")
 
 
 def _knobs() -> list[str]:
@@ -53,7 +55,21 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--certfile", help="TLS certificate (PEM); with --keyfile, serve HTTPS")
     run.add_argument("--keyfile", help="TLS private key (PEM)")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    run.add_argument("--graceful-timeout", type=float, default=3.0, metavar="SECONDS")
+    run.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="after the drain, how long hypercorn waits for open connections before it closes them (3)",
+    )
+    run.add_argument(
+        "--keep-alive",
+        type=float,
+        metavar="SECONDS",
+        help="how long an idle keep-alive connection stays open (hypercorn's default: 5)",
+    )
+    run.add_argument("--access-logfile", metavar="FILE", help="hypercorn's access log ('-': stdout)")
+    run.add_argument("--access-logformat", metavar="FORMAT", help="hypercorn's access log format")
     knobs = run.add_argument_group("app configuration (each sets its environment variable)")
     for name in _knobs():
         knobs.add_argument(
@@ -80,6 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     binds = args.bind or ["127.0.0.1:8000"]
     options: dict[str, Any] = {"bind": binds, "graceful_timeout": args.graceful_timeout}
+    if args.keep_alive is not None:
+        options["keep_alive_timeout"] = args.keep_alive
+    if args.access_logfile:
+        options["accesslog"] = args.access_logfile
+    if args.access_logformat:
+        options["access_log_format"] = args.access_logformat
     if args.certfile or args.keyfile:
         if not (args.certfile and args.keyfile):
             print("trio-mcp: TLS needs both --certfile and --keyfile", file=sys.stderr)
@@ -114,22 +136,27 @@ def load_app(spec: str) -> Any:
 
 
 async def _serve(app: Any, options: dict[str, Any]) -> int:
-    stop = trio.Event()
+    signalled = trio.Event()  # SIGINT or SIGTERM: drain, then stop
+    stop = trio.Event()  # hypercorn's shutdown trigger: stop accepting, close connections
 
-    async def until_signalled() -> None:
+    async def until_stopped() -> None:
         await stop.wait()
 
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_on_signals, stop)
+            nursery.start_soon(_on_signals, signalled, app)
             urls: list[str] = await nursery.start(
-                functools.partial(serve, app, shutdown_trigger=until_signalled, **options)
+                functools.partial(serve, app, shutdown_trigger=until_stopped, **options)
             )
             if isinstance(app, McpASGIApp) and not app.started:
                 # hypercorn listens even when the app's lifespan failed; the failure ends this nursery.
                 await trio.sleep_forever()
             print(startup_line(app, urls), flush=True)
-            await stop.wait()
+            await signalled.wait()
+            if isinstance(app, McpASGIApp):
+                # docs/architecture.md §4: hand the clients to the other instances before hypercorn stops.
+                await app.drain()
+            stop.set()
             nursery.cancel_scope.deadline = trio.current_time() + float(options["graceful_timeout"]) + 5
     except Exception as exc:  # a lifespan that failed, a port in use...
         print(f"trio-mcp: the app did not start: {_reason(exc)}", file=sys.stderr)
@@ -137,11 +164,18 @@ async def _serve(app: Any, options: dict[str, Any]) -> int:
     return 0
 
 
-async def _on_signals(stop: trio.Event) -> None:
+async def _on_signals(signalled: trio.Event, app: Any) -> None:
+    """The first signal drains; a second one cuts the drain short (in-flight requests are cancelled and
+    answered with a retryable error)."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            stop.set()
-            return
+        async for sig in signals:
+            name = signal.Signals(sig).name
+            if not signalled.is_set():
+                log.info("%s: draining, then stopping (send it again to stop sooner)", name)
+                signalled.set()
+            elif isinstance(app, McpASGIApp):
+                log.info("%s again: cancelling the requests still running", name)
+                app.hurry_drain()
 
 
 def startup_line(app: Any, urls: list[str]) -> str:

@@ -153,7 +153,9 @@ async def test_a_list_changed_sent_while_the_get_stream_was_closed_arrives_on_re
             "POST", post_headers(session_id, accept="application/json", version=VERSION), trigger
         )
         assert response.status == 200
-        seen = [event for event in await read(conn, 1) if event.data]
+        priming, *seen = await read(conn, 2)
+    assert priming.id is not None
+    assert not priming.data
     assert json.loads(seen[0].data)["method"] == "notifications/tools/list_changed"
     await trio.sleep(0.5)  # B notices the client left (the GET stream ends there)
     response = await a.target.request(

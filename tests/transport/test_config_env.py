@@ -51,6 +51,8 @@ ENV: dict[str, tuple[str, str, Any]] = {
     "slow_stream_timeout": ("TRIO_MCP_SLOW_STREAM_TIMEOUT", "0.75", 0.75),
     "sse_retry_ms": ("TRIO_MCP_SSE_RETRY_MS", "2500", 2500),
     "sse_poll_interval": ("TRIO_MCP_SSE_POLL_INTERVAL", "30", 30.0),
+    "drain_timeout": ("TRIO_MCP_DRAIN_TIMEOUT", "12", 12.0),
+    "drain_notice": ("TRIO_MCP_DRAIN_NOTICE", "0", 0.0),
 }
 
 # An explicit value for each knob, different from both the default and ENV's value.
@@ -82,6 +84,8 @@ EXPLICIT: dict[str, Any] = {
     "slow_stream_timeout": 2.0,
     "sse_retry_ms": 100,
     "sse_poll_interval": 5.0,
+    "drain_timeout": 3.0,
+    "drain_notice": 1.5,
 }
 
 KNOBS = [f.name for f in attrs.fields(HttpConfig) if f.name not in ("principal", "origins")]

@@ -439,7 +439,7 @@ async def test_event_ids_are_unique_across_the_streams_of_a_session(any_target: 
                 nursery.start_soon(call, n)
         await server.send_tools_list_changed()
         with trio.fail_after(2):
-            event = await conn.next_event()
+            event = await conn.next_data_event()
         assert event is not None
         assert event.id is not None
         assert json.loads(event.data)["method"] == "notifications/tools/list_changed"
@@ -463,7 +463,8 @@ async def test_keepalive_comments_on_an_open_get_stream(any_start: Start) -> Non
                 chunk = await conn.next_chunk()
                 assert chunk is not None, "the GET stream ended"
                 raw += chunk
-        assert raw.replace(b": keepalive\n\n", b"") == b""  # nothing else but comments
+        # Nothing else but comments, after the priming event (T§Sending.6: an id and empty data).
+        assert re.fullmatch(rb"id: g[0-9a-f]+:1\ndata: \n\n", raw.replace(b": keepalive\n\n", b""))
 
 
 # ===== 202, DELETE =====
@@ -579,14 +580,14 @@ async def test_new_get_supersedes_the_previous_stream(any_target: Target) -> Non
             assert not [e for e in events if e.data]
             await server.send_tools_list_changed()
             with trio.fail_after(2):
-                event = await second.next_event()
+                event = await second.next_data_event()
             assert event is not None
             assert json.loads(event.data) == {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
             assert event.id is not None
             assert EVENT_ID.match(event.id)
             # The second stream stays open.
             with trio.move_on_after(0.2) as idle:
-                await second.next_event()
+                await second.next_data_event()
             assert idle.cancelled_caught
 
 
@@ -777,7 +778,7 @@ async def test_notification_right_after_get_headers_is_delivered(any_target: Tar
             assert head.status == 200
             await server.send_tools_list_changed()
             with trio.fail_after(2):
-                event = await conn.next_event()
+                event = await conn.next_data_event()
             assert event is not None
             assert json.loads(event.data)["method"] == "notifications/tools/list_changed"
 

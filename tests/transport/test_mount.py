@@ -80,7 +80,7 @@ async def test_mounted_with_lifespan(nursery: trio.Nursery) -> None:
         assert (await conn.read_head()).status == 200
         await server.send_tools_list_changed()
         with trio.fail_after(2):
-            event = await conn.next_event()
+            event = await conn.next_data_event()
         assert event is not None
         assert json.loads(event.data)["method"] == "notifications/tools/list_changed"
     # Header rules apply under the mount too.

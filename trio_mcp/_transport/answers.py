@@ -4,11 +4,12 @@ task, one bounded channel feeding the single writer; T§Sending Messages to the 
 from __future__ import annotations
 
 import secrets
+from contextlib import AbstractContextManager, nullcontext
 
 import trio
 
 from .._proto.errors import INVALID_REQUEST, PARSE_ERROR
-from .._proto.jsonrpc import ErrorResponse, Message, ParsedBody, RequestId, encode
+from .._proto.jsonrpc import ErrorResponse, Message, ParsedBody, RequestId, Response, encode
 from .._proto.session import RequestReceived
 from .._proto.versions import LATEST_VERSION
 from .._runtime.dispatcher import Dispatcher
@@ -19,6 +20,7 @@ from .._streams.events import EventStore
 from .asgi import JSON_HEADERS, SSE_HEADERS, Send, respond
 from .backends import SessionStreamOutbound
 from .config import HttpConfig
+from .drain import Drain, drain_deadline_error
 from .gate import Headers
 from .recorder import StreamRecorder, prime_payload
 from .sse_stream import SSEWriter
@@ -33,12 +35,18 @@ STATELESS_REASON = (
 
 class Answers:
     def __init__(
-        self, config: HttpConfig, streams: StreamManager, dispatcher: Dispatcher, events: EventStore | None
+        self,
+        config: HttpConfig,
+        streams: StreamManager,
+        dispatcher: Dispatcher,
+        events: EventStore | None,
+        drain: Drain,
     ) -> None:
         self.config = config
         self.streams = streams
         self.dispatcher = dispatcher
         self.events = events
+        self.drain = drain
 
     async def without_requests(
         self, send: Send, parsed: ParsedBody, replies: list[Message], headers: Headers
@@ -70,10 +78,15 @@ class Answers:
             outbound = NoBackChannel(STATELESS_REASON)
         else:
             outbound = SessionStreamOutbound(self.streams, session.session_id, self.events)
-        for event in requests:
-            reply = await self.dispatcher.handle_request(session, event, outbound)
-            if reply is not None:
-                replies.append(reply)
+        finished: set[RequestId] = set()
+        with self.drain.work() as work:
+            for event in requests:
+                reply = await self.dispatcher.handle_request(session, event, outbound)
+                finished.add(event.id)
+                if reply is not None:
+                    replies.append(reply)
+        if work.cancelled_caught:  # the drain's deadline: what did not finish may be sent again
+            replies.extend(drain_deadline_error(event.id) for event in requests if event.id not in finished)
         await self.without_requests(send, parsed, replies, headers)
 
     async def sse(
@@ -120,16 +133,41 @@ class Answers:
         if not awaiting:
             await writer.close()
             return
-        async with trio.open_nursery() as nursery:
-            async with send_channel:
-                for event in requests:
-                    nursery.start_soon(run, event, send_channel.clone())
-            async with receive_channel:
-                await writer.drain(
-                    receive_channel,
-                    self.config.keepalive_interval,
-                    awaiting,
-                    poll_after=self.config.sse_poll_interval if closable else None,
-                    poll_retry_ms=self.config.sse_retry_ms,
-                )
-                await writer.close(ended=True)
+        # Draining (docs/architecture.md §4): a closable stream ends after its last id with `retry:` while
+        # its handlers run on into its log; at the drain's deadline they are cancelled and answered.
+        closing: AbstractContextManager[None] = (
+            self.drain.stream(lambda: close_stream(None)) if closable else nullcontext()
+        )
+        async with receive_channel:
+            with closing, self.drain.work() as work:
+                async with trio.open_nursery() as nursery:
+                    async with send_channel:
+                        for event in requests:
+                            nursery.start_soon(run, event, send_channel.clone())
+                    await writer.drain(
+                        receive_channel,
+                        self.config.keepalive_interval,
+                        awaiting,
+                        poll_after=self.config.sse_poll_interval if closable else None,
+                        poll_retry_ms=self.config.sse_retry_ms,
+                    )
+            if work.cancelled_caught:
+                _answer_at_deadline(writer, receive_channel, awaiting)
+        await writer.close(ended=True)
+
+
+def _answer_at_deadline(
+    writer: SSEWriter, channel: trio.MemoryReceiveChannel[Message], awaiting: set[RequestId]
+) -> None:
+    """The drain cancelled the handlers: what they had sent still goes out, then a retryable error for each
+    request that got no response, as the stream's last events."""
+    while True:
+        try:
+            message = channel.receive_nowait()
+        except (trio.WouldBlock, trio.EndOfChannel):
+            break
+        writer.message(message)
+        if isinstance(message, Response | ErrorResponse) and message.id is not None:
+            awaiting.discard(message.id)
+    for request_id in awaiting:
+        writer.message(drain_deadline_error(request_id))

@@ -74,6 +74,11 @@ class HttpConfig:
     sse_retry_ms: int = _knob(1000, at_least=0, rule="0 or more milliseconds")
     #: SSE polling: a POST stream open this long is closed (after an event id and `retry:`); None: never
     sse_poll_interval: float | None = _knob(None, above=0, rule=_SECONDS)
+    #: graceful drain (SIGTERM): how long in-flight requests get to finish before they are cancelled
+    drain_timeout: float = _knob(30.0, at_least=0, rule="0 or more seconds")
+    #: graceful drain: how long requests are still served while load balancers notice the failing readiness
+    #: (only when readiness was probed in the last minute)
+    drain_notice: float = _knob(5.0, at_least=0, rule="0 or more seconds")
     principal: PrincipalHook = default_principal
     #: where each value came from, for error messages: the keyword, or `TRIO_MCP_X='raw'`
     origins: Mapping[str, str] = attrs.field(factory=dict[str, str], eq=False, repr=False)

@@ -1,7 +1,7 @@
 """Health endpoints for load balancers and orchestrators: liveness (`/healthz`) and readiness (`/readyz`).
 
 Both answer small JSON bodies that name no host, port or secret, and both come before the gate: a probe sends
-an IP address as Host and no Origin. Readiness is 503 while the app has not started or is shutting down, and
+an IP address as Host and no Origin. Readiness is 503 while the app has not started, is draining or is shutting down, and
 while the session store or the stream manager cannot be reached (each check bounded by `READY_TIMEOUT`).
 """
 
@@ -15,21 +15,26 @@ import trio
 from .._stores._base import SessionStore, StoreError
 from .._streams._base import StreamManager, StreamUnavailable
 from .asgi import JSON_HEADERS, Send, respond
+from .drain import Drain
 
 READY_TIMEOUT = 2.0
 PROBE_ID = "trio-mcp-readiness-probe"  # never a session id (those are 32 URL-safe characters)
 
 
 class Health:
-    def __init__(self, store: SessionStore, streams: StreamManager, started: Callable[[], bool]) -> None:
+    def __init__(
+        self, store: SessionStore, streams: StreamManager, started: Callable[[], bool], drain: Drain
+    ) -> None:
         self._store = store
         self._streams = streams
         self._started = started
+        self._drain = drain
 
     async def live(self, send: Send) -> None:
         await _answer(send, 200, {"status": "ok"})
 
     async def ready(self, send: Send) -> None:
+        self._drain.probed()
         problems = await self.problems()
         if problems:
             await _answer(send, 503, {"status": "unavailable", "problems": problems}, retry=True)
@@ -37,6 +42,8 @@ class Health:
             await _answer(send, 200, {"status": "ready"})
 
     async def problems(self) -> list[str]:
+        if self._drain.draining:
+            return ["the app is draining: it is shutting down"]
         if not self._started():
             return ["the app is not serving (starting or shutting down)"]
         problems: list[str] = []

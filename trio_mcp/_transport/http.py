@@ -37,6 +37,7 @@ from .asgi import (
 )
 from .backends import HttpHub, select_events, select_store, select_streams
 from .config import ConfigError, load_config
+from .drain import Drain
 from .fanout import ControlFanout
 from .gate import Gate
 from .health import PROBE_ID, READY_TIMEOUT, Health
@@ -71,14 +72,22 @@ class McpASGIApp:
         self.dispatcher = server.dispatcher(self._sessions.save)
         self.hub = HttpHub(self.streams)
         self.gate = Gate(self.config)
-        self.health = Health(self.store, self.streams, lambda: self._started)
+        self._drain = Drain(timeout=self.config.drain_timeout, notice=self.config.drain_notice)
+        self.health = Health(self.store, self.streams, lambda: self._started, self._drain)
         self.sessions_hub = HttpSessionsHub(self._sessions, self.streams, self.store, self.events)
         self.control = ControlFanout(self._sessions, self.dispatcher, [self.sessions_hub])
         self.get = StandaloneStreams(
-            self.config, self.gate, self._sessions, self.streams, self.events, self.sessions_hub
+            self.config, self.gate, self._sessions, self.streams, self.events, self.sessions_hub, self._drain
         )
         self.post = PostHandler(
-            self.config, self.gate, self._sessions, self.streams, self.store, self.dispatcher, self.events
+            self.config,
+            self.gate,
+            self._sessions,
+            self.streams,
+            self.store,
+            self.dispatcher,
+            self.events,
+            self._drain,
         )
         self._started = False
 
@@ -86,6 +95,23 @@ class McpASGIApp:
     def started(self) -> bool:
         """Whether the lifespan runs: backends open, tasks started, requests served."""
         return self._started
+
+    @property
+    def draining(self) -> bool:
+        """Whether `drain()` began: readiness is 503 and new sessions and GET streams are refused."""
+        return self._drain.draining
+
+    async def drain(self) -> None:
+        """Drain this instance before it stops (docs/architecture.md §4): readiness 503 at once; every open
+        SSE stream ends with `retry:` after its last event id, so its client resumes on another instance; new
+        sessions and GET streams get 503; in-flight requests get `drain_timeout` to finish, then are cancelled
+        and answered with a retryable error. Returns when that is done; `trio-mcp serve` calls it on SIGTERM.
+        Calling it again waits for the same drain."""
+        await self._drain()
+
+    def hurry_drain(self) -> None:
+        """Cut a running drain short: in-flight requests are cancelled now, as at the drain's deadline."""
+        self._drain.hurry()
 
     # -- lifespan --
 

@@ -45,6 +45,7 @@ from .asgi import (
     respond_error,
 )
 from .config import HttpConfig
+from .drain import Drain, refuse_while_draining
 from .gate import SUPPORTED_LIST, Gate, Headers
 from .headers import AcceptDecision, is_json_content_type
 from .sessions import SessionManager, new_session_id
@@ -77,6 +78,7 @@ class PostHandler:
         store: SessionStore,
         dispatcher: Dispatcher,
         events: EventStore | None,
+        drain: Drain,
     ) -> None:
         self.config = config
         self.gate = gate
@@ -84,7 +86,8 @@ class PostHandler:
         self.streams = streams
         self.store = store
         self.dispatcher = dispatcher
-        self.answers = Answers(config, streams, dispatcher, events)
+        self.drain = drain
+        self.answers = Answers(config, streams, dispatcher, events, drain)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
         cors = self.gate.cors(h)
@@ -188,6 +191,9 @@ class PostHandler:
                 "Bad Request: initialize starts a new session; send it without an Mcp-Session-Id header",
                 headers=cors,
             )
+            return
+        if self.drain.draining:
+            await refuse_while_draining(send, cors, "new sessions")
             return
         if self.gate.stateless_for(post.accept):
             await self._process(_stateless_session(), parsed, send, post.accept, cors, stateless=True)

@@ -20,6 +20,7 @@ from .._streams._base import StreamManager
 from .._streams.events import EventLog, EventsGone, EventStore, StoredEvent
 from .asgi import SSE_HEADERS, Receive, Send, respond_error
 from .config import HttpConfig
+from .drain import Drain
 from .gate import Headers
 from .recorder import requests_of
 from .sse_stream import SSEWriter, watch_disconnect
@@ -30,10 +31,13 @@ OWNER_GONE = (
 
 
 class Resumption:
-    def __init__(self, config: HttpConfig, events: EventStore | None, streams: StreamManager) -> None:
+    def __init__(
+        self, config: HttpConfig, events: EventStore | None, streams: StreamManager, drain: Drain
+    ) -> None:
         self.config = config
         self.events = events
         self.streams = streams
+        self.drain = drain
 
     async def __call__(
         self, session_id: str, stream_id: str, seq: int, receive: Receive, send: Send, headers: Headers
@@ -48,10 +52,16 @@ class Resumption:
             return
         await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
         writer = SSEWriter(send, stream_id)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch_disconnect, receive, nursery.cancel_scope)
-            await self._follow(self.events, writer, session_id, stream_id, log)
-            nursery.cancel_scope.cancel()
+        # Draining, the stream ends after what it replayed, with `retry:`: the client resumes it elsewhere.
+        follow = trio.CancelScope()
+        with self.drain.stream(follow.cancel):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch_disconnect, receive, nursery.cancel_scope)
+                with follow:
+                    await self._follow(self.events, writer, session_id, stream_id, log)
+                nursery.cancel_scope.cancel()
+        if follow.cancelled_caught:
+            writer.retry(self.config.sse_retry_ms)
         await writer.close()
 
     async def _follow(

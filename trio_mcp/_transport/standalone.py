@@ -14,12 +14,14 @@ import trio
 
 from .._proto import sse
 from .._proto.errors import INVALID_REQUEST
+from .._proto.versions import LATEST_VERSION
 from .._streams._base import StreamManager
 from .._streams.control import StreamTaken
 from .._streams.events import EventsGone, EventStore
 from .answers import POST_STREAM_MARK
 from .asgi import SSE_HEADERS, Receive, RequestHeaders, Scope, Send, respond_error
 from .config import HttpConfig
+from .drain import Drain, refuse_while_draining
 from .gate import Gate, Headers
 from .live_hub import HttpSessionsHub
 from .live_table import LiveSession, StandaloneStream
@@ -41,6 +43,7 @@ class StandaloneStreams:
         streams: StreamManager,
         events: EventStore | None,
         hub: HttpSessionsHub,
+        drain: Drain,
     ) -> None:
         self.config = config
         self.gate = gate
@@ -48,7 +51,8 @@ class StandaloneStreams:
         self.streams = streams
         self.events = events
         self.hub = hub
-        self.resume = Resumption(config, events, streams)
+        self.drain = drain
+        self.resume = Resumption(config, events, streams, drain)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
         cors = self.gate.cors(h)
@@ -77,11 +81,15 @@ class StandaloneStreams:
                     headers=cors,
                 )
                 return
+        resumes_post = resumed is not None and resumed[0].startswith(POST_STREAM_MARK)
+        if self.drain.draining and not resumes_post:
+            await refuse_while_draining(send, cors, "new GET streams")
+            return
         async with self.sessions.hold(h.session_id, self.config.principal(scope)) as live:
             if live is None:
                 await self.gate.session_not_found(send, cors)
                 return
-            if resumed is not None and resumed[0].startswith(POST_STREAM_MARK):
+            if resumed is not None and resumes_post:
                 await self.resume(h.session_id, resumed[0], resumed[1], receive, send, cors)
                 return
             await self._stream(live, receive, send, cors, resumed)
@@ -114,13 +122,15 @@ class StandaloneStreams:
         started = False
         self.hub.stream_opened(session_id)
         try:
-            with stream.scope:
+            # Draining ends the stream like any other end but DELETE: with `retry:`, to resume elsewhere.
+            with stream.scope, self.drain.stream(stream.scope.cancel):
                 async with self.streams.subscribe(
                     session_id, self.config.stream_buffer, slow_timeout=self.config.slow_stream_timeout
                 ) as buffer:
                     # Subscribed before the client sees the 200 (and before a replay is read): a message
                     # published from now on waits in the buffer, after what the log and the parked list hold.
-                    if not await self._catch_up(writer, session_id, resumed, send, headers):
+                    primed = live.session.protocol.protocol_version == LATEST_VERSION
+                    if not await self._catch_up(writer, session_id, resumed, send, headers, primed):
                         return
                     await send(start)
                     started = True
@@ -152,16 +162,20 @@ class StandaloneStreams:
         resumed: tuple[str, int] | None,
         send: Send,
         headers: Headers,
+        primed: bool,
     ) -> bool:
         """A resumed stream: what followed the client's id in its log, then what was parked while no GET was
-        open. A fresh stream starts from now: what was parked is dropped. False: answered 400 instead."""
+        open. A fresh stream starts from now: what was parked is dropped. False: answered 400 instead.
+        `primed`: a fresh stream sends its priming event (a 2025-11-25 client)."""
         if self.events is None:
             return True
         if resumed is None:
             await self.events.take_parked(session_id)  # not for a stream that starts from now
-            # The log starts with a priming entry (T§Sending.6 asks for a priming event on POST streams; a
-            # GET stream sends none: its first id comes with its first message).
-            writer.prime(visible=False)
+            # The log starts with a priming entry. It is sent to a 2025-11-25 client (T§Sending.6's priming
+            # event: an id and empty data), so even a stream that ends before its first message (superseded,
+            # drained) leaves the client an id to resume from and nothing published meanwhile is lost; older
+            # clients may not expect an event without data.
+            writer.prime(visible=primed)
             return True
         stream_id, seq = resumed
         try:
