@@ -79,6 +79,19 @@ def spawn(name: str, app: str, env: dict[str, str], logs: Path, *extra: str) -> 
     return Instance(name, port, proc, stdout, stderr)
 
 
+def spawn_cli(name: str, app: str, env: dict[str, str], logs: Path, *extra: str) -> Instance:
+    """`python -m trio_mcp serve` serving `app` on a free 127.0.0.1 port (not yet ready): one process, which
+    drains on SIGTERM."""
+    port = free_port()
+    stdout, stderr = logs / f"{name}.out", logs / f"{name}.err"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trio_mcp", "serve", app, "-b", f"127.0.0.1:{port}", *extra],
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
+        )  # fmt: skip
+    return Instance(name, port, proc, stdout, stderr)
+
+
 def wait_ready(instance: Instance, deadline: float) -> None:
     while time.monotonic() < deadline:
         if instance.proc.poll() is not None:
@@ -154,6 +167,24 @@ def run_cluster(
 ) -> Iterator[list[Instance]]:
     """`examples.cluster:app` once per name, sharing the test Redis under `prefix` (Redis streams, a 1 s
     heartbeat and keep-alive; `env` adds or overrides variables); stopped, then checked for tracebacks."""
+    environment = cluster_env(redis_server, prefix, **env)
+    instances: list[Instance] = []
+    try:
+        for name in names:
+            instances.append(spawn(name, "examples.cluster:app", environment, logs))
+        deadline = time.monotonic() + START_TIMEOUT
+        for instance in instances:
+            wait_ready(instance, deadline)
+        yield instances
+    finally:
+        for instance in instances:
+            stop(instance)
+    for instance in instances:
+        assert_clean(instance)
+
+
+def cluster_env(redis_server: RedisServer, prefix: str, **env: str) -> dict[str, str]:
+    """The environment of an instance of a cluster on the test Redis under `prefix` (started if need be)."""
     if not redis_server.running:
         redis_server.start()
     redis_server.resume()
@@ -168,19 +199,7 @@ def run_cluster(
         **env,
     }
     environment.pop("TRIO_MCP_STREAMS", None)
-    instances: list[Instance] = []
-    try:
-        for name in names:
-            instances.append(spawn(name, "examples.cluster:app", environment, logs))
-        deadline = time.monotonic() + START_TIMEOUT
-        for instance in instances:
-            wait_ready(instance, deadline)
-        yield instances
-    finally:
-        for instance in instances:
-            stop(instance)
-    for instance in instances:
-        assert_clean(instance)
+    return environment
 
 
 class Stream:

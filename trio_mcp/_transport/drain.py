@@ -16,9 +16,12 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
+from typing import Any, cast
 
+import attrs
 import trio
 
 from .._proto.errors import INTERNAL_ERROR
@@ -99,27 +102,30 @@ class Drain:
         if self._deadline_scope is not None:
             self._deadline_scope.deadline = trio.current_time()
 
-    async def __call__(self) -> None:
+    async def __call__(self, *, timeout: float | None = None, notice: float | None = None) -> None:
+        """Drain (the sequence above); `timeout` and `notice` override the configured ones."""
         if self._draining:
             await self._done.wait()
             return
         self._draining = True
+        timeout = self.timeout if timeout is None else timeout
+        notice = self.notice if notice is None else notice
         started = trio.current_time()
         log.info(
             "draining: readiness is 503, %d SSE stream(s) end with retry:, %d request(s) in flight get up to %gs",
             len(self._streams),
             len(self._work),
-            self.timeout,
+            timeout,
         )
         for close in list(self._streams):
             close()
         self._streams.clear()
         watched = self._last_probe is not None and started - self._last_probe < PROBED_LATELY
-        with trio.move_on_at(started + self.timeout) as self._deadline_scope:
+        with trio.move_on_at(started + timeout) as self._deadline_scope:
             if watched:
                 # Load balancers notice a failing readiness check only after a few probes: until then they
                 # still send requests here, and those are served.
-                await trio.sleep_until(started + self.notice)
+                await trio.sleep_until(started + notice)
             while self._work:
                 await self._idle.wait()
         self._deadline_scope = None
@@ -147,3 +153,55 @@ async def refuse_while_draining(send: Send, headers: Headers, what: str) -> None
         "instance will serve it)",
         headers=[*headers, (b"retry-after", b"1")],
     )
+
+
+@attrs.frozen
+class HypercornShutdown:
+    """How a worker of plain `hypercorn --worker-class trio` learns it must stop: the parent process sets a
+    multiprocessing event on SIGTERM/SIGINT, which hypercorn polls; its open connections are then cancelled
+    after `graceful_timeout`, without telling the app (docs/deploy.md)."""
+
+    event: Any
+    graceful_timeout: float
+
+    def is_set(self) -> bool:
+        return bool(self.event.is_set())
+
+
+# How often a hypercorn worker's shutdown event is read (hypercorn itself reads it every 0.1 s).
+HYPERCORN_POLL = 0.1
+# The drain's deadline comes this long before hypercorn cancels the connections, so a call still running is
+# answered with a retryable error rather than cut.
+HYPERCORN_MARGIN = 0.5
+
+
+async def drain_on_hypercorn_shutdown(drain: Drain, shutdown: HypercornShutdown) -> None:
+    """Under plain hypercorn: drain when the worker's shutdown event is set. hypercorn stops accepting at
+    that moment (so no notice period) and cancels open connections after its `graceful_timeout`, which
+    bounds the drain: `--graceful-timeout 30` gives calls the default `drain_timeout`."""
+    # A multiprocessing event set by another process: nothing to await, only to poll (as hypercorn does).
+    while not shutdown.is_set():  # noqa: ASYNC110
+        await trio.sleep(HYPERCORN_POLL)
+    timeout = min(drain.timeout, max(0.0, shutdown.graceful_timeout - HYPERCORN_MARGIN))
+    await drain(timeout=timeout, notice=0)
+
+
+def hypercorn_shutdown() -> HypercornShutdown | None:
+    """The shutdown event of the hypercorn worker process this runs in, if it is one (None under
+    `trio-mcp serve`, `hypercorn -w 0`, or anything else).
+
+    hypercorn starts each worker as `multiprocessing` Process(target=worker, kwargs={"config": ...,
+    "shutdown_event": ..., "sockets": ...}); the child's `current_process()` is that Process object. This reads
+    its keyword arguments (private to multiprocessing, hence every check here).
+    """
+    kwargs = getattr(multiprocessing.current_process(), "_kwargs", None)
+    if not isinstance(kwargs, dict):
+        return None
+    event: Any = cast(dict[str, Any], kwargs).get("shutdown_event")
+    config: Any = cast(dict[str, Any], kwargs).get("config")
+    if not callable(getattr(event, "is_set", None)):
+        return None
+    graceful = getattr(config, "graceful_timeout", None)
+    if not isinstance(graceful, int | float):
+        return None
+    return HypercornShutdown(event, float(graceful))

@@ -26,7 +26,7 @@ from .._runtime.application import Application
 from .._stores._base import StoreError, StoreUnavailable
 from .._streams._base import StreamError, StreamUnavailable
 from .._streams.control import SessionDeleted
-from .._tasks import supervised
+from .._tasks import guarded, supervised
 from .asgi import (
     Receive,
     RequestHeaders,
@@ -37,7 +37,7 @@ from .asgi import (
 )
 from .backends import HttpHub, select_events, select_store, select_streams
 from .config import ConfigError, load_config
-from .drain import Drain
+from .drain import Drain, drain_on_hypercorn_shutdown, hypercorn_shutdown
 from .fanout import ControlFanout
 from .gate import Gate
 from .health import PROBE_ID, READY_TIMEOUT, Health
@@ -137,6 +137,11 @@ class McpASGIApp:
             stack.callback(nursery.cancel_scope.cancel)
             await nursery.start(supervised, "stream manager", self.streams.run, self.control)
             nursery.start_soon(supervised, "session heartbeat", self._heartbeat)
+            shutdown = hypercorn_shutdown()
+            if shutdown is not None:  # a worker of plain hypercorn: drain when it is told to stop
+                nursery.start_soon(
+                    guarded, "drain on shutdown", drain_on_hypercorn_shutdown, self._drain, shutdown
+                )
             stack.callback(self._close_live_copies)
             await stack.enter_async_context(self.streams)
             self.server.add_hub(self.hub)
