@@ -47,6 +47,18 @@ def stop(proc: subprocess.Popen[str], sig: int = signal.SIGINT) -> int:
             proc.communicate()
 
 
+def stop_with_output(proc: subprocess.Popen[str], sig: int) -> tuple[int, str]:
+    """Like `stop`; also what the process wrote on stderr."""
+    proc.send_signal(sig)
+    try:
+        _, err = proc.communicate(timeout=WAIT)
+        return proc.returncode, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def run_to_exit(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "trio_mcp", "serve", *args],
@@ -69,13 +81,38 @@ def test_serve_prints_one_startup_line_serves_and_stops_on_a_signal(sig: int) ->
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
             assert response.status == 200
     finally:
-        code = stop(proc, sig)
+        code, err = stop_with_output(proc, sig)
     assert code == 0
+    assert "draining" in err
+    assert "did not stop" not in err  # it stopped once drained, not when its own deadline cut it
     with socket.socket() as sock:  # nothing left listening on the port
         # As servers bind: the server's side of the closed connection may sit in TIME_WAIT; a listener
         # would still make this bind fail.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
+
+
+def test_the_access_log_flags_write_hypercorns_access_log(tmp_path: Path) -> None:
+    port = free_port()
+    access = tmp_path / "access.log"
+    proc = start(
+        "examples.everything:app",
+        "-b",
+        f"127.0.0.1:{port}",
+        "--keep-alive",
+        "75",
+        "--access-logfile",
+        str(access),
+        "--access-logformat",
+        "%(m)s %(U)s %(s)s",
+    )
+    try:
+        startup_line(proc)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            assert response.status == 200
+    finally:
+        stop(proc)
+    assert "GET /healthz 200" in access.read_text()
 
 
 def test_flags_set_the_knobs_environment_twins() -> None:

@@ -10,7 +10,6 @@ non-zero.
 from __future__ import annotations
 
 import argparse
-import functools
 import importlib
 import logging
 import os
@@ -33,6 +32,8 @@ from ._version import __version__
 _NO_FLAG = ("principal", "origins")
 EXIT_USAGE, EXIT_STARTUP = 2, 1
 log = logging.getLogger("trio_mcp.cli")
+# After the graceful timeout, how long hypercorn and the app's lifespan get to finish before they are cut.
+STOP_MARGIN = 5.0
 
 
 def _knobs() -> list[str]:
@@ -142,12 +143,22 @@ async def _serve(app: Any, options: dict[str, Any]) -> int:
     async def until_stopped() -> None:
         await stop.wait()
 
+    listening = trio.CancelScope()  # the signal handler's, until hypercorn has stopped
+
+    async def on_signals() -> None:
+        with listening:
+            await _on_signals(signalled, app)
+
+    async def serving(task_status: trio.TaskStatus[list[str]]) -> None:
+        try:
+            await serve(app, shutdown_trigger=until_stopped, task_status=task_status, **options)
+        finally:
+            listening.cancel()
+
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_on_signals, signalled, app)
-            urls: list[str] = await nursery.start(
-                functools.partial(serve, app, shutdown_trigger=until_stopped, **options)
-            )
+            nursery.start_soon(on_signals)
+            urls: list[str] = await nursery.start(serving)
             if isinstance(app, McpASGIApp) and not app.started:
                 # hypercorn listens even when the app's lifespan failed; the failure ends this nursery.
                 await trio.sleep_forever()
@@ -157,10 +168,14 @@ async def _serve(app: Any, options: dict[str, Any]) -> int:
                 # docs/architecture.md §4: hand the clients to the other instances before hypercorn stops.
                 await app.drain()
             stop.set()
-            nursery.cancel_scope.deadline = trio.current_time() + float(options["graceful_timeout"]) + 5
+            nursery.cancel_scope.deadline = (
+                trio.current_time() + float(options["graceful_timeout"]) + STOP_MARGIN
+            )
     except Exception as exc:  # a lifespan that failed, a port in use...
         print(f"trio-mcp: the app did not start: {_reason(exc)}", file=sys.stderr)
         return EXIT_STARTUP
+    if nursery.cancel_scope.cancelled_caught:
+        log.warning("the server did not stop within the graceful timeout + %gs: stopped it", STOP_MARGIN)
     return 0
 
 

@@ -122,25 +122,27 @@ class StandaloneStreams:
         started = False
         self.hub.stream_opened(session_id)
         try:
-            # Draining ends the stream like any other end but DELETE: with `retry:`, to resume elsewhere.
-            with stream.scope, self.drain.stream(stream.scope.cancel):
+            with stream.scope:
                 async with self.streams.subscribe(
                     session_id, self.config.stream_buffer, slow_timeout=self.config.slow_stream_timeout
                 ) as buffer:
-                    # Subscribed before the client sees the 200 (and before a replay is read): a message
-                    # published from now on waits in the buffer, after what the log and the parked list hold.
-                    primed = live.session.protocol.protocol_version == LATEST_VERSION
-                    if not await self._catch_up(writer, session_id, resumed, send, headers, primed):
-                        return
-                    await send(start)
-                    started = True
-                    await self.streams.broadcast(StreamTaken(session=session_id, token=stream.token))
-                    async with trio.open_nursery() as nursery:
-                        nursery.start_soon(watch_disconnect, receive, nursery.cancel_scope)
-                        await writer.flush()
-                        # Returns when the buffer ends: superseded here, or dropped because the client lagged.
-                        await writer.drain(buffer, self.config.keepalive_interval)
-                        nursery.cancel_scope.cancel()
+                    # Draining closes the buffer: the writer sends what it holds, then the stream ends like
+                    # any other end but DELETE, with `retry:`, and the client resumes it elsewhere.
+                    with self.drain.stream(buffer.close):
+                        # Subscribed before the client sees the 200 (and before a replay is read): a message
+                        # published from now on waits in the buffer, after what the log and the parked list hold.
+                        primed = live.session.protocol.protocol_version == LATEST_VERSION
+                        if not await self._catch_up(writer, session_id, resumed, send, headers, primed):
+                            return
+                        await send(start)
+                        started = True
+                        await self.streams.broadcast(StreamTaken(session=session_id, token=stream.token))
+                        async with trio.open_nursery() as nursery:
+                            nursery.start_soon(watch_disconnect, receive, nursery.cancel_scope)
+                            await writer.flush()
+                            # Returns when the buffer ends: superseded here, dropped as the client lagged, drained.
+                            await writer.drain(buffer, self.config.keepalive_interval)
+                            nursery.cancel_scope.cancel()
         finally:
             if live.standalone is stream:
                 live.standalone = None
