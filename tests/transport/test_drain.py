@@ -30,8 +30,10 @@ from _rawhttp import (
 from examples.cluster import server
 from trio_mcp._proto import sse
 from trio_mcp._proto.errors import INTERNAL_ERROR
+from trio_mcp._streams._base import StreamUnavailable
 from trio_mcp._transport.drain import Drain
 from trio_mcp._transport.http import McpASGIApp
+from trio_mcp.streams import MemoryEventStore
 
 RETRY_MS = 250
 PROGRESS = "notifications/progress"
@@ -145,12 +147,13 @@ async def start_drain(nursery: trio.Nursery, target: Target) -> trio.Event:
     return done
 
 
-pytestmark = pytest.mark.redis
+redis = pytest.mark.redis
 
 
 # -- the sequence, against two apps --
 
 
+@redis
 async def test_a_drained_stream_ends_with_retry_and_the_call_finishes_on_another_instance(
     nursery: trio.Nursery, config: dict[str, Any]
 ) -> None:
@@ -175,6 +178,7 @@ async def test_a_drained_stream_ends_with_retry_and_the_call_finishes_on_another
     await conn.aclose()
 
 
+@redis
 async def test_readiness_is_503_at_once_and_new_sessions_and_get_streams_are_refused(
     nursery: trio.Nursery, config: dict[str, Any]
 ) -> None:
@@ -204,6 +208,7 @@ async def test_readiness_is_503_at_once_and_new_sessions_and_get_streams_are_ref
     await conn.aclose()
 
 
+@redis
 async def test_an_sse_response_opened_during_the_drain_ends_after_its_priming_event(
     nursery: trio.Nursery, config: dict[str, Any]
 ) -> None:
@@ -230,6 +235,7 @@ async def test_an_sse_response_opened_during_the_drain_ends_after_its_priming_ev
     await second.aclose()
 
 
+@redis
 async def test_at_the_deadline_a_running_call_ends_with_a_retryable_error(
     nursery: trio.Nursery, config: dict[str, Any]
 ) -> None:
@@ -251,6 +257,7 @@ async def test_at_the_deadline_a_running_call_ends_with_a_retryable_error(
     await conn.aclose()
 
 
+@redis
 async def test_at_the_deadline_a_json_answer_is_a_retryable_error(
     nursery: trio.Nursery, config: dict[str, Any]
 ) -> None:
@@ -275,6 +282,7 @@ async def test_at_the_deadline_a_json_answer_is_a_retryable_error(
     assert answer["error"]["data"] == {"retryable": True}
 
 
+@redis
 async def test_an_open_get_stream_ends_with_retry_after_an_id_and_nothing_sent_meanwhile_is_lost(
     nursery: trio.Nursery, config: dict[str, Any]
 ) -> None:
@@ -306,6 +314,7 @@ async def test_an_open_get_stream_ends_with_retry_after_an_id_and_nothing_sent_m
     assert json.loads(event.data)["method"] == TOOLS_CHANGED
 
 
+@redis
 async def test_a_post_stream_resumed_on_a_draining_instance_gets_what_it_missed_then_retry(
     nursery: trio.Nursery, config: dict[str, Any]
 ) -> None:
@@ -325,6 +334,39 @@ async def test_a_post_stream_resumed_on_a_draining_instance_gets_what_it_missed_
     assert resumed.ended_cleanly
     assert progress_values(events)[:3] == [2, 3, 4]  # replayed from after the client's id
     assert events[-1].retry == RETRY_MS  # then: come back (elsewhere) for the rest
+    await conn.aclose()
+
+
+class FailingEventStore(MemoryEventStore):
+    """Records the first flush of each stream, then cannot be reached (Redis went away)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recorded: set[str] = set()
+
+    async def record(self, session_id: str, stream_id: str, entries: Any, *, owner: str) -> None:
+        if stream_id in self.recorded:
+            raise StreamUnavailable("the event store cannot be reached (test)")
+        self.recorded.add(stream_id)
+        await super().record(session_id, stream_id, entries, owner=owner)
+
+
+async def test_a_stream_whose_log_is_incomplete_stays_open_to_its_end(nursery: trio.Nursery) -> None:
+    # Ended early, its client would resume from a log that misses what was not recorded: the stream stays
+    # open through the drain, and the call's every step and result arrive on it.
+    target = await start_app(
+        nursery, server.asgi_app(event_store=FailingEventStore(), drain_notice=0, sse_retry_ms=RETRY_MS)
+    )
+    session_id = await initialize(target)
+    conn = await call(target, session_id, n=6, interval_ms=100)
+    before = await until_progress(conn, 2)
+    drained = await start_drain(nursery, target)
+    with trio.fail_after(WAIT):
+        rest = await conn.read_events()
+        await drained.wait()
+    assert progress_values(before + rest) == list(range(1, 7))
+    assert response_of(rest)["result"]["structuredContent"] == {"count": 6}
+    assert all(e.retry is None for e in rest)
     await conn.aclose()
 
 

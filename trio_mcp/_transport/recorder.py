@@ -29,6 +29,11 @@ class StreamRecorder:
         self.owner = owner
         self._failed = False
 
+    @property
+    def failed(self) -> bool:
+        """Recording failed once: the log misses events from then on, so nobody can resume from it."""
+        return self._failed
+
     async def record(self, entries: Sequence[StoredEvent]) -> None:
         if self._failed or not entries:
             return

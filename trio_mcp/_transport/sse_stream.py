@@ -114,12 +114,18 @@ class SSEWriter:
         self._pending += sse.encode_event(None, retry_ms=milliseconds)
 
     def request_close(self, retry_ms: int) -> None:
-        """End the response soon (SSE polling), after an id and `retry:`; a recorded stream goes on in its
-        log. Called from a handler's task: the writer does it at its next turn."""
-        if self._recorder is not None and self._open and self._close_retry is None:
+        """End the response soon (SSE polling, a drain), after an id and `retry:`; a recorded stream goes on
+        in its log (only a stream whose log is complete so far: else this does nothing). Called from another
+        task: the writer does it at its next turn."""
+        if self._resumable() and self._open and self._close_retry is None:
             self._close_retry = retry_ms
             if self._wait is not None:
                 self._wait.cancel()
+
+    def _resumable(self) -> bool:
+        """Whether the client could resume this stream elsewhere: its log is complete so far. A stream whose
+        recording failed stays open to its end (closed early, its client would miss what was not recorded)."""
+        return self._recorder is not None and not self._recorder.failed
 
     async def _detach(self, retry_ms: int) -> None:
         # T§Resumability: the server may close the stream after an event id; `retry:` says when to come back.
@@ -163,7 +169,7 @@ class SSEWriter:
                 await self._detach(self._close_retry)
             now = trio.current_time()
             deadline = now + interval if self._open else math.inf
-            if self._open and self._recorder is not None:
+            if self._open and self._resumable():
                 deadline = min(deadline, close_at)
             message: Message | bytes | None = None
             with trio.CancelScope(deadline=deadline) as self._wait:
