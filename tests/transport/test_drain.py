@@ -441,6 +441,26 @@ async def test_hurry_cuts_a_drain_short_and_a_second_drain_waits_for_the_first(
     assert ends == [pytest.approx(start + 2)] * 2
 
 
+async def test_hurry_before_the_drain_makes_it_cancel_at_once(autojump_clock: trio.testing.MockClock) -> None:
+    drain = Drain(timeout=30, notice=5)
+    drain.probed()
+    drain.hurry()  # two signals in a row: the second came before the drain began
+    cancelled: list[bool] = []
+
+    async def handler() -> None:
+        with drain.work() as scope:
+            await trio.sleep(100)
+        cancelled.append(scope.cancelled_caught)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(handler)
+        await trio.testing.wait_all_tasks_blocked()
+        start = trio.current_time()
+        await drain()
+        assert trio.current_time() == start
+    assert cancelled == [True]
+
+
 async def test_a_stream_opened_during_the_drain_is_closed_at_once() -> None:
     drain = Drain(timeout=1, notice=0)
     closed: list[str] = []

@@ -58,6 +58,7 @@ class Drain:
         self._idle.set()
         self._last_probe: float | None = None
         self._deadline_scope: trio.CancelScope | None = None
+        self._hurried = False
 
     @property
     def draining(self) -> bool:
@@ -98,7 +99,9 @@ class Drain:
                 self._idle.set()
 
     def hurry(self) -> None:
-        """End a running drain now: in-flight handlers are cancelled as at the deadline (a second signal)."""
+        """End a running drain now (or the next one at once): in-flight handlers are cancelled as at the
+        deadline (a second signal)."""
+        self._hurried = True
         if self._deadline_scope is not None:
             self._deadline_scope.deadline = trio.current_time()
 
@@ -108,7 +111,7 @@ class Drain:
             await self._done.wait()
             return
         self._draining = True
-        timeout = self.timeout if timeout is None else timeout
+        timeout = 0.0 if self._hurried else self.timeout if timeout is None else timeout
         notice = self.notice if notice is None else notice
         started = trio.current_time()
         log.info(
