@@ -1,5 +1,7 @@
 """trio_mcp: Trio-native Model Context Protocol servers and clients whose sessions survive many instances."""
 
+from ._client.errors import TransportError as TransportError
+from ._client.http import connect_client as connect_client
 from ._client.http import open_client as open_client
 from ._client.session import ClientSession as ClientSession
 from ._proto.errors import LocalProtocolError as LocalProtocolError
@@ -29,6 +31,8 @@ __all__ = [
     "RemoteProtocolError",
     "SchemaError",
     "Server",
+    "TransportError",
+    "connect_client",
     "open_client",
     "serve",
 ]

@@ -1,19 +1,44 @@
-"""open_client(url): a Streamable HTTP client (httpx) on the same ClientSession core."""
+"""open_client(url) / connect_client(nursery, url): a Streamable HTTP client (httpx) on the ClientSession core.
+
+It recovers by itself (docs/architecture.md §7):
+- a request that cannot reach the server is retried with backoff for `reconnect_timeout`, then TransportError;
+- a 404 for its session id (the server restarted, the session expired): one new initialize, shared by every
+  request that hit it (single flight), what the application set replayed (log level, subscriptions; the GET
+  stream reconnects on its own), and the request sent again; a second 404 in a row is an McpError;
+- an SSE stream that ends before its response reconnects with GET + `Last-Event-ID` after the server's
+  `retry:` (T§Resumability), on whatever instance the URL reaches; a stream whose session is gone meanwhile
+  raises instead (the request may have run, so it is not sent again).
+"""
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal, cast
 
+import attrs
 import httpx
 import trio
 
 from .._proto import types as t
 from .._proto.errors import INTERNAL_ERROR, SESSION_NOT_FOUND, McpError
-from .._proto.jsonrpc import InvalidMessage, Message, Request, encode, parse_body
+from .._proto.jsonrpc import (
+    ErrorResponse,
+    InvalidMessage,
+    Message,
+    Notification,
+    Request,
+    RequestId,
+    Response,
+    encode,
+    parse_body,
+)
 from .._proto.sse import SSEDecoder
+from .connect import FIRST_BACKOFF, MAX_BACKOFF, send_with_retry
+from .errors import TransportError
 from .session import (
     ClientSession,
     ElicitationCallback,
@@ -24,100 +49,370 @@ from .session import (
 
 log = logging.getLogger("trio_mcp.client")
 ACCEPT = "application/json, text/event-stream"
+# T§Resumability: without a `retry:` from the server, reconnect after this long.
+DEFAULT_RETRY = 1.0
+RETRY_STATUSES = (502, 503, 504)
+CALL_LOST = (
+    "the session ended while {method} ran (the server restarted or expired it); the request may have run, so "
+    "it is not sent again"
+)
+
+SessionReplaced = Callable[[str, str], Awaitable[None] | None]
+
+
+@attrs.define
+class _Position:
+    """Where a stream is: the last event id received and the server's last `retry:` (milliseconds)."""
+
+    last_id: str | None = None
+    retry_ms: int | None = None
+
+    @property
+    def wait(self) -> float:
+        return DEFAULT_RETRY if self.retry_ms is None else self.retry_ms / 1000
 
 
 class HttpTransport:
-    """POSTs each message; reads JSON or SSE answers in a task of the client's nursery and feeds the session."""
+    """POSTs each message; reads JSON or SSE answers in tasks of the client's nursery and feeds the session."""
 
-    def __init__(self, http: httpx.AsyncClient, url: str, nursery: trio.Nursery) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        url: str,
+        nursery: trio.Nursery,
+        *,
+        reconnect_timeout: float = 10.0,
+        recover: bool = True,
+        on_session_replaced: SessionReplaced | None = None,
+    ) -> None:
         self.http = http
         self.url = url
         self.nursery = nursery
+        self.reconnect_timeout = reconnect_timeout
+        self.recover = recover
+        self.on_session_replaced = on_session_replaced
         self.session_id: str | None = None
         self.protocol_version: str | None = None
         self.client: ClientSession | None = None
+        self.closed = False
+        self._tasks: set[trio.CancelScope] = set()
+        self._replacing: trio.Event | None = None
+        self._raw_ids = itertools.count(1)
 
-    def headers(self, *, accept: str = ACCEPT) -> dict[str, str]:
+    def headers(
+        self, *, accept: str = ACCEPT, session_id: str | Literal["current"] | None = "current"
+    ) -> dict[str, str]:
         headers = {"accept": accept}
-        if self.session_id is not None:
-            headers["mcp-session-id"] = self.session_id
+        sid = self.session_id if session_id == "current" else session_id
+        if sid is not None:
+            headers["mcp-session-id"] = sid
         if self.protocol_version is not None:
             headers["mcp-protocol-version"] = self.protocol_version
         return headers
 
-    async def send(self, message: Message) -> None:
-        headers = self.headers()
+    def _session(self) -> ClientSession:
+        assert self.client is not None, "the transport has no ClientSession yet"
+        return self.client
+
+    # -- tasks owned by the transport (ended by aclose) --
+
+    def _start(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        scope = trio.CancelScope()
+        self._tasks.add(scope)
+
+        async def task() -> None:
+            try:
+                with scope:
+                    await fn(*args)
+            except Exception:  # a task of ours never takes the application's nursery down
+                log.exception("a task of the MCP client failed")
+            finally:
+                self._tasks.discard(scope)
+
+        self.nursery.start_soon(task)
+
+    # -- sending --
+
+    async def _post(
+        self, body: bytes, session_id: str | Literal["current"] | None = "current"
+    ) -> httpx.Response:
+        headers = self.headers(session_id=session_id)
         headers["content-type"] = "application/json"
-        request = self.http.build_request("POST", self.url, content=encode(message), headers=headers)
-        response = await self.http.send(request, stream=True)
+        request = self.http.build_request("POST", self.url, content=body, headers=headers)
+        return await send_with_retry(self.http, request, self.reconnect_timeout)
+
+    async def send(self, message: Message) -> None:
+        initialize = isinstance(message, Request) and message.method == "initialize"
+        recoverable = self.recover and isinstance(message, Request | Notification) and not initialize
+        replaced = False
+        while True:
+            used = self.session_id
+            response = await self._post(encode(message))
+            if response.status_code == 404 and used is not None and recoverable and not replaced:
+                await response.aclose()
+                await self.replace_session(used)  # then send it again, once, in the new session
+                replaced = True
+                continue
+            break
         try:
-            if (
-                "mcp-session-id" in response.headers
-                and isinstance(message, Request)
-                and message.method == "initialize"
-            ):
+            if initialize and "mcp-session-id" in response.headers:
                 self.session_id = response.headers["mcp-session-id"]
             if response.status_code == 202:
                 await response.aclose()
                 return
             if response.status_code >= 400:
                 await response.aread()
-                await response.aclose()
                 raise _http_error(response)
         except BaseException:
             await response.aclose()
             raise
-        content_type = response.headers.get("content-type", "")
-        if content_type.startswith("text/event-stream"):
-            self.nursery.start_soon(self._read_sse, response)
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            awaited = {message.id} if isinstance(message, Request) else set[RequestId]()
+            method = message.method if isinstance(message, Request) else "the request"
+            self._start(self._read_sse, response, awaited, self.session_id, method)
         else:
-            body = await response.aread()
-            await response.aclose()
+            try:
+                body = await response.aread()
+            except httpx.HTTPError as exc:
+                raise TransportError(f"the answer from {self.url} broke off: {exc}") from exc
+            finally:
+                await response.aclose()
             await self._deliver_raw(body)
 
-    async def _read_sse(self, response: httpx.Response) -> None:
-        decoder = SSEDecoder()
-        try:
-            async for chunk in response.aiter_bytes():
-                for event in decoder.feed(chunk):
-                    if event.data:
-                        await self._deliver_raw(event.data.encode())
-        except httpx.HTTPError as exc:
-            log.debug("SSE stream ended: %s", exc)
-        finally:
-            await response.aclose()
-
     async def _deliver_raw(self, body: bytes) -> None:
-        assert self.client is not None
         if not body:
             return
         for message in parse_body(body).messages:
             if not isinstance(message, InvalidMessage):
-                await self.client.deliver(message)
+                await self._session().deliver(message)
+
+    # -- SSE streams: read, then resume with Last-Event-ID until every awaited response arrived --
+
+    async def _read_sse(
+        self, response: httpx.Response, awaited: set[RequestId], session_id: str | None, method: str
+    ) -> None:
+        position = _Position()
+        try:
+            await self._consume(response, position, awaited)
+            if awaited:
+                await self._resume(position, awaited, session_id, method)
+        except (McpError, TransportError) as exc:
+            for request_id in awaited:
+                self._session().peer.fail(request_id, exc)
+
+    async def _consume(self, response: httpx.Response, position: _Position, awaited: set[RequestId]) -> bool:
+        """Deliver the stream's messages until it ends; True when it carried at least one event id."""
+        moved = False
+        decoder = SSEDecoder()
+        try:
+            async for chunk in response.aiter_bytes():
+                for event in decoder.feed(chunk):
+                    if event.retry is not None:
+                        position.retry_ms = event.retry
+                    if event.id:
+                        position.last_id, moved = event.id, True
+                    if event.data:
+                        await self._deliver_event(event.data, awaited)
+        except httpx.HTTPError as exc:
+            log.debug("an SSE stream from %s broke: %s", self.url, exc)
+        finally:
+            await response.aclose()
+        return moved
+
+    async def _deliver_event(self, data: str, awaited: set[RequestId]) -> None:
+        for message in parse_body(data.encode()).messages:
+            if isinstance(message, InvalidMessage):
+                continue
+            if isinstance(message, Response | ErrorResponse) and message.id is not None:
+                awaited.discard(message.id)
+            await self._session().deliver(message)
+
+    async def _resume(
+        self, position: _Position, awaited: set[RequestId], session_id: str | None, method: str
+    ) -> None:
+        give_up = trio.current_time() + self.reconnect_timeout
+        backoff = FIRST_BACKOFF
+        while awaited and not self.closed:
+            if position.last_id is None:
+                raise TransportError(
+                    f"the stream answering {method} broke before its first event id, so it cannot be resumed; "
+                    "the request may have run"
+                )
+            await trio.sleep(position.wait)
+            if self.session_id != session_id:  # replaced meanwhile: the old session's streams are gone
+                raise McpError(SESSION_NOT_FOUND, CALL_LOST.format(method=method), http_status=404)
+            headers = self.headers(accept="text/event-stream")
+            headers["last-event-id"] = position.last_id
+            request = self.http.build_request("GET", self.url, headers=headers)
+            response = await send_with_retry(self.http, request, max(0.0, give_up - trio.current_time()))
+            if response.status_code == 200:
+                if await self._consume(response, position, awaited):
+                    give_up = trio.current_time() + self.reconnect_timeout  # it moved: a new budget
+                    backoff = FIRST_BACKOFF
+                continue
+            await response.aread()
+            await response.aclose()
+            if response.status_code == 404:
+                if session_id is not None and self.recover:
+                    self._start(self._replace_quietly, session_id)  # later calls get a new session
+                raise McpError(SESSION_NOT_FOUND, CALL_LOST.format(method=method), http_status=404)
+            if response.status_code not in RETRY_STATUSES:
+                raise _http_error(response)
+            if trio.current_time() + backoff > give_up:
+                raise TransportError(
+                    f"could not resume the stream answering {method}: the server answered "
+                    f"{response.status_code} for {self.reconnect_timeout:g} s"
+                )
+            await trio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+
+    # -- the standalone GET stream --
 
     async def listen(self) -> None:
-        """Hold the standalone GET stream (server notifications and requests), reopening it when it ends."""
-        while True:
+        """Hold the standalone GET stream (server notifications and requests): reconnect with `Last-Event-ID`
+        after the server's `retry:`, and in a new session after a 404."""
+        position = _Position()
+        backoff = FIRST_BACKOFF
+        while not self.closed:
+            used = self.session_id
+            headers = self.headers(accept="text/event-stream")
+            if position.last_id is not None:
+                headers["last-event-id"] = position.last_id
             try:
-                async with self.http.stream(
-                    "GET", self.url, headers=self.headers(accept="text/event-stream")
-                ) as response:
-                    if response.status_code == 404:
-                        return
-                    if response.status_code >= 400:
-                        await trio.sleep(1)
-                        continue
-                    decoder = SSEDecoder()
-                    async for chunk in response.aiter_bytes():
-                        for event in decoder.feed(chunk):
-                            if event.data:
-                                await self._deliver_raw(event.data.encode())
-            except httpx.HTTPError as exc:
-                log.debug("GET stream failed: %s", exc)
-            await trio.sleep(0.5)
+                request = self.http.build_request("GET", self.url, headers=headers)
+                response = await send_with_retry(self.http, request, self.reconnect_timeout)
+            except TransportError as exc:
+                log.warning("the GET stream cannot reconnect yet: %s", exc)
+                await trio.sleep(MAX_BACKOFF)
+                continue
+            status = response.status_code
+            if status == 200:
+                if await self._consume(response, position, set()):
+                    backoff = FIRST_BACKOFF
+                await trio.sleep(position.wait)
+                continue
+            await response.aread()
+            await response.aclose()
+            if status == 404 and used is not None and self.recover:
+                await self._replace_quietly(used)
+                position = _Position()
+            elif status == 400 and position.last_id is not None:
+                position = _Position()  # cannot be resumed: a fresh stream
+            elif status == 405:
+                log.info("the server offers no GET stream (405); not listening")
+                return
+            elif status == 404:
+                log.warning("the session is gone (404) and recover=False: the GET stream stops")
+                return
+            else:
+                await trio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
 
-    async def terminate(self) -> None:
-        """DELETE the session (L§Shutdown for HTTP)."""
+    # -- recovery: one new session for everybody who found the old one gone --
+
+    async def replace_session(self, old: str) -> None:
+        """After a 404 for session `old`: a new session (once, whoever asks), set up as the old one was."""
+        while self.session_id == old and self._replacing is not None:
+            await self._replacing.wait()
+        if self.session_id != old:
+            return  # replaced by another request meanwhile
+        self._replacing = done = trio.Event()
+        try:
+            new = await self._initialize()
+        finally:
+            self._replacing = None
+            done.set()
+        log.info("session %s is gone on the server: continuing in new session %s", old, new)
+        if self.on_session_replaced is not None:
+            outcome = self.on_session_replaced(old, new)
+            if outcome is not None:
+                await outcome
+
+    async def _replace_quietly(self, old: str) -> None:
+        try:
+            await self.replace_session(old)
+        except (McpError, TransportError) as exc:
+            log.warning("could not open a new session: %s", exc)
+            await trio.sleep(MAX_BACKOFF)
+
+    async def _initialize(self) -> str:
+        """initialize + notifications/initialized outside the ClientSession's own bookkeeping (its requests
+        in flight keep their ids), then what the application had set on the session. Requests sent meanwhile
+        still carry the old id: they get a 404 and wait for this one."""
+        session = self._session()
+        params = session.protocol.converter.unstructure(session.initialize_params())
+        result, new = await self._raw_request("initialize", params, None)
+        if new is None:
+            raise McpError(INTERNAL_ERROR, "the server answered initialize without an Mcp-Session-Id header")
+        self.protocol_version = result.get("protocolVersion", self.protocol_version)
+        await self._raw_notify("notifications/initialized", new)
+        for method, replayed in session.replay():
+            try:
+                await self._raw_request(method, replayed, new)
+            except McpError as exc:
+                log.warning("could not set %s again in the new session: %s", method, exc.message)
+        self.session_id = new
+        return new
+
+    async def _raw_request(
+        self, method: str, params: Any, session_id: str | None
+    ) -> tuple[dict[str, Any], str | None]:
+        """One request answered here, not through the ClientSession: its result and the Mcp-Session-Id
+        header of the answer."""
+        request_id = f"trio-mcp-recover-{next(self._raw_ids)}"
+        body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+        response = await self._post(json.dumps(body).encode(), session_id)
+        try:
+            if response.status_code >= 400:
+                await response.aread()
+                raise _http_error(response)
+            if response.headers.get("content-type", "").startswith("text/event-stream"):
+                answer = await self._sse_answer(response, request_id)
+            else:
+                answer = json.loads(await response.aread())
+        finally:
+            await response.aclose()
+        message = cast(dict[str, Any], answer) if isinstance(answer, dict) else {}
+        result = message.get("result")
+        if isinstance(result, dict):
+            return cast(dict[str, Any], result), response.headers.get("mcp-session-id")
+        error = message.get("error")
+        if isinstance(error, dict):
+            fields = cast(dict[str, Any], error)
+            raise McpError(
+                int(fields.get("code", INTERNAL_ERROR)), str(fields.get("message")), fields.get("data")
+            )
+        raise McpError(INTERNAL_ERROR, f"the server gave no answer to {method}")
+
+    async def _sse_answer(self, response: httpx.Response, request_id: str) -> Any:
+        decoder = SSEDecoder()
+        answer: dict[str, Any] | None = None
+        # Read to the end (the stream ends after the response): an iterator left half-read would leak.
+        async for chunk in response.aiter_bytes():
+            for event in decoder.feed(chunk):
+                if not event.data:
+                    continue
+                message: object = json.loads(event.data)
+                if isinstance(message, dict) and cast(dict[str, Any], message).get("id") == request_id:
+                    answer = cast(dict[str, Any], message)
+                else:
+                    await self._deliver_raw(event.data.encode())  # a notification on the way
+        return answer
+
+    async def _raw_notify(self, method: str, session_id: str) -> None:
+        response = await self._post(json.dumps({"jsonrpc": "2.0", "method": method}).encode(), session_id)
+        await response.aread()
+        await response.aclose()
+
+    # -- closing --
+
+    async def aclose(self) -> None:
+        """DELETE the session (L§Shutdown for HTTP), then end the transport's tasks."""
+        if self.closed:
+            return
+        self.closed = True
+        for scope in list(self._tasks):
+            scope.cancel()
         if self.session_id is None:
             return
         try:
@@ -135,7 +430,76 @@ def _http_error(response: httpx.Response) -> McpError:
         code, message, data = INTERNAL_ERROR, response.text[:200] or response.reason_phrase, None
     if response.status_code == 404:
         code = SESSION_NOT_FOUND
-    return McpError(code, f"HTTP {response.status_code}: {message}", data)
+    return McpError(code, f"HTTP {response.status_code}: {message}", data, http_status=response.status_code)
+
+
+@attrs.frozen(kw_only=True)
+class ClientOptions:
+    """The keywords of `open_client` / `connect_client`."""
+
+    sampling_callback: SamplingCallback | None = None
+    elicitation_callback: ElicitationCallback | None = None
+    logging_callback: LoggingCallback | None = None
+    notification_callback: NotificationCallback | None = None
+    roots: list[t.Root] | None = None
+    client_info: t.Implementation | None = None
+    headers: dict[str, str] | None = None
+    request_timeout: float = 60.0
+    listen: bool = False
+    http_client: httpx.AsyncClient | None = None
+    reconnect_timeout: float = 10.0
+    recover: bool = True
+    on_session_replaced: SessionReplaced | None = None
+
+
+async def connect_client(nursery: trio.Nursery, url: str, **options: Any) -> ClientSession:
+    """Connect to a Streamable HTTP MCP server and initialize; the client's tasks run in `nursery`.
+    `await client.aclose()` DELETEs the session and ends them. Keywords: those of `open_client`."""
+    opts = ClientOptions(**options)
+    http = opts.http_client or httpx.AsyncClient(
+        headers=opts.headers, timeout=httpx.Timeout(opts.request_timeout, read=None)
+    )
+    transport = HttpTransport(
+        http,
+        url,
+        nursery,
+        reconnect_timeout=opts.reconnect_timeout,
+        recover=opts.recover,
+        on_session_replaced=opts.on_session_replaced,
+    )
+    extra: dict[str, Any] = {} if opts.client_info is None else {"client_info": opts.client_info}
+    client = ClientSession(
+        transport.send,
+        nursery,
+        sampling_callback=opts.sampling_callback,
+        elicitation_callback=opts.elicitation_callback,
+        logging_callback=opts.logging_callback,
+        notification_callback=opts.notification_callback,
+        roots=opts.roots,
+        request_timeout=opts.request_timeout,
+        **extra,
+    )
+    transport.client = client
+
+    async def close() -> None:
+        try:
+            with trio.CancelScope(shield=True), trio.move_on_after(5):
+                await transport.aclose()
+        finally:
+            if opts.http_client is None:
+                with trio.CancelScope(shield=True):
+                    await http.aclose()
+
+    client.closer = close
+    try:
+        result = await client.initialize()
+    except BaseException:
+        await close()
+        raise
+    transport.protocol_version = result.protocol_version
+    if opts.listen:
+        transport._start(transport.listen)  # pyright: ignore[reportPrivateUsage]
+    return client
 
 
 @asynccontextmanager
@@ -152,44 +516,48 @@ async def open_client(
     request_timeout: float = 60.0,
     listen: bool = False,
     http_client: httpx.AsyncClient | None = None,
+    reconnect_timeout: float = 10.0,
+    recover: bool = True,
+    on_session_replaced: SessionReplaced | None = None,
 ) -> AsyncGenerator[ClientSession]:
     """Connect to a Streamable HTTP MCP server, initialize, and DELETE the session on exit.
 
-    `listen=True` also holds the standalone GET stream for server notifications (list_changed, resource updates).
+    `listen=True` also holds the standalone GET stream for server notifications (list_changed, resource
+    updates). Errors reach the caller as one plain exception: `McpError` (the server's JSON-RPC error, with
+    `http_status`) or `TransportError` (the server could not be reached for `reconnect_timeout`, or a
+    stream broke for good). `recover=False` turns off the new session after a 404; `on_session_replaced(old,
+    new)` is told when one is opened.
     """
-    owns_http = http_client is None
-    http = http_client or httpx.AsyncClient(
-        headers=headers, timeout=httpx.Timeout(request_timeout, read=None)
-    )
-    try:
-        async with trio.open_nursery() as nursery:
-            transport = HttpTransport(http, url, nursery)
-            options: dict[str, Any] = {}
-            if client_info is not None:
-                options["client_info"] = client_info
-            client = ClientSession(
-                transport.send,
+    failure: Exception | None = None
+    async with trio.open_nursery() as nursery:
+        try:
+            client = await connect_client(
                 nursery,
+                url,
                 sampling_callback=sampling_callback,
                 elicitation_callback=elicitation_callback,
                 logging_callback=logging_callback,
                 notification_callback=notification_callback,
                 roots=roots,
+                client_info=client_info,
+                headers=headers,
                 request_timeout=request_timeout,
-                **options,
+                listen=listen,
+                http_client=http_client,
+                reconnect_timeout=reconnect_timeout,
+                recover=recover,
+                on_session_replaced=on_session_replaced,
             )
-            transport.client = client
-            result = await client.initialize()
-            transport.protocol_version = result.protocol_version
-            if listen:
-                nursery.start_soon(transport.listen)
+        except Exception as exc:
+            failure = exc
+        else:
             try:
                 yield client
+            except Exception as exc:
+                # Raised outside the nursery, so the caller gets it as it was, not in an ExceptionGroup.
+                failure = exc
             finally:
-                with trio.CancelScope(shield=True), trio.move_on_after(5):
-                    await transport.terminate()
-                nursery.cancel_scope.cancel()
-    finally:
-        if owns_http:
-            with trio.CancelScope(shield=True):
-                await http.aclose()
+                await client.aclose()
+        nursery.cancel_scope.cancel()
+    if failure is not None:
+        raise failure

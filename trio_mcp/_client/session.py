@@ -81,6 +81,11 @@ class ClientSession:
     _answering: dict[RequestId, trio.CancelScope] = attrs.field(
         factory=dict[RequestId, trio.CancelScope], init=False
     )
+    #: what the application set on the session, set again in a new session after a 404 (`replay`)
+    logging_level: t.LoggingLevel | None = attrs.field(default=None, init=False)
+    subscriptions: set[str] = attrs.field(factory=set[str], init=False)
+    #: set by the transport: what `aclose()` does (DELETE the session, end the transport's tasks)
+    closer: Callable[[], Awaitable[None]] | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         self.protocol = ProtocolSession(Role.CLIENT)
@@ -199,13 +204,34 @@ class ClientSession:
     async def notify(self, method: str, params: Any = None) -> None:
         await self.send(self.protocol.send_notification(method, params))
 
-    async def initialize(self) -> t.InitializeResult:
-        params = t.InitializeRequestParams(
+    def initialize_params(self) -> t.InitializeRequestParams:
+        return t.InitializeRequestParams(
             protocol_version=self.protocol_version,
             capabilities=self.capabilities,
             client_info=self.client_info,
         )
-        result: t.InitializeResult = await self.request("initialize", params)
+
+    def replay(self) -> list[tuple[str, Any]]:
+        """The requests that set up a new session as this one was (log level, resource subscriptions), as
+        (method, JSON params) for a transport that opens it."""
+        unstructure = self.protocol.converter.unstructure
+        requests: list[tuple[str, Any]] = []
+        if self.logging_level is not None:
+            requests.append(
+                ("logging/setLevel", unstructure(t.SetLevelRequestParams(level=self.logging_level)))
+            )
+        for uri in sorted(self.subscriptions):
+            requests.append(("resources/subscribe", unstructure(t.SubscribeRequestParams(uri=uri))))
+        return requests
+
+    async def aclose(self) -> None:
+        """End the session: DELETE it on an HTTP server and stop the transport's tasks."""
+        if self.closer is not None:
+            closer, self.closer = self.closer, None
+            await closer()
+
+    async def initialize(self) -> t.InitializeResult:
+        result: t.InitializeResult = await self.request("initialize", self.initialize_params())
         self.initialize_result = result
         await self.notify("notifications/initialized")
         return result
@@ -243,9 +269,11 @@ class ClientSession:
 
     async def subscribe(self, uri: str) -> None:
         await self.request("resources/subscribe", t.SubscribeRequestParams(uri=uri))
+        self.subscriptions.add(uri)
 
     async def unsubscribe(self, uri: str) -> None:
         await self.request("resources/unsubscribe", t.UnsubscribeRequestParams(uri=uri))
+        self.subscriptions.discard(uri)
 
     async def list_prompts(self, cursor: str | None = None) -> t.ListPromptsResult:
         return await self.request("prompts/list", t.PaginatedRequestParams(cursor=cursor))
@@ -266,6 +294,7 @@ class ClientSession:
 
     async def set_logging_level(self, level: t.LoggingLevel) -> None:
         await self.request("logging/setLevel", t.SetLevelRequestParams(level=level))
+        self.logging_level = level
 
     async def cancel(self, request_id: Any, reason: str | None = None) -> None:
         await self.notify(

@@ -53,8 +53,16 @@ class McpError(Exception):
     a request with an error.
     """
 
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
+    def __init__(self, code: int, message: str, data: Any = None, *, http_status: int | None = None) -> None:
         super().__init__(f"{message} (code {code})")
         self.code = code
         self.message = message
         self.data = data
+        #: the HTTP status of the answer that carried the error, when HTTP said it (a client's view)
+        self.http_status = http_status
+
+    @property
+    def retryable(self) -> bool:
+        """The server says the request may be sent again (`data.retryable`: its instance stopped before
+        answering)."""
+        return isinstance(self.data, dict) and self.data.get("retryable") is True  # pyright: ignore[reportUnknownMemberType]

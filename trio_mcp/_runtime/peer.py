@@ -25,6 +25,7 @@ class _Waiter:
     done: trio.Event = attrs.field(factory=trio.Event)
     result: Any = None
     error: ErrorObject | None = None
+    exception: BaseException | None = None
 
 
 @attrs.define(eq=False)
@@ -80,9 +81,20 @@ class Peer:
         finally:
             if self._waiters.pop(message.id, None) is not None and not waiter.done.is_set():
                 self.protocol.forget_request(message.id)
+        if waiter.exception is not None:
+            raise waiter.exception
         if waiter.error is not None:
             raise McpError(waiter.error.code, waiter.error.message, waiter.error.data)
         return waiter.result
+
+    def fail(self, request_id: RequestId, exception: BaseException) -> bool:
+        """End the wait for `request_id` with `exception` (its stream was lost); False when nobody waits."""
+        waiter = self._waiters.get(request_id)
+        if waiter is None or waiter.done.is_set():
+            return False
+        waiter.exception = exception
+        waiter.done.set()
+        return True
 
     def deliver(self, event: ResponseReceived | ErrorReceived) -> bool:
         """Hand a reply to its waiting task; False when nobody here waits for that id."""
