@@ -1,9 +1,12 @@
 """trio_mcp: Trio-native Model Context Protocol servers and clients whose sessions survive many instances."""
 
+from ._client.elicitation import accept_with_defaults as accept_with_defaults
+from ._client.elicitation import schema_defaults as schema_defaults
 from ._client.errors import TransportError as TransportError
 from ._client.http import connect_client as connect_client
 from ._client.http import open_client as open_client
 from ._client.session import ClientSession as ClientSession
+from ._client.stdio import open_stdio_client as open_stdio_client
 from ._proto.errors import LocalProtocolError as LocalProtocolError
 from ._proto.errors import McpError as McpError
 from ._proto.errors import RemoteProtocolError as RemoteProtocolError
@@ -32,7 +35,10 @@ __all__ = [
     "SchemaError",
     "Server",
     "TransportError",
+    "accept_with_defaults",
     "connect_client",
     "open_client",
+    "open_stdio_client",
+    "schema_defaults",
     "serve",
 ]

@@ -87,6 +87,11 @@ class Peer:
             raise McpError(waiter.error.code, waiter.error.message, waiter.error.data)
         return waiter.result
 
+    def fail_all(self, exception: BaseException) -> None:
+        """End every wait with `exception` (the connection to the peer is gone)."""
+        for request_id in list(self._waiters):
+            self.fail(request_id, exception)
+
     def fail(self, request_id: RequestId, exception: BaseException) -> bool:
         """End the wait for `request_id` with `exception` (its stream was lost); False when nobody waits."""
         waiter = self._waiters.get(request_id)
