@@ -79,7 +79,8 @@ def _wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 @nox.session(python=PYTHON)
 def conformance(session: nox.Session) -> None:
-    """The official MCP conformance suite against examples/everything.py under hypercorn's trio worker."""
+    """The official MCP conformance suite: the server scenarios against examples/everything.py under hypercorn's
+    trio worker, then the client scenarios against examples/conformance_client.py."""
     session.install("-e", ".[redis]")
     port = _free_port()
     server = subprocess.Popen(
@@ -115,6 +116,23 @@ def conformance(session: nox.Session) -> None:
     finally:
         server.terminate()
         server.wait(timeout=15)
+    # The client side: the harness runs our client against its mock servers (examples/conformance_client.py).
+    client = f"{os.path.join(session.bin, 'python')} examples/conformance_client.py"
+    for scenario in CLIENT_SCENARIOS:
+        session.run(
+            "timeout",
+            "120",
+            *CONFORMANCE,
+            "client",
+            "--command",
+            client,
+            "--scenario",
+            scenario,
+            external=True,
+        )
+
+
+CLIENT_SCENARIOS = ("initialize", "tools_call", "elicitation-sep1034-client-defaults", "sse-retry")
 
 
 # The official SDK the benchmark compares with (the benchmark issue quotes 2.3.0).

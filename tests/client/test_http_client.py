@@ -232,3 +232,51 @@ async def test_leaving_the_client_deletes_the_session(target: Target) -> None:
         assert_error(response, 404, SESSION_NOT_FOUND, "Session not found")
         # The listener's GET stream ended with the session.
         await wait_until(lambda: session_id not in app._sessions.live, "the live copy to go")
+
+
+async def test_with_listen_the_get_stream_is_open_before_the_first_request(target: Target) -> None:
+    """A server may send a call's own requests on the GET stream (the TypeScript SDK does, and drops them
+    when no GET is open): `open_client(listen=True)` yields only once its GET was answered."""
+    wire = Wire()
+    with trio.fail_after(WAIT):
+        async with connect(target, wire, listen=True):
+            live = app_of(target)._sessions.live  # pyright: ignore[reportPrivateUsage]
+            (copy,) = live.values()
+            assert copy.standalone is not None
+
+
+async def test_an_answer_with_a_null_id_is_ignored_not_fatal(nursery: trio.Nursery) -> None:
+    """Some servers answer notifications/initialized with a JSON-RPC error whose id is null (200, JSON): it
+    belongs to no request, so the client logs it and goes on."""
+    app = server.asgi_app()
+
+    async def null_id_on_notifications(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            first = await receive()
+            if b'"notifications/initialized"' in first.get("body", b""):
+                body = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"unexpected"}}'
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+            replayed = [first]
+
+            async def again() -> Any:
+                return replayed.pop() if replayed else await receive()
+
+            await app(scope, again, send)
+            return
+        await app(scope, receive, send)
+
+    front = await start_app(nursery, null_id_on_notifications)
+    with trio.fail_after(WAIT):
+        async with open_client(front.url, request_timeout=WAIT) as client:
+            assert (
+                text_of(await client.call_tool("test_simple_text"))
+                == "This is a simple text response for testing."
+            )

@@ -24,7 +24,7 @@ import httpx
 import trio
 
 from .._proto import types as t
-from .._proto.errors import INTERNAL_ERROR, SESSION_NOT_FOUND, McpError
+from .._proto.errors import INTERNAL_ERROR, SESSION_NOT_FOUND, McpError, RemoteProtocolError
 from .._proto.jsonrpc import (
     ErrorResponse,
     InvalidMessage,
@@ -182,7 +182,14 @@ class HttpTransport:
     async def _deliver_raw(self, body: bytes) -> None:
         if not body:
             return
-        for message in parse_body(body).messages:
+        try:
+            parsed = parse_body(body)
+        except RemoteProtocolError as exc:  # e.g. an error with "id": null: nobody to hand it to
+            log.warning(
+                "ignored an answer from %s that is not a JSON-RPC message for this client: %s", self.url, exc
+            )
+            return
+        for message in parsed.messages:
             if not isinstance(message, InvalidMessage):
                 await self._session().deliver(message)
 
@@ -220,7 +227,12 @@ class HttpTransport:
         return moved
 
     async def _deliver_event(self, data: str, awaited: set[RequestId]) -> None:
-        for message in parse_body(data.encode()).messages:
+        try:
+            parsed = parse_body(data.encode())
+        except RemoteProtocolError as exc:
+            log.warning("ignored an SSE event from %s that is not a JSON-RPC message: %s", self.url, exc)
+            return
+        for message in parsed.messages:
             if isinstance(message, InvalidMessage):
                 continue
             if isinstance(message, Response | ErrorResponse) and message.id is not None:
@@ -268,9 +280,10 @@ class HttpTransport:
 
     # -- the standalone GET stream --
 
-    async def listen(self) -> None:
+    async def listen(self, first_answer: trio.Event) -> None:
         """Hold the standalone GET stream (server notifications and requests): reconnect with `Last-Event-ID`
-        after the server's `retry:`, and in a new session after a 404."""
+        after the server's `retry:`, and in a new session after a 404. `first_answer` is set once the first
+        GET was answered (open, or refused)."""
         position = _Position()
         backoff = FIRST_BACKOFF
         while not self.closed:
@@ -282,9 +295,11 @@ class HttpTransport:
                 request = self.http.build_request("GET", self.url, headers=headers)
                 response = await send_with_retry(self.http, request, self.reconnect_timeout)
             except TransportError as exc:
+                first_answer.set()
                 log.warning("the GET stream cannot reconnect yet: %s", exc)
                 await trio.sleep(MAX_BACKOFF)
                 continue
+            first_answer.set()
             status = response.status_code
             if status == 200:
                 if await self._consume(response, position, set()):
@@ -498,7 +513,12 @@ async def connect_client(nursery: trio.Nursery, url: str, **options: Any) -> Cli
         raise
     transport.protocol_version = result.protocol_version
     if opts.listen:
-        transport._start(transport.listen)  # pyright: ignore[reportPrivateUsage]
+        # Open before the application's first request: a server may send that request's own requests (an
+        # elicitation) on the GET stream, and without an event store it drops what finds no stream open.
+        listening = trio.Event()
+        transport._start(transport.listen, listening)  # pyright: ignore[reportPrivateUsage]
+        with trio.move_on_after(opts.reconnect_timeout):
+            await listening.wait()
     return client
 
 
