@@ -79,10 +79,12 @@ def spawn(name: str, app: str, env: dict[str, str], logs: Path, *extra: str) -> 
     return Instance(name, port, proc, stdout, stderr)
 
 
-def spawn_cli(name: str, app: str, env: dict[str, str], logs: Path, *extra: str) -> Instance:
-    """`python -m trio_mcp serve` serving `app` on a free 127.0.0.1 port (not yet ready): one process, which
-    drains on SIGTERM."""
-    port = free_port()
+def spawn_cli(
+    name: str, app: str, env: dict[str, str], logs: Path, *extra: str, port: int | None = None
+) -> Instance:
+    """`python -m trio_mcp serve` serving `app` on `port` (a free 127.0.0.1 port by default; not yet ready):
+    one process, which drains on SIGTERM."""
+    port = port or free_port()
     stdout, stderr = logs / f"{name}.out", logs / f"{name}.err"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         proc = subprocess.Popen(
