@@ -290,3 +290,28 @@ async def test_a_call_whose_instance_dies_ends_with_the_retryable_error(
         await call()
     assert caught.value.retryable
     assert caught.value.code == -32603
+
+
+async def test_the_get_listener_follows_the_new_session(nursery: trio.Nursery) -> None:
+    running = Server(nursery)
+    await running.start()
+    seen: list[str] = []
+
+    async def on_notification(method: str, params: Any) -> None:
+        seen.append(method)
+
+    async with open_client(
+        running.url, request_timeout=WAIT, listen=True, notification_callback=on_notification
+    ) as client:
+        fresh = await running.restart()
+        await client.call_tool("test_simple_text")  # the 404, and the new session
+        with trio.fail_after(WAIT):
+            while not fresh.app._sessions.live or not any(  # pyright: ignore[reportPrivateUsage]
+                live.standalone
+                for live in fresh.app._sessions.live.values()  # pyright: ignore[reportPrivateUsage]
+            ):
+                await trio.sleep(0.02)  # the listener reconnected in the new session
+            await server.send_tools_list_changed()
+            while "notifications/tools/list_changed" not in seen:
+                await trio.sleep(0.02)
+    assert fresh.initializes == 1
