@@ -16,6 +16,7 @@ import pytest
 import trio
 from _rawhttp import start_app
 from _redis_server import free_port
+from _switch import Switch
 
 from examples.cluster import server
 from trio_mcp import McpError, TransportError, open_client, serve
@@ -201,25 +202,6 @@ async def test_a_stream_the_server_closes_is_resumed_with_last_event_id(nursery:
     assert all(gets), gets  # it came back with the id it had
 
 
-class Switch(httpx.AsyncBaseTransport):
-    """The load balancer: every request to instance A's port until told to send them to B."""
-
-    def __init__(self, a: int, b: int) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.port = a
-        self.b = b
-
-    def to_b(self) -> None:
-        self.port = self.b
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        request.url = request.url.copy_with(port=self.port)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 @pytest.fixture
 def cluster_config(redis_url: str) -> dict[str, Any]:
     return {
@@ -311,7 +293,8 @@ async def test_the_get_listener_follows_the_new_session(nursery: trio.Nursery) -
                 for live in fresh.app._sessions.live.values()  # pyright: ignore[reportPrivateUsage]
             ):
                 await trio.sleep(0.02)  # the listener reconnected in the new session
-            await server.send_tools_list_changed()
+            # The stream is in the table a moment before it subscribes: send until one arrives.
             while "notifications/tools/list_changed" not in seen:
-                await trio.sleep(0.02)
+                await server.send_tools_list_changed()
+                await trio.sleep(0.1)
     assert fresh.initializes == 1

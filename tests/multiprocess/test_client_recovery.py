@@ -17,6 +17,7 @@ import trio
 from _instances import START_TIMEOUT, Instance, assert_clean, bounded, cluster_env, kill, spawn_cli, stop
 from _instances import wait_ready as wait_listening
 from _redis_server import free_port
+from _switch import Switch
 
 from trio_mcp import McpError, open_client
 from trio_mcp import types as t
@@ -88,24 +89,6 @@ async def test_a_restart_under_a_live_client_costs_ten_concurrent_calls_one_new_
     finally:
         stop(first)
     assert_clean(first)
-
-
-class Switch(httpx.AsyncBaseTransport):
-    """The load balancer: every request to A's port until told to send them to B."""
-
-    def __init__(self, a: int, b: int) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.port, self.b = a, b
-
-    def to_b(self) -> None:
-        self.port = self.b
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        request.url = request.url.copy_with(port=self.port)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 @pytest.fixture
