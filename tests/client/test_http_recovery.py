@@ -298,3 +298,33 @@ async def test_the_get_listener_follows_the_new_session(nursery: trio.Nursery) -
                 await server.send_tools_list_changed()
                 await trio.sleep(0.1)
     assert fresh.initializes == 1
+
+
+async def test_a_resumed_stream_that_never_brings_anything_ends_in_a_transport_error(
+    nursery: trio.Nursery,
+) -> None:
+    # A broken server: the call's stream ends after its priming event, and every resume is an empty stream.
+    app = server.asgi_app()
+
+    async def empty_streams(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        first = await receive() if scope["method"] == "POST" else {"body": b""}
+        if scope["method"] == "POST" and b'"tools/call"' not in first.get("body", b""):
+            replayed = [first]
+
+            async def again() -> Any:
+                return replayed.pop() if replayed else await receive()
+
+            await app(scope, again, send)
+            return
+        headers = [(b"content-type", b"text/event-stream")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        body = b"id: p1:1\nretry: 10\ndata: \n\n" if scope["method"] == "POST" else b""
+        await send({"type": "http.response.body", "body": body})
+
+    front = await start_app(nursery, empty_streams)
+    with trio.fail_after(WAIT), pytest.raises(TransportError, match="brought nothing new"):
+        async with open_client(front.url, request_timeout=WAIT, reconnect_timeout=0.5) as client:
+            await client.call_tool("test_simple_text")

@@ -261,6 +261,10 @@ class HttpTransport:
                 if await self._consume(response, position, awaited):
                     give_up = trio.current_time() + self.reconnect_timeout  # it moved: a new budget
                     backoff = FIRST_BACKOFF
+                elif awaited and trio.current_time() > give_up:
+                    raise TransportError(
+                        f"the stream answering {method} brought nothing new for {self.reconnect_timeout:g} s"
+                    )
                 continue
             await response.aread()
             await response.aclose()
