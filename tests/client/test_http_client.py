@@ -280,3 +280,35 @@ async def test_an_answer_with_a_null_id_is_ignored_not_fatal(nursery: trio.Nurse
                 text_of(await client.call_tool("test_simple_text"))
                 == "This is a simple text response for testing."
             )
+
+
+@pytest.mark.parametrize("json_response", [False, True], ids=["sse", "json"])
+async def test_every_client_method_with_sse_and_json_answers(
+    nursery: trio.Nursery, json_response: bool
+) -> None:
+    """Each convenience of ClientSession against the fixture, answered as SSE (the default) or as JSON."""
+    target = await start_app(nursery, server.asgi_app(json_response=json_response))
+    wire = Wire()
+    with trio.fail_after(WAIT):
+        async with connect(target, wire) as client:
+            await client.ping()
+            assert "test_simple_text" in {tool.name for tool in (await client.list_tools()).tools}
+            assert "test_simple_text" in {tool.name for tool in await client.list_all_tools()}
+            assert text_of(await client.call_tool("test_simple_text")).startswith("This is a simple text")
+            assert "test://static-text" in {r.uri for r in (await client.list_resources()).resources}
+            templates = (await client.list_resource_templates()).resource_templates
+            assert "test://template/{id}/data" in {r.uri_template for r in templates}
+            (content,) = (await client.read_resource("test://static-text")).contents
+            assert isinstance(content, t.TextResourceContents)
+            await client.subscribe("test://watched-resource")
+            await client.unsubscribe("test://watched-resource")
+            assert "test_simple_prompt" in {p.name for p in (await client.list_prompts()).prompts}
+            assert (await client.get_prompt("test_simple_prompt")).messages
+            completion = await client.complete(
+                t.PromptReference(name="test_prompt_with_arguments"), "arg1", ""
+            )
+            assert isinstance(completion.values, list)
+            await client.set_logging_level("warning")
+            await client.cancel(12345, "nothing runs under that id")
+    wanted = "application/json" if json_response else "text/event-stream"
+    assert all(ctype == wanted for status, ctype in wire.posts() if status == 200), wire.posts()
