@@ -7,6 +7,7 @@ Instance A drains while a client streams `count_slowly` from it; the client resu
 from __future__ import annotations
 
 import json
+import multiprocessing
 import secrets
 from typing import Any
 
@@ -31,7 +32,8 @@ from examples.cluster import server
 from trio_mcp._proto import sse
 from trio_mcp._proto.errors import INTERNAL_ERROR
 from trio_mcp._streams._base import StreamUnavailable
-from trio_mcp._transport.drain import Drain
+from trio_mcp._transport import drain as drain_module
+from trio_mcp._transport.drain import Drain, hypercorn_shutdown
 from trio_mcp._transport.http import McpASGIApp
 from trio_mcp.streams import MemoryEventStore
 
@@ -469,3 +471,42 @@ async def test_a_stream_opened_during_the_drain_is_closed_at_once() -> None:
         assert closed == ["before"]
         with drain.stream(lambda: closed.append("during")):
             assert closed == ["before", "during"]
+
+
+class FakeWorker:
+    """What multiprocessing's current_process() is in a hypercorn worker: its Process, with its kwargs."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._kwargs = kwargs
+
+
+class FakeConfig:
+    graceful_timeout = 7.0
+
+
+def test_a_hypercorn_worker_is_recognised_by_its_process_arguments(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = multiprocessing.Event()
+    worker = FakeWorker(config=FakeConfig(), shutdown_event=event, sockets=None)
+    monkeypatch.setattr(multiprocessing, "current_process", lambda: worker)
+    found = hypercorn_shutdown()
+    assert found is not None
+    assert found.graceful_timeout == 7.0
+    assert not found.is_set()
+    event.set()
+    assert found.is_set()
+    assert "tested with hypercorn" not in caplog.text  # this hypercorn is the tested one
+    monkeypatch.setattr(drain_module, "_hypercorn_version", lambda: "0.19.1")
+    assert hypercorn_shutdown() is not None
+    assert "tested with hypercorn 0.18., this is 0.19.1" in caplog.text
+
+
+def test_anything_else_is_no_hypercorn_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert hypercorn_shutdown() is None  # this test process: the main process, no such arguments
+    monkeypatch.setattr(multiprocessing, "current_process", lambda: FakeWorker(shutdown_event=object()))
+    assert hypercorn_shutdown() is None  # not an event
+    monkeypatch.setattr(
+        multiprocessing, "current_process", lambda: FakeWorker(shutdown_event=multiprocessing.Event())
+    )
+    assert hypercorn_shutdown() is None  # no config with a graceful timeout

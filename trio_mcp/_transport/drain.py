@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import multiprocessing
 from collections.abc import Callable, Generator
@@ -207,4 +208,24 @@ def hypercorn_shutdown() -> HypercornShutdown | None:
     graceful = getattr(config, "graceful_timeout", None)
     if not isinstance(graceful, int | float):
         return None
+    version = _hypercorn_version()
+    if not version.startswith(TESTED_HYPERCORN):
+        log.warning(
+            "draining under plain hypercorn is tested with hypercorn %s, this is %s: trying all the same "
+            "(trio-mcp serve drains without relying on hypercorn's internals)",
+            " and ".join(TESTED_HYPERCORN),
+            version,
+        )
     return HypercornShutdown(event, float(graceful))
+
+
+# The hypercorn versions whose worker start-up hypercorn_shutdown() was read from and tested against
+# (tests/multiprocess/test_graceful_shutdown.py).
+TESTED_HYPERCORN = ("0.18.",)
+
+
+def _hypercorn_version() -> str:
+    try:
+        return importlib.metadata.version("hypercorn")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
