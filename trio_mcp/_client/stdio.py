@@ -111,8 +111,11 @@ class StdioTransport:
 
 
 async def _forward_stderr(stream: trio.abc.ReceiveStream, command: str) -> None:
-    async for line in _Lines(stream):
-        server_log.info("%s: %s", command, line.decode(errors="replace").rstrip())
+    try:
+        async for line in _Lines(stream):
+            server_log.info("%s: %s", command, line.decode(errors="replace").rstrip())
+    except (trio.BrokenResourceError, trio.ClosedResourceError, TransportError) as exc:
+        log.debug("stopped forwarding the server's stderr: %s", exc)  # never the client's failure
 
 
 @asynccontextmanager
