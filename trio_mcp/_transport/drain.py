@@ -55,8 +55,8 @@ class Drain:
         self._done = trio.Event()
         self._streams: set[Callable[[], None]] = set()
         self._work: set[trio.CancelScope] = set()
-        self._idle = trio.Event()
-        self._idle.set()
+        # Made by a drain that waits for the work to end: no request pays for an event nobody waits on.
+        self._idle: trio.Event | None = None
         self._last_probe: float | None = None
         self._deadline_scope: trio.CancelScope | None = None
         self._hurried = False
@@ -88,15 +88,13 @@ class Drain:
         """In-flight handlers run in this scope: the drain waits for them, and cancels the scope at its
         deadline; the caller then answers what is unanswered (`scope.cancelled_caught`)."""
         scope = trio.CancelScope()
-        if not self._work:
-            self._idle = trio.Event()
         self._work.add(scope)
         try:
             with scope:
                 yield scope
         finally:
             self._work.discard(scope)
-            if not self._work:
+            if not self._work and self._idle is not None:
                 self._idle.set()
 
     def hurry(self) -> None:
@@ -105,6 +103,11 @@ class Drain:
         self._hurried = True
         if self._deadline_scope is not None:
             self._deadline_scope.deadline = trio.current_time()
+
+    async def _all_work_done(self) -> None:
+        while self._work:
+            self._idle = trio.Event()
+            await self._idle.wait()
 
     async def __call__(self, *, timeout: float | None = None, notice: float | None = None) -> None:
         """Drain (the sequence above); `timeout` and `notice` override the configured ones."""
@@ -130,8 +133,7 @@ class Drain:
                 # Load balancers notice a failing readiness check only after a few probes: until then they
                 # still send requests here, and those are served.
                 await trio.sleep_until(started + notice)
-            while self._work:
-                await self._idle.wait()
+            await self._all_work_done()
         self._deadline_scope = None
         if self._work:
             log.warning(
@@ -141,8 +143,7 @@ class Drain:
             for scope in list(self._work):
                 scope.cancel()
             with trio.move_on_after(CANCEL_GRACE):
-                while self._work:
-                    await self._idle.wait()
+                await self._all_work_done()
         log.info("drained in %.1fs", trio.current_time() - started)
         self._done.set()
 
