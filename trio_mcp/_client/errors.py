@@ -1,6 +1,10 @@
-"""The client's transport failure: one plain exception, never an exception group from its tasks."""
+"""The client's errors: one plain exception each, never an exception group from its tasks."""
 
 from __future__ import annotations
+
+import httpx
+
+from .._proto.errors import INTERNAL_ERROR, SESSION_NOT_FOUND, McpError
 
 
 class TransportError(ConnectionError):
@@ -8,3 +12,16 @@ class TransportError(ConnectionError):
 
     A JSON-RPC error the server answered is an `McpError` instead (with `http_status` when HTTP said it).
     """
+
+
+def http_error(response: httpx.Response) -> McpError:
+    """An HTTP error answer (its body read) as the McpError it carries, or one that says what HTTP said."""
+    try:
+        body = response.json()
+        error = body["error"]
+        code, message, data = int(error["code"]), str(error["message"]), error.get("data")
+    except Exception:
+        code, message, data = INTERNAL_ERROR, response.text[:200] or response.reason_phrase, None
+    if response.status_code == 404:
+        code = SESSION_NOT_FOUND
+    return McpError(code, f"HTTP {response.status_code}: {message}", data, http_status=response.status_code)

@@ -12,19 +12,17 @@ It recovers by itself (docs/architecture.md §7):
 
 from __future__ import annotations
 
-import itertools
-import json
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import attrs
 import httpx
 import trio
 
 from .._proto import types as t
-from .._proto.errors import INTERNAL_ERROR, SESSION_NOT_FOUND, McpError, RemoteProtocolError
+from .._proto.errors import SESSION_NOT_FOUND, McpError, RemoteProtocolError
 from .._proto.jsonrpc import (
     ErrorResponse,
     InvalidMessage,
@@ -38,7 +36,8 @@ from .._proto.jsonrpc import (
 )
 from .._proto.sse import SSEDecoder
 from .connect import FIRST_BACKOFF, MAX_BACKOFF, send_with_retry
-from .errors import TransportError
+from .errors import TransportError, http_error
+from .reopen import Reopener, SessionReplaced
 from .session import (
     ClientSession,
     ElicitationCallback,
@@ -56,8 +55,6 @@ CALL_LOST = (
     "the session ended while {method} ran (the server restarted or expired it); the request may have run, so "
     "it is not sent again"
 )
-
-SessionReplaced = Callable[[str, str], Awaitable[None] | None]
 
 
 @attrs.define
@@ -90,14 +87,12 @@ class HttpTransport:
         self.nursery = nursery
         self.reconnect_timeout = reconnect_timeout
         self.recover = recover
-        self.on_session_replaced = on_session_replaced
         self.session_id: str | None = None
         self.protocol_version: str | None = None
         self.client: ClientSession | None = None
         self.closed = False
         self._tasks: set[trio.CancelScope] = set()
-        self._replacing: trio.Event | None = None
-        self._raw_ids = itertools.count(1)
+        self._reopener = Reopener(self, on_session_replaced)
 
     def headers(
         self, *, accept: str = ACCEPT, session_id: str | Literal["current"] | None = "current"
@@ -110,7 +105,7 @@ class HttpTransport:
             headers["mcp-protocol-version"] = self.protocol_version
         return headers
 
-    def _session(self) -> ClientSession:
+    def session(self) -> ClientSession:
         assert self.client is not None, "the transport has no ClientSession yet"
         return self.client
 
@@ -133,7 +128,7 @@ class HttpTransport:
 
     # -- sending --
 
-    async def _post(
+    async def post(
         self, body: bytes, session_id: str | Literal["current"] | None = "current"
     ) -> httpx.Response:
         headers = self.headers(session_id=session_id)
@@ -147,7 +142,7 @@ class HttpTransport:
         replaced = False
         while True:
             used = self.session_id
-            response = await self._post(encode(message))
+            response = await self.post(encode(message))
             if response.status_code == 404 and used is not None and recoverable and not replaced:
                 await response.aclose()
                 await self.replace_session(used)  # then send it again, once, in the new session
@@ -162,7 +157,7 @@ class HttpTransport:
                 return
             if response.status_code >= 400:
                 await response.aread()
-                raise _http_error(response)
+                raise http_error(response)
         except BaseException:
             await response.aclose()
             raise
@@ -177,9 +172,11 @@ class HttpTransport:
                 raise TransportError(f"the answer from {self.url} broke off: {exc}") from exc
             finally:
                 await response.aclose()
-            await self._deliver_raw(body)
+            await self.deliver(body)
 
-    async def _deliver_raw(self, body: bytes) -> None:
+    async def deliver(self, body: bytes, awaited: set[RequestId] | None = None) -> None:
+        """Hand the messages of a body (or an SSE event's data) to the session; a response's id leaves
+        `awaited`."""
         if not body:
             return
         try:
@@ -190,8 +187,15 @@ class HttpTransport:
             )
             return
         for message in parsed.messages:
-            if not isinstance(message, InvalidMessage):
-                await self._session().deliver(message)
+            if isinstance(message, InvalidMessage):
+                continue
+            if (
+                awaited is not None
+                and isinstance(message, Response | ErrorResponse)
+                and message.id is not None
+            ):
+                awaited.discard(message.id)
+            await self.session().deliver(message)
 
     # -- SSE streams: read, then resume with Last-Event-ID until every awaited response arrived --
 
@@ -205,7 +209,7 @@ class HttpTransport:
                 await self._resume(position, awaited, session_id, method)
         except (McpError, TransportError) as exc:
             for request_id in awaited:
-                self._session().peer.fail(request_id, exc)
+                self.session().peer.fail(request_id, exc)
 
     async def _consume(self, response: httpx.Response, position: _Position, awaited: set[RequestId]) -> bool:
         """Deliver the stream's messages until it ends; True when it carried at least one event id."""
@@ -219,25 +223,12 @@ class HttpTransport:
                     if event.id:
                         position.last_id, moved = event.id, True
                     if event.data:
-                        await self._deliver_event(event.data, awaited)
+                        await self.deliver(event.data.encode(), awaited)
         except httpx.HTTPError as exc:
             log.debug("an SSE stream from %s broke: %s", self.url, exc)
         finally:
             await response.aclose()
         return moved
-
-    async def _deliver_event(self, data: str, awaited: set[RequestId]) -> None:
-        try:
-            parsed = parse_body(data.encode())
-        except RemoteProtocolError as exc:
-            log.warning("ignored an SSE event from %s that is not a JSON-RPC message: %s", self.url, exc)
-            return
-        for message in parsed.messages:
-            if isinstance(message, InvalidMessage):
-                continue
-            if isinstance(message, Response | ErrorResponse) and message.id is not None:
-                awaited.discard(message.id)
-            await self._session().deliver(message)
 
     async def _resume(
         self, position: _Position, awaited: set[RequestId], session_id: str | None, method: str
@@ -273,7 +264,7 @@ class HttpTransport:
                     self._start(self._replace_quietly, session_id)  # later calls get a new session
                 raise McpError(SESSION_NOT_FOUND, CALL_LOST.format(method=method), http_status=404)
             if response.status_code not in RETRY_STATUSES:
-                raise _http_error(response)
+                raise http_error(response)
             if trio.current_time() + backoff > give_up:
                 raise TransportError(
                     f"could not resume the stream answering {method}: the server answered "
@@ -327,101 +318,13 @@ class HttpTransport:
                 await trio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
-    # -- recovery: one new session for everybody who found the old one gone --
+    # -- recovery: one new session for everybody who found the old one gone (reopen.py) --
 
     async def replace_session(self, old: str) -> None:
-        """After a 404 for session `old`: a new session (once, whoever asks), set up as the old one was."""
-        while self.session_id == old and self._replacing is not None:
-            await self._replacing.wait()
-        if self.session_id != old:
-            return  # replaced by another request meanwhile
-        self._replacing = done = trio.Event()
-        try:
-            new = await self._initialize()
-        finally:
-            self._replacing = None
-            done.set()
-        log.info("session %s is gone on the server: continuing in new session %s", old, new)
-        if self.on_session_replaced is not None:
-            outcome = self.on_session_replaced(old, new)
-            if outcome is not None:
-                await outcome
+        await self._reopener.replace(old)
 
     async def _replace_quietly(self, old: str) -> None:
-        try:
-            await self.replace_session(old)
-        except (McpError, TransportError) as exc:
-            log.warning("could not open a new session: %s", exc)
-            await trio.sleep(MAX_BACKOFF)
-
-    async def _initialize(self) -> str:
-        """initialize + notifications/initialized outside the ClientSession's own bookkeeping (its requests
-        in flight keep their ids), then what the application had set on the session. Requests sent meanwhile
-        still carry the old id: they get a 404 and wait for this one."""
-        session = self._session()
-        params = session.protocol.converter.unstructure(session.initialize_params())
-        result, new = await self._raw_request("initialize", params, None)
-        if new is None:
-            raise McpError(INTERNAL_ERROR, "the server answered initialize without an Mcp-Session-Id header")
-        self.protocol_version = result.get("protocolVersion", self.protocol_version)
-        await self._raw_notify("notifications/initialized", new)
-        for method, replayed in session.replay():
-            try:
-                await self._raw_request(method, replayed, new)
-            except McpError as exc:
-                log.warning("could not set %s again in the new session: %s", method, exc.message)
-        self.session_id = new
-        return new
-
-    async def _raw_request(
-        self, method: str, params: Any, session_id: str | None
-    ) -> tuple[dict[str, Any], str | None]:
-        """One request answered here, not through the ClientSession: its result and the Mcp-Session-Id
-        header of the answer."""
-        request_id = f"trio-mcp-recover-{next(self._raw_ids)}"
-        body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
-        response = await self._post(json.dumps(body).encode(), session_id)
-        try:
-            if response.status_code >= 400:
-                await response.aread()
-                raise _http_error(response)
-            if response.headers.get("content-type", "").startswith("text/event-stream"):
-                answer = await self._sse_answer(response, request_id)
-            else:
-                answer = json.loads(await response.aread())
-        finally:
-            await response.aclose()
-        message = cast(dict[str, Any], answer) if isinstance(answer, dict) else {}
-        result = message.get("result")
-        if isinstance(result, dict):
-            return cast(dict[str, Any], result), response.headers.get("mcp-session-id")
-        error = message.get("error")
-        if isinstance(error, dict):
-            fields = cast(dict[str, Any], error)
-            raise McpError(
-                int(fields.get("code", INTERNAL_ERROR)), str(fields.get("message")), fields.get("data")
-            )
-        raise McpError(INTERNAL_ERROR, f"the server gave no answer to {method}")
-
-    async def _sse_answer(self, response: httpx.Response, request_id: str) -> Any:
-        decoder = SSEDecoder()
-        answer: dict[str, Any] | None = None
-        # Read to the end (the stream ends after the response): an iterator left half-read would leak.
-        async for chunk in response.aiter_bytes():
-            for event in decoder.feed(chunk):
-                if not event.data:
-                    continue
-                message: object = json.loads(event.data)
-                if isinstance(message, dict) and cast(dict[str, Any], message).get("id") == request_id:
-                    answer = cast(dict[str, Any], message)
-                else:
-                    await self._deliver_raw(event.data.encode())  # a notification on the way
-        return answer
-
-    async def _raw_notify(self, method: str, session_id: str) -> None:
-        response = await self._post(json.dumps({"jsonrpc": "2.0", "method": method}).encode(), session_id)
-        await response.aread()
-        await response.aclose()
+        await self._reopener.replace_quietly(old)
 
     # -- closing --
 
@@ -438,18 +341,6 @@ class HttpTransport:
             await self.http.delete(self.url, headers=self.headers())
         except httpx.HTTPError as exc:
             log.debug("DELETE failed: %s", exc)
-
-
-def _http_error(response: httpx.Response) -> McpError:
-    try:
-        body = response.json()
-        error = body["error"]
-        code, message, data = int(error["code"]), str(error["message"]), error.get("data")
-    except Exception:
-        code, message, data = INTERNAL_ERROR, response.text[:200] or response.reason_phrase, None
-    if response.status_code == 404:
-        code = SESSION_NOT_FOUND
-    return McpError(code, f"HTTP {response.status_code}: {message}", data, http_status=response.status_code)
 
 
 @attrs.frozen(kw_only=True)
