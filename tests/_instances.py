@@ -62,21 +62,11 @@ class Instance:
 def spawn(name: str, app: str, env: dict[str, str], logs: Path, *extra: str) -> Instance:
     """`python -m hypercorn --worker-class trio` serving `app` on a free 127.0.0.1 port (not yet ready)."""
     port = free_port()
-    stdout, stderr = logs / f"{name}.out", logs / f"{name}.err"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "hypercorn",
-                "--worker-class", "trio",
-                "--graceful-timeout", "1",
-                "-b", f"127.0.0.1:{port}",
-                *extra,
-                app,
-            ],
-            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-            start_new_session=True,  # its own process group: `kill` reaches hypercorn's worker process too
-        )  # fmt: skip
-    return Instance(name, port, proc, stdout, stderr)
+    argv = [
+        "-m", "hypercorn", "--worker-class", "trio", "--graceful-timeout", "1", "-b", f"127.0.0.1:{port}",
+        *extra, app,
+    ]  # fmt: skip
+    return _start(name, port, argv, env, logs)
 
 
 def spawn_cli(
@@ -85,11 +75,16 @@ def spawn_cli(
     """`python -m trio_mcp serve` serving `app` on `port` (a free 127.0.0.1 port by default; not yet ready):
     one process, which drains on SIGTERM."""
     port = port or free_port()
+    return _start(name, port, ["-m", "trio_mcp", "serve", app, "-b", f"127.0.0.1:{port}", *extra], env, logs)
+
+
+def _start(name: str, port: int, python_args: list[str], env: dict[str, str], logs: Path) -> Instance:
     stdout, stderr = logs / f"{name}.out", logs / f"{name}.err"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "trio_mcp", "serve", app, "-b", f"127.0.0.1:{port}", *extra],
-            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
+            [sys.executable, *python_args],
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            start_new_session=True,  # its own process group: `kill` reaches hypercorn's worker process too
         )  # fmt: skip
     return Instance(name, port, proc, stdout, stderr)
 
