@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Awaitable, Callable
+from typing import Protocol
 
 import trio
 
 from .._proto.errors import RemoteProtocolError
 from .._proto.jsonrpc import (
+    ErrorResponse,
     Message,
+    RequestId,
+    Response,
     encode,
     error_response,
     parse_body,
@@ -17,10 +21,19 @@ from .._proto.session import RequestReceived
 from .dispatcher import Dispatcher, log
 from .hub import ConnectionHub
 from .intake import triage
-from .outbound import ChannelOutbound
+from .outbound import ChannelOutbound, Outbound
 from .state import ServerSession
 
 WRITE_QUEUE = 256
+
+
+class Router(Protocol):
+    """Where a networked transport (WebSocket) sends what is not for this connection: the instance that waits
+    for a reply, or the one running a request the client cancels (docs/architecture.md §3)."""
+
+    async def stray_reply(self, session: ServerSession, response: Response | ErrorResponse) -> None: ...
+
+    async def cancel_elsewhere(self, session: ServerSession, request_id: RequestId) -> None: ...
 
 
 async def serve_connection(
@@ -58,7 +71,7 @@ async def serve_connection(
             nursery.start_soon(writer)
             async with trio.open_nursery() as handlers:
                 async for raw in incoming:
-                    replies, initialize = _handle_raw(
+                    replies, initialize = handle_frame(
                         dispatcher, session, raw, handlers, run_request, outbound
                     )
                     for reply in replies:
@@ -76,17 +89,20 @@ async def serve_connection(
         session.protocol.close()
 
 
-def _handle_raw(
+def handle_frame(
     dispatcher: Dispatcher,
     session: ServerSession,
     raw: bytes | str | RemoteProtocolError,
     nursery: trio.Nursery,
     run_request: Callable[[RequestReceived, trio.CancelScope], Awaitable[None]],
-    outbound: ChannelOutbound,
+    outbound: Outbound,
+    router: Router | None = None,
 ) -> tuple[list[Message], RequestReceived | None]:
-    """The replies to send at once (errors) and an initialize to run inline; other requests are started.
+    """One frame (a line, a WebSocket text message) through the shared intake: the replies to send at once
+    (errors) and an initialize to run inline; other requests and notifications are started in `nursery`.
 
-    `raw` may be the transport's framing error (an oversize line): answered like a parse error."""
+    `raw` may be the transport's framing error (an oversize line): answered like a parse error. Without a
+    `router`, a reply nobody here waits for is dropped."""
     if isinstance(raw, RemoteProtocolError):
         return [error_response(None, raw.code, raw.message)], None
     try:
@@ -103,7 +119,11 @@ def _handle_raw(
         # JSON-RPC never answers a notification: the verdict HTTP renders as a 400 is only logged here.
         log.warning("refused a notification: %s", refused.message)
     for response in intake.responses:
-        if not dispatcher.deliver_reply(session, response):
+        if dispatcher.deliver_reply(session, response):
+            continue
+        if router is not None:
+            nursery.start_soon(router.stray_reply, session, response)
+        else:
             log.debug("dropped a reply to request id %r that nobody waits for", response.id)
     initialize: RequestReceived | None = None
     for event in intake.requests:
@@ -115,5 +135,9 @@ def _handle_raw(
             nursery.start_soon(run_request, event, dispatcher.register_request(session, event))
     for notification in intake.notifications:
         nursery.start_soon(dispatcher.handle_notification, session, notification, outbound)
+        if router is not None and notification.method == "notifications/cancelled":
+            request_id = notification.params.request_id
+            if request_id is not None and request_id not in session.in_flight:
+                nursery.start_soon(router.cancel_elsewhere, session, request_id)
     replies: list[Message] = list(intake.replies)
     return replies, initialize

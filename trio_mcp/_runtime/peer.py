@@ -44,16 +44,25 @@ class Peer:
         return len(self._waiters)
 
     async def request(
-        self, method: str, params: Any, outbound: Outbound, *, timeout: float | None = None
+        self,
+        method: str,
+        params: Any,
+        outbound: Outbound,
+        *,
+        timeout: float | None = None,
+        routed: bool = True,
     ) -> Any:
-        """Send `method` to the peer and return its typed result; McpError on an error reply or timeout."""
+        """Send `method` to the peer and return its typed result; McpError on an error reply or timeout.
+
+        `routed=False`: the reply can only come back on the connection that sent the request (a WebSocket's
+        keep-alive ping), so `on_request` is not told."""
         if not outbound.can_request:
             reason = getattr(outbound, "reason", "this request has no stream back to the client")
             raise BackChannelUnavailable(f"cannot send {method}: {reason}")
         message = self.protocol.send_request(method, params)
         waiter = _Waiter()
         self._waiters[message.id] = waiter
-        if self.on_request is not None:
+        if self.on_request is not None and routed:
             try:
                 await self.on_request(message.id)
             except BaseException:

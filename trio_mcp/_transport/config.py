@@ -79,6 +79,10 @@ class HttpConfig:
     #: graceful drain: how long requests are still served while load balancers notice the failing readiness
     #: (only when readiness was probed in the last minute)
     drain_notice: float = _knob(5.0, at_least=0, rule="0 or more seconds")
+    #: WebSocket keep-alive: a connection the client sent nothing on for this long gets an MCP `ping`
+    websocket_ping_interval: float = _knob(20.0, above=0, rule=_SECONDS)
+    #: ... and is closed (4408) when the ping gets no answer within this long
+    websocket_ping_timeout: float = _knob(10.0, above=0, rule=_SECONDS)
     principal: PrincipalHook = default_principal
     #: where each value came from, for error messages: the keyword, or `TRIO_MCP_X='raw'`
     origins: Mapping[str, str] = attrs.field(factory=dict[str, str], eq=False, repr=False)

@@ -45,6 +45,7 @@ from .live_hub import HttpSessionsHub
 from .post import PostHandler
 from .sessions import SessionManager
 from .standalone import StandaloneStreams
+from .websocket import WebSocketEndpoint
 
 log = logging.getLogger("trio_mcp.http")
 
@@ -87,6 +88,17 @@ class McpASGIApp:
             self.store,
             self.dispatcher,
             self.events,
+            self._drain,
+        )
+        self.websocket = WebSocketEndpoint(
+            self.config,
+            self.gate,
+            self._sessions,
+            self.streams,
+            self.store,
+            self.events,
+            self.dispatcher,
+            self.sessions_hub,
             self._drain,
         )
         self._started = False
@@ -219,7 +231,26 @@ class McpASGIApp:
         elif kind == "lifespan":
             await self._run_lifespan(receive, send)
         elif kind == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": "use the HTTP endpoint"})
+            await self._websocket(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._is_endpoint(_route_path(scope)):
+            if "websocket.http.response" in scope.get("extensions", {}):
+                await send(
+                    {
+                        "type": "websocket.http.response.start",
+                        "status": 404,
+                        "headers": [(b"content-type", b"text/plain")],
+                    }
+                )
+                await send({"type": "websocket.http.response.body", "body": b"Not Found"})
+            else:
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        await self.websocket(scope, receive, send, started=self._started)
+
+    def _is_endpoint(self, path: str) -> bool:
+        return path.rstrip("/") == self.config.path.rstrip("/") or path == self.config.path
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = _route_path(scope)
@@ -230,7 +261,7 @@ class McpASGIApp:
         if path == self.config.ready_path:
             await self.health.ready(send)
             return
-        if path.rstrip("/") != self.config.path.rstrip("/") and path != self.config.path:
+        if not self._is_endpoint(path):
             await respond(send, 404, b"Not Found", [(b"content-type", b"text/plain")])
             return
         if not self._started:
