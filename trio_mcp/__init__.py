@@ -3,8 +3,8 @@
 from ._client.elicitation import accept_with_defaults as accept_with_defaults
 from ._client.elicitation import schema_defaults as schema_defaults
 from ._client.errors import TransportError as TransportError
-from ._client.http import connect_client as connect_client
-from ._client.http import open_client as open_client
+from ._client.open import connect_client as connect_client
+from ._client.open import open_client as open_client
 from ._client.session import ClientSession as ClientSession
 from ._client.stdio import open_stdio_client as open_stdio_client
 from ._proto.errors import LocalProtocolError as LocalProtocolError

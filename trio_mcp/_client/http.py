@@ -13,15 +13,13 @@ It recovers by itself (docs/architecture.md §7):
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import attrs
 import httpx
 import trio
 
-from .._proto import types as t
 from .._proto.errors import SESSION_NOT_FOUND, McpError, RemoteProtocolError
 from .._proto.jsonrpc import (
     ErrorResponse,
@@ -37,13 +35,10 @@ from .._proto.jsonrpc import (
 from .._proto.sse import SSEDecoder
 from .connect import FIRST_BACKOFF, MAX_BACKOFF, send_with_retry
 from .errors import TransportError, http_error
+from .options import ClientOptions
 from .reopen import Reopener, SessionReplaced
 from .session import (
     ClientSession,
-    ElicitationCallback,
-    LoggingCallback,
-    NotificationCallback,
-    SamplingCallback,
 )
 
 log = logging.getLogger("trio_mcp.client")
@@ -343,29 +338,8 @@ class HttpTransport:
             log.debug("DELETE failed: %s", exc)
 
 
-@attrs.frozen(kw_only=True)
-class ClientOptions:
-    """The keywords of `open_client` / `connect_client`."""
-
-    sampling_callback: SamplingCallback | None = None
-    elicitation_callback: ElicitationCallback | None = None
-    logging_callback: LoggingCallback | None = None
-    notification_callback: NotificationCallback | None = None
-    roots: list[t.Root] | None = None
-    client_info: t.Implementation | None = None
-    headers: dict[str, str] | None = None
-    request_timeout: float = 60.0
-    listen: bool = False
-    http_client: httpx.AsyncClient | None = None
-    reconnect_timeout: float = 10.0
-    recover: bool = True
-    on_session_replaced: SessionReplaced | None = None
-
-
-async def connect_client(nursery: trio.Nursery, url: str, **options: Any) -> ClientSession:
-    """Connect to a Streamable HTTP MCP server and initialize; the client's tasks run in `nursery`.
-    `await client.aclose()` DELETEs the session and ends them. Keywords: those of `open_client`."""
-    opts = ClientOptions(**options)
+async def connect_http_client(nursery: trio.Nursery, url: str, opts: ClientOptions) -> ClientSession:
+    """`connect_client` for an http(s) URL: Streamable HTTP."""
     http = opts.http_client or httpx.AsyncClient(
         headers=opts.headers, timeout=httpx.Timeout(opts.request_timeout, read=None)
     )
@@ -377,19 +351,7 @@ async def connect_client(nursery: trio.Nursery, url: str, **options: Any) -> Cli
         recover=opts.recover,
         on_session_replaced=opts.on_session_replaced,
     )
-    extra: dict[str, Any] = {} if opts.client_info is None else {"client_info": opts.client_info}
-    client = ClientSession(
-        transport.send,
-        nursery,
-        sampling_callback=opts.sampling_callback,
-        elicitation_callback=opts.elicitation_callback,
-        logging_callback=opts.logging_callback,
-        notification_callback=opts.notification_callback,
-        roots=opts.roots,
-        request_timeout=opts.request_timeout,
-        **extra,
-    )
-    transport.client = client
+    client = transport.client = opts.session(transport.send, nursery)
 
     async def close() -> None:
         try:
@@ -415,64 +377,3 @@ async def connect_client(nursery: trio.Nursery, url: str, **options: Any) -> Cli
         with trio.move_on_after(opts.reconnect_timeout):
             await listening.wait()
     return client
-
-
-@asynccontextmanager
-async def open_client(
-    url: str,
-    *,
-    sampling_callback: SamplingCallback | None = None,
-    elicitation_callback: ElicitationCallback | None = None,
-    logging_callback: LoggingCallback | None = None,
-    notification_callback: NotificationCallback | None = None,
-    roots: list[t.Root] | None = None,
-    client_info: t.Implementation | None = None,
-    headers: dict[str, str] | None = None,
-    request_timeout: float = 60.0,
-    listen: bool = False,
-    http_client: httpx.AsyncClient | None = None,
-    reconnect_timeout: float = 10.0,
-    recover: bool = True,
-    on_session_replaced: SessionReplaced | None = None,
-) -> AsyncGenerator[ClientSession]:
-    """Connect to a Streamable HTTP MCP server, initialize, and DELETE the session on exit.
-
-    `listen=True` also holds the standalone GET stream for server notifications (list_changed, resource
-    updates). Errors reach the caller as one plain exception: `McpError` (the server's JSON-RPC error, with
-    `http_status`) or `TransportError` (the server could not be reached for `reconnect_timeout`, or a
-    stream broke for good). `recover=False` turns off the new session after a 404; `on_session_replaced(old,
-    new)` is told when one is opened.
-    """
-    failure: Exception | None = None
-    async with trio.open_nursery() as nursery:
-        try:
-            client = await connect_client(
-                nursery,
-                url,
-                sampling_callback=sampling_callback,
-                elicitation_callback=elicitation_callback,
-                logging_callback=logging_callback,
-                notification_callback=notification_callback,
-                roots=roots,
-                client_info=client_info,
-                headers=headers,
-                request_timeout=request_timeout,
-                listen=listen,
-                http_client=http_client,
-                reconnect_timeout=reconnect_timeout,
-                recover=recover,
-                on_session_replaced=on_session_replaced,
-            )
-        except Exception as exc:
-            failure = exc
-        else:
-            try:
-                yield client
-            except Exception as exc:
-                # Raised outside the nursery, so the caller gets it as it was, not in an ExceptionGroup.
-                failure = exc
-            finally:
-                await client.aclose()
-        nursery.cancel_scope.cancel()
-    if failure is not None:
-        raise failure

@@ -13,6 +13,7 @@ import logging
 import trio
 
 from .._exceptions import first_leaf
+from .._proto.websocket import SUBPROTOCOL, Close
 from .._runtime.dispatcher import Dispatcher
 from .._stores._base import SessionStore, StoreError, StoreUnavailable
 from .._streams._base import StreamError, StreamManager, StreamUnavailable
@@ -24,7 +25,7 @@ from .gate import Gate
 from .live_hub import HttpSessionsHub
 from .sessions import SessionManager, new_session_id
 from .ws_connection import SHUTTING_DOWN, WsConnection
-from .ws_socket import SUBPROTOCOL, Close, Closing, WebSocket, accept
+from .ws_socket import Closing, WebSocket, accept
 
 log = logging.getLogger("trio_mcp.websocket")
 

@@ -19,6 +19,7 @@ import trio
 from .._proto.errors import REQUEST_TIMEOUT, McpError
 from .._proto.jsonrpc import ErrorResponse, Message, RequestId, Response, encode
 from .._proto.session import RequestReceived
+from .._proto.websocket import Close
 from .._runtime.connection import WRITE_QUEUE, handle_frame
 from .._runtime.dispatcher import Dispatcher
 from .._runtime.state import ServerSession
@@ -31,7 +32,7 @@ from .drain import Drain
 from .live_hub import HttpSessionsHub
 from .live_table import LiveSession, StandaloneStream
 from .sessions import SessionManager
-from .ws_socket import Close, Closing, Frame, WebSocket
+from .ws_socket import Closing, Frame, WebSocket
 
 log = logging.getLogger("trio_mcp.websocket")
 
@@ -69,7 +70,7 @@ class SocketOutbound:
             return
         self._on_slow(
             Closing(
-                Close.POLICY,
+                Close.TRY_AGAIN_LATER,
                 f"the client read nothing for {self._slow_timeout:g} s with {WRITE_QUEUE} messages queued; "
                 "reconnect to resume",
             )
@@ -279,7 +280,10 @@ class WsConnection:
                     await self.outbound.send(payload)
                 if buffer.dropped:
                     self.close(
-                        Closing(Close.POLICY, "the client fell behind on the session's messages; reconnect")
+                        Closing(
+                            Close.TRY_AGAIN_LATER,
+                            "the client fell behind on the session's messages; reconnect",
+                        )
                     )
                 else:  # superseded here, or the stream manager is stopping
                     self.close(Closing(Close.SERVICE_RESTART, SHUTTING_DOWN))

@@ -6,45 +6,17 @@ reaches the client as a bare HTTP 403, so every refusal is sent after accepting.
 
 from __future__ import annotations
 
-from enum import IntEnum
-
 import attrs
 import trio
 
+from .._proto.websocket import SUBPROTOCOL, Close, fit_reason
 from .asgi import Receive, Send
-
-SUBPROTOCOL = "mcp"
-# RFC 6455 §5.5: a control frame's payload is at most 125 bytes, two of them the close code.
-MAX_REASON = 123
-
-
-class Close(IntEnum):
-    NORMAL = 1000
-    PROTOCOL_ERROR = 1002  # no `mcp` subprotocol, an unsupported MCP-Protocol-Version
-    UNSUPPORTED_DATA = 1003  # a binary frame
-    POLICY = 1008  # Host/Origin refused, a client that does not read
-    TOO_BIG = 1009  # a message over max_body_size
-    INTERNAL_ERROR = 1011
-    SERVICE_RESTART = 1012  # this instance is draining or stopping: reconnect (through the load balancer)
-    TRY_AGAIN_LATER = 1013  # not started, the session cap is reached, a backend cannot be reached
-    STATELESS = 4405  # a stateless server has no sessions to hold a WebSocket
-    PING_TIMEOUT = 4408  # the keep-alive ping got no answer
-    SESSION_NOT_FOUND = 4404  # unknown, expired or deleted session (HTTP's 404)
-    SUPERSEDED = 4409  # a newer WebSocket or GET stream took the session's stream
 
 
 @attrs.frozen
 class Closing:
     code: Close
     reason: str
-
-
-def fit_reason(reason: str) -> str:
-    """At most MAX_REASON bytes of UTF-8, cut on a character boundary."""
-    data = reason.encode()
-    if len(data) <= MAX_REASON:
-        return reason
-    return data[: MAX_REASON - 3].decode(errors="ignore") + "..."
 
 
 @attrs.define(eq=False)

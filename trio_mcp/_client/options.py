@@ -1,0 +1,55 @@
+"""The keywords of `open_client` / `connect_client`, whichever transport the URL selects."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+import httpx
+import trio
+
+from .._proto import types as t
+from .._proto.jsonrpc import Message
+from .reopen import SessionReplaced
+from .session import (
+    ClientSession,
+    ElicitationCallback,
+    LoggingCallback,
+    NotificationCallback,
+    SamplingCallback,
+)
+
+
+@attrs.frozen(kw_only=True)
+class ClientOptions:
+    """The keywords of `open_client` / `connect_client`."""
+
+    sampling_callback: SamplingCallback | None = None
+    elicitation_callback: ElicitationCallback | None = None
+    logging_callback: LoggingCallback | None = None
+    notification_callback: NotificationCallback | None = None
+    roots: list[t.Root] | None = None
+    client_info: t.Implementation | None = None
+    headers: dict[str, str] | None = None
+    request_timeout: float = 60.0
+    listen: bool = False
+    http_client: httpx.AsyncClient | None = None
+    reconnect_timeout: float = 10.0
+    recover: bool = True
+    on_session_replaced: SessionReplaced | None = None
+
+    def session(self, send: Callable[[Message], Awaitable[None]], nursery: trio.Nursery) -> ClientSession:
+        """The ClientSession these options describe, sending through `send`."""
+        extra: dict[str, Any] = {} if self.client_info is None else {"client_info": self.client_info}
+        return ClientSession(
+            send,
+            nursery,
+            sampling_callback=self.sampling_callback,
+            elicitation_callback=self.elicitation_callback,
+            logging_callback=self.logging_callback,
+            notification_callback=self.notification_callback,
+            roots=self.roots,
+            request_timeout=self.request_timeout,
+            **extra,
+        )

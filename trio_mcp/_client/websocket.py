@@ -1,0 +1,334 @@
+"""open_client("ws://…/mcp"): the MCP client over a WebSocket (trio-websocket), subprotocol `mcp`, one
+JSON-RPC message per text frame, on the same ClientSession core as the HTTP client (docs/architecture.md §7).
+
+It recovers as the HTTP client does where the rules apply:
+- the first connection is retried with backoff for `reconnect_timeout` while the server cannot be reached;
+- a socket that closes or drops (a drain's 1012, a restart, a network blip, a keep-alive timeout) is opened
+  again with the session's `Mcp-Session-Id`, on whatever instance the URL reaches, and the requests that had
+  no answer yet are sent again (the server cancelled them when the socket dropped);
+- 4404 (the session is gone): one new session, what the application set replayed (log level,
+  subscriptions); the requests in flight fail, since they may have run (as over HTTP);
+- a close that says the client must change something (1002, 1003, 1008, 1009, 4405) and 4409 (another
+  connection took the session) fail every waiting request with a TransportError, for good.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from typing import Any, cast
+
+import trio
+import trio_websocket
+
+from .._proto.errors import INTERNAL_ERROR, McpError, RemoteProtocolError
+from .._proto.jsonrpc import (
+    ErrorResponse,
+    InvalidMessage,
+    Message,
+    Request,
+    RequestId,
+    Response,
+    encode,
+    parse_body,
+)
+from .._proto.websocket import SUBPROTOCOL, Close
+from .connect import FIRST_BACKOFF, MAX_BACKOFF
+from .errors import TransportError
+from .options import ClientOptions
+from .reopen import SessionReplaced
+from .session import ClientSession
+
+log = logging.getLogger("trio_mcp.client")
+
+MAX_MESSAGE = 16 * 1024 * 1024
+# Closes after which the same session is resumed on a new socket.
+RESUME = {
+    Close.NORMAL,
+    1001,  # going away
+    1006,  # abnormal: the connection dropped
+    Close.INTERNAL_ERROR,
+    Close.SERVICE_RESTART,
+    Close.TRY_AGAIN_LATER,
+    Close.PING_TIMEOUT,
+}
+CALL_LOST = "the session ended while {method} ran (the server restarted or expired it); it is not sent again"
+
+
+class WebSocketTransport:
+    """One socket at a time; a reader task in the client's nursery feeds the session and, when the socket
+    ends, opens the next one (or fails what waits)."""
+
+    def __init__(
+        self,
+        url: str,
+        nursery: trio.Nursery,
+        *,
+        headers: dict[str, str] | None = None,
+        reconnect_timeout: float = 10.0,
+        recover: bool = True,
+        on_session_replaced: SessionReplaced | None = None,
+    ) -> None:
+        self.url = url
+        self.nursery = nursery
+        self.headers = dict(headers or {})
+        self.reconnect_timeout = reconnect_timeout
+        self.recover = recover
+        self.on_session_replaced = on_session_replaced
+        self.session_id: str | None = None
+        self.client: ClientSession | None = None
+        self.closed = False
+        self._socket: trio_websocket.WebSocketConnection | None = None
+        self._ready = trio.Event()  # set while a socket is open
+        self._failure: TransportError | None = None  # set once the transport is broken for good
+        # Requests sent and not yet answered, as sent: a new socket of the same session sends them again.
+        self._unanswered: dict[RequestId, tuple[str, str]] = {}
+        self._raw_ids = itertools.count(1)
+        self._reader_scope = trio.CancelScope()
+
+    def session(self) -> ClientSession:
+        assert self.client is not None, "the transport has no ClientSession yet"
+        return self.client
+
+    # -- connecting --
+
+    async def _connect(self, session_id: str | None) -> trio_websocket.WebSocketConnection:
+        """A socket to the server, retried with backoff for `reconnect_timeout` while it cannot be reached."""
+        headers = [(k.lower().encode(), v.encode()) for k, v in self.headers.items()]
+        if session_id is not None:
+            headers.append((b"mcp-session-id", session_id.encode()))
+        deadline = trio.current_time() + self.reconnect_timeout
+        backoff = FIRST_BACKOFF
+        while True:
+            try:
+                return await trio_websocket.connect_websocket_url(
+                    self.nursery,
+                    self.url,
+                    subprotocols=[SUBPROTOCOL],
+                    extra_headers=headers,
+                    max_message_size=MAX_MESSAGE,
+                )
+            except (OSError, trio_websocket.HandshakeError) as exc:
+                rejected = isinstance(exc, trio_websocket.ConnectionRejected)
+                if rejected and exc.status_code not in (502, 503, 504):  # pyright: ignore[reportAttributeAccessIssue]
+                    raise TransportError(f"the server refused the WebSocket at {self.url}: {exc}") from exc
+                if trio.current_time() + backoff > deadline:
+                    raise TransportError(
+                        f"cannot reach the MCP server at {self.url}: {exc or type(exc).__name__} "
+                        f"(retried for {self.reconnect_timeout:g} s)"
+                    ) from exc
+                log.debug("cannot reach %s (%s); retrying in %.1f s", self.url, exc, backoff)
+                await trio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    async def start(self) -> None:
+        """The first socket (a new session: initialize follows), and the reader."""
+        socket = await self._connect(None)
+        self._opened(socket)
+        self.nursery.start_soon(self._read_all)
+
+    def _opened(self, socket: trio_websocket.WebSocketConnection) -> None:
+        self._socket = socket
+        sid = dict(socket.handshake_headers).get(b"mcp-session-id")
+        if sid is not None:
+            self.session_id = sid.decode()
+        self._ready.set()
+
+    # -- sending --
+
+    async def send(self, message: Message) -> None:
+        data = encode(message).decode()
+        if isinstance(message, Request):
+            self._unanswered[message.id] = (message.method, data)
+        while True:
+            if self._failure is not None:
+                raise self._failure
+            if self.closed:
+                raise TransportError("the client is closed")
+            await self._ready.wait()
+            socket = self._socket
+            assert socket is not None
+            try:
+                await socket.send_message(data)
+                return
+            except trio_websocket.ConnectionClosed:
+                if isinstance(message, Request):
+                    return  # the reader sends it again on the next socket
+                self._wait_for_next(socket)
+
+    def _wait_for_next(self, socket: trio_websocket.WebSocketConnection) -> None:
+        if self._socket is socket and self._ready.is_set():
+            self._ready = trio.Event()
+
+    # -- reading, and what follows the end of each socket --
+
+    async def _read_all(self) -> None:
+        with self._reader_scope:
+            try:
+                while True:
+                    socket = self._socket
+                    assert socket is not None
+                    closed = await self._read(socket)
+                    if self.closed:
+                        return
+                    self._wait_for_next(socket)
+                    await self._after(closed)
+            except TransportError as exc:
+                self._fail(exc)
+            except McpError as exc:
+                self._fail(TransportError(f"could not open a new session: {exc.message}"))
+
+    async def _read(self, socket: trio_websocket.WebSocketConnection) -> trio_websocket.CloseReason | None:
+        while True:
+            try:
+                text = await socket.get_message()
+            except trio_websocket.ConnectionClosed as exc:
+                return exc.reason
+            if isinstance(text, bytes):
+                log.warning("ignored a binary frame from %s", self.url)
+                continue
+            await self._deliver(text)
+
+    async def _deliver(self, text: str) -> None:
+        try:
+            parsed = parse_body(text)
+        except RemoteProtocolError as exc:
+            log.warning("ignored a frame from %s that is not JSON-RPC: %s", self.url, exc)
+            return
+        for message in parsed.messages:
+            if isinstance(message, InvalidMessage):
+                continue
+            if isinstance(message, Response | ErrorResponse) and message.id is not None:
+                self._unanswered.pop(message.id, None)
+            await self.session().deliver(message)
+
+    async def _after(self, closed: trio_websocket.CloseReason | None) -> None:
+        """The socket ended: resume the session on a new one, open a new session, or give up."""
+        code = 1006 if closed is None else closed.code
+        why = "1006 (the connection dropped)" if closed is None else f"{code} {closed.reason or closed.name}"
+        if code == Close.SESSION_NOT_FOUND and self.recover and self.session_id is not None:
+            await self._new_session(why)
+            return
+        if code not in RESUME or self.session_id is None:
+            raise TransportError(f"the server closed the WebSocket: {why}")
+        log.info("the WebSocket to %s closed (%s): resuming session %s", self.url, why, self.session_id)
+        if code == Close.TRY_AGAIN_LATER:
+            await trio.sleep(FIRST_BACKOFF)
+        socket = await self._connect(self.session_id)
+        self._opened(socket)
+        await self._send_again(socket)
+
+    async def _send_again(self, socket: trio_websocket.WebSocketConnection) -> None:
+        """The requests the old socket left unanswered (the server cancelled them when it dropped)."""
+        protocol = self.session().protocol
+        for request_id, (_, data) in list(self._unanswered.items()):
+            if not protocol.expects_response(request_id):
+                self._unanswered.pop(request_id, None)  # given up meanwhile (a timeout)
+                continue
+            try:
+                await socket.send_message(data)
+            except trio_websocket.ConnectionClosed:
+                return  # the reader sees the close and goes on from there
+
+    async def _new_session(self, why: str) -> None:
+        """4404: a new session on a new socket, set up as the old one was; what was in flight may have
+        run, so it fails instead of being sent again (as over HTTP)."""
+        old = self.session_id
+        assert old is not None
+        session = self.session()
+        for request_id, (method, _) in list(self._unanswered.items()):
+            session.peer.fail(request_id, McpError(INTERNAL_ERROR, CALL_LOST.format(method=method)))
+        self._unanswered.clear()
+        socket = await self._connect(None)
+        self._socket = socket
+        sid = dict(socket.handshake_headers).get(b"mcp-session-id")
+        new = sid.decode() if sid is not None else None
+        params = session.protocol.converter.unstructure(session.initialize_params())
+        await self._raw_request(socket, "initialize", params)
+        await socket.send_message(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        for method, replayed in session.replay():
+            try:
+                await self._raw_request(socket, method, replayed)
+            except McpError as exc:
+                log.warning("could not set %s again in the new session: %s", method, exc.message)
+        self._opened(socket)
+        log.info("session %s is gone on the server (%s): continuing in new session %s", old, why, new)
+        if self.on_session_replaced is not None and new is not None:
+            outcome = self.on_session_replaced(old, new)
+            if outcome is not None:
+                await outcome
+
+    async def _raw_request(
+        self, socket: trio_websocket.WebSocketConnection, method: str, params: Any
+    ) -> None:
+        """One request answered here, not through the ClientSession (its requests in flight keep their ids)."""
+        request_id = f"trio-mcp-recover-{next(self._raw_ids)}"
+        await socket.send_message(
+            json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+        )
+        while True:
+            try:
+                text = await socket.get_message()
+            except trio_websocket.ConnectionClosed as exc:
+                raise TransportError(
+                    f"the server closed the WebSocket while opening a session: {exc.reason}"
+                ) from exc
+            if isinstance(text, bytes):
+                continue
+            try:
+                message: object = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(message, dict) and cast(dict[str, Any], message).get("id") == request_id:
+                error = cast(dict[str, Any], message).get("error")
+                if isinstance(error, dict):
+                    fields = cast(dict[str, Any], error)
+                    raise McpError(int(fields.get("code", INTERNAL_ERROR)), str(fields.get("message")))
+                return
+            await self._deliver(text)  # a notification on the way
+
+    def _fail(self, exc: TransportError) -> None:
+        """Broken for good: every waiting request and every later send gets `exc`."""
+        self._failure = exc
+        self._ready.set()  # senders waiting for a socket wake up and raise
+        self.session().peer.fail_all(exc)
+        log.warning("the MCP client over %s stopped: %s", self.url, exc)
+
+    # -- closing --
+
+    async def aclose(self) -> None:
+        """Close the socket (L§Shutdown: the transport's end ends the session's connection); the session's
+        record stays until its idle timeout, so `Mcp-Session-Id` could resume it."""
+        if self.closed:
+            return
+        self.closed = True
+        self._reader_scope.cancel()
+        if self._socket is not None:
+            await self._socket.aclose()
+
+
+async def connect_websocket_client(nursery: trio.Nursery, url: str, opts: ClientOptions) -> ClientSession:
+    """`connect_client` for a ws(s) URL."""
+    transport = WebSocketTransport(
+        url,
+        nursery,
+        headers=opts.headers,
+        reconnect_timeout=opts.reconnect_timeout,
+        recover=opts.recover,
+        on_session_replaced=opts.on_session_replaced,
+    )
+    client = transport.client = opts.session(transport.send, nursery)
+
+    async def close() -> None:
+        with trio.CancelScope(shield=True), trio.move_on_after(5):
+            await transport.aclose()
+
+    client.closer = close
+    try:
+        await transport.start()
+        await client.initialize()
+    except BaseException:
+        await close()
+        raise
+    return client
