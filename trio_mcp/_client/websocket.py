@@ -17,11 +17,15 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import ssl
+import urllib.parse
 from typing import Any, cast
 
+import attrs
 import trio
 import trio_websocket
 
+from .._exceptions import first_leaf
 from .._proto.errors import INTERNAL_ERROR, McpError, RemoteProtocolError
 from .._proto.jsonrpc import (
     ErrorResponse,
@@ -56,6 +60,14 @@ RESUME = {
 CALL_LOST = "the session ended while {method} ran (the server restarted or expired it); it is not sent again"
 
 
+@attrs.define
+class _Unanswered:
+    method: str
+    data: str
+    #: went out on a socket (which may have dropped since); False: its sender still waits for one
+    sent: bool = False
+
+
 class WebSocketTransport:
     """One socket at a time; a reader task in the client's nursery feeds the session and, when the socket
     ends, opens the next one (or fails what waits)."""
@@ -82,8 +94,8 @@ class WebSocketTransport:
         self._socket: trio_websocket.WebSocketConnection | None = None
         self._ready = trio.Event()  # set while a socket is open
         self._failure: TransportError | None = None  # set once the transport is broken for good
-        # Requests sent and not yet answered, as sent: a new socket of the same session sends them again.
-        self._unanswered: dict[RequestId, tuple[str, str]] = {}
+        # Requests not answered yet: a new socket of the same session sends again those the old one sent.
+        self._unanswered: dict[RequestId, _Unanswered] = {}
         self._raw_ids = itertools.count(1)
         self._reader_scope = trio.CancelScope()
 
@@ -102,13 +114,10 @@ class WebSocketTransport:
         backoff = FIRST_BACKOFF
         while True:
             try:
-                return await trio_websocket.connect_websocket_url(
-                    self.nursery,
-                    self.url,
-                    subprotocols=[SUBPROTOCOL],
-                    extra_headers=headers,
-                    max_message_size=MAX_MESSAGE,
+                socket: trio_websocket.WebSocketConnection = await self.nursery.start(
+                    self._hold_socket, headers
                 )
+                return socket
             except (OSError, trio_websocket.HandshakeError) as exc:
                 rejected = isinstance(exc, trio_websocket.ConnectionRejected)
                 if rejected and exc.status_code not in (502, 503, 504):  # pyright: ignore[reportAttributeAccessIssue]
@@ -121,6 +130,49 @@ class WebSocketTransport:
                 log.debug("cannot reach %s (%s); retrying in %.1f s", self.url, exc, backoff)
                 await trio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
+
+    async def _hold_socket(
+        self,
+        headers: list[tuple[bytes, bytes]],
+        task_status: trio.TaskStatus[trio_websocket.WebSocketConnection] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """One socket's life: its TCP stream and trio-websocket's reader task, in a nursery of their own (a
+        refused handshake raises in that reader: it reaches `_connect`, never the application's nursery).
+        Returns once the socket closed, its stream closed with it."""
+        parts = urllib.parse.urlsplit(self.url)
+        host = parts.hostname or "localhost"
+        secure = parts.scheme == "wss"
+        port = parts.port or (443 if secure else 80)
+        resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if secure:
+            stream: (
+                trio.SocketStream | trio.SSLStream[trio.SocketStream]
+            ) = await trio.open_ssl_over_tcp_stream(
+                host, port, ssl_context=ssl.create_default_context(), https_compatible=True
+            )
+        else:
+            stream = await trio.open_tcp_stream(host, port)
+        started = False
+        async with stream:
+            try:
+                async with trio.open_nursery() as reader:
+                    socket = await trio_websocket.wrap_client_stream(
+                        reader,
+                        stream,
+                        host if parts.port is None else f"{host}:{port}",
+                        resource,
+                        subprotocols=[SUBPROTOCOL],
+                        extra_headers=headers,
+                        max_message_size=MAX_MESSAGE,
+                    )
+                    task_status.started(socket)
+                    started = True
+            except Exception as exc:
+                leaf = first_leaf(exc)
+                if not started and isinstance(leaf, Exception):
+                    raise leaf from None  # to `_connect`: a refused handshake, a broken connection
+                # Once open, the socket's end is what its reader (`_read`) sees: nothing to raise here.
+                log.debug("the WebSocket to %s ended: %r", self.url, leaf)
 
     async def start(self) -> None:
         """The first socket (a new session: initialize follows), and the reader."""
@@ -138,9 +190,11 @@ class WebSocketTransport:
     # -- sending --
 
     async def send(self, message: Message) -> None:
+        """Send on the open socket; while there is none (the reader is opening the next), wait for it."""
         data = encode(message).decode()
+        unanswered = None
         if isinstance(message, Request):
-            self._unanswered[message.id] = (message.method, data)
+            unanswered = self._unanswered[message.id] = _Unanswered(message.method, data)
         while True:
             if self._failure is not None:
                 raise self._failure
@@ -151,11 +205,12 @@ class WebSocketTransport:
             assert socket is not None
             try:
                 await socket.send_message(data)
-                return
             except trio_websocket.ConnectionClosed:
-                if isinstance(message, Request):
-                    return  # the reader sends it again on the next socket
                 self._wait_for_next(socket)
+                continue
+            if unanswered is not None:
+                unanswered.sent = True
+            return
 
     def _wait_for_next(self, socket: trio_websocket.WebSocketConnection) -> None:
         if self._socket is socket and self._ready.is_set():
@@ -216,18 +271,21 @@ class WebSocketTransport:
         if code == Close.TRY_AGAIN_LATER:
             await trio.sleep(FIRST_BACKOFF)
         socket = await self._connect(self.session_id)
+        self._socket = socket
+        await self._send_again(socket)  # before any waiting sender: each request goes out once
         self._opened(socket)
-        await self._send_again(socket)
 
     async def _send_again(self, socket: trio_websocket.WebSocketConnection) -> None:
         """The requests the old socket left unanswered (the server cancelled them when it dropped)."""
         protocol = self.session().protocol
-        for request_id, (_, data) in list(self._unanswered.items()):
+        for request_id, unanswered in list(self._unanswered.items()):
             if not protocol.expects_response(request_id):
                 self._unanswered.pop(request_id, None)  # given up meanwhile (a timeout)
                 continue
+            if not unanswered.sent:
+                continue  # its sender waits for this socket and sends it itself
             try:
-                await socket.send_message(data)
+                await socket.send_message(unanswered.data)
             except trio_websocket.ConnectionClosed:
                 return  # the reader sees the close and goes on from there
 
@@ -237,9 +295,12 @@ class WebSocketTransport:
         old = self.session_id
         assert old is not None
         session = self.session()
-        for request_id, (method, _) in list(self._unanswered.items()):
-            session.peer.fail(request_id, McpError(INTERNAL_ERROR, CALL_LOST.format(method=method)))
-        self._unanswered.clear()
+        for request_id, unanswered in list(self._unanswered.items()):
+            if unanswered.sent:
+                del self._unanswered[request_id]
+                session.peer.fail(
+                    request_id, McpError(INTERNAL_ERROR, CALL_LOST.format(method=unanswered.method))
+                )
         socket = await self._connect(None)
         self._socket = socket
         sid = dict(socket.handshake_headers).get(b"mcp-session-id")
