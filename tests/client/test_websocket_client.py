@@ -153,7 +153,9 @@ async def test_a_drain_moves_the_session_to_another_instance_after_the_call_in_f
     switch = await TcpSwitch(a.port).start(nursery)
     replaced: list[str] = []
     with trio.fail_after(WAIT):
-        async with open_client(switch.url, on_session_replaced=lambda old, new: replaced.append(new)) as client:
+        async with open_client(
+            switch.url, on_session_replaced=lambda old, new: replaced.append(new)
+        ) as client:
             sid = live_session_id(a.app)
             result: list[Any] = []
 
@@ -204,9 +206,11 @@ async def test_a_restarted_server_gives_one_new_session_with_the_log_level_repla
             # The socket dropped; its resume gets 4404; the client opens one new session and goes on.
             assert text_of(await client.call_tool("test_simple_text"))
             ((was, new),) = replaced
-            assert was == old and new != old
+            assert was == old
+            assert new != old
             record = await second._sessions.record(new)  # pyright: ignore[reportPrivateUsage]
-            assert record is not None and record.log_level == "debug"
+            assert record is not None
+            assert record.log_level == "debug"
 
 
 async def test_a_close_that_asks_for_a_change_fails_at_once_with_a_transport_error(

@@ -352,6 +352,7 @@ async def connect_http_client(nursery: trio.Nursery, url: str, opts: ClientOptio
         on_session_replaced=opts.on_session_replaced,
     )
     client = transport.client = opts.session(transport.send, nursery)
+    client.session_id_source = lambda: transport.session_id
 
     async def close() -> None:
         try:

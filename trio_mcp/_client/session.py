@@ -86,6 +86,14 @@ class ClientSession:
     subscriptions: set[str] = attrs.field(factory=set[str], init=False)
     #: set by the transport: what `aclose()` does (DELETE the session, end the transport's tasks)
     closer: Callable[[], Awaitable[None]] | None = attrs.field(default=None, init=False)
+    #: set by the transport: where `session_id` comes from
+    session_id_source: Callable[[], str | None] | None = attrs.field(default=None, init=False)
+
+    @property
+    def session_id(self) -> str | None:
+        """The server's `Mcp-Session-Id` for this session right now (it changes when the client had to open
+        a new one); None over stdio and for a stateless server."""
+        return None if self.session_id_source is None else self.session_id_source()
 
     def __attrs_post_init__(self) -> None:
         self.protocol = ProtocolSession(Role.CLIENT)

@@ -380,6 +380,7 @@ async def connect_websocket_client(nursery: trio.Nursery, url: str, opts: Client
         on_session_replaced=opts.on_session_replaced,
     )
     client = transport.client = opts.session(transport.send, nursery)
+    client.session_id_source = lambda: transport.session_id
 
     async def close() -> None:
         with trio.CancelScope(shield=True), trio.move_on_after(5):
