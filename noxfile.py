@@ -132,6 +132,14 @@ def conformance(session: nox.Session) -> None:
         )
 
 
+@nox.session(python=PYTHON)
+def interop(session: nox.Session) -> None:
+    """The official Python SDK 1.x WebSocket client (`mcp[ws]<2`, in this session's own venv: the test suite
+    pins the SDK 2.x) against `trio-mcp serve examples.everything:app` (scripts/ws_interop.py, ~1 min)."""
+    session.install("-e", ".", "mcp[ws]<2")
+    session.run("python", "scripts/ws_interop.py", *session.posargs)
+
+
 CLIENT_SCENARIOS = ("initialize", "tools_call", "elicitation-sep1034-client-defaults", "sse-retry")
 
 

@@ -119,7 +119,7 @@ class Drain:
         notice = self.notice if notice is None else notice
         started = trio.current_time()
         log.info(
-            "draining: readiness is 503, %d SSE stream(s) end with retry:, %d request(s) in flight get up to %gs",
+            "draining: readiness is 503, %d stream(s) end (SSE with retry:, WebSocket with 1012), %d request(s) in flight get up to %gs",
             len(self._streams),
             len(self._work),
             timeout,
