@@ -58,8 +58,8 @@ async def interop(url: str) -> None:
 
     progress: list[float] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append(value)
+    async def on_progress(reached: float, total: float | None, message: str | None) -> None:
+        progress.append(reached)
 
     async def elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
         return types.ElicitResult(
@@ -67,39 +67,41 @@ async def interop(url: str) -> None:
         )
 
     with anyio.fail_after(TIMEOUT):
-        async with websocket_client(url) as (read, write):
-            async with ClientSession(read, write, elicitation_callback=elicit) as session:
-                init = await session.initialize()
-                check(init.serverInfo.name == "trio-mcp-everything", f"initialize: {init.serverInfo.name}")
-                check(init.capabilities.tools is not None, "initialize: the server offers tools")
-                await session.send_ping()
-                check(True, "ping answered")
-                tools = await session.list_tools()
-                names = {tool.name for tool in tools.tools}
-                check({"test_simple_text", "test_elicitation"} <= names, f"tools/list: {len(names)} tools")
-                result = await session.call_tool("test_simple_text", {})
-                text = result.content[0]
-                check(
-                    isinstance(text, types.TextContent)
-                    and text.text == "This is a simple text response for testing.",
-                    "tools/call test_simple_text",
-                )
-                failed = await session.call_tool("test_error_handling", {})
-                check(failed.isError is True, "tools/call test_error_handling: an isError result")
-                await session.call_tool("test_tool_with_progress", {}, progress_callback=on_progress)
-                check(len(progress) >= 2, f"progress notifications over the socket: {progress}")
-                elicited = await session.call_tool("test_elicitation", {"message": "who are you?"})
-                answer = elicited.content[0]
-                check(
-                    isinstance(answer, types.TextContent) and "sdk-user" in answer.text,
-                    "elicitation/create answered by the SDK client",
-                )
-                resources = await session.list_resources()
-                check(len(resources.resources) > 0, f"resources/list: {len(resources.resources)}")
-                read_result = await session.read_resource(resources.resources[0].uri)
-                check(len(read_result.contents) > 0, f"resources/read {resources.resources[0].uri}")
-                prompt = await session.get_prompt("test_simple_prompt")
-                check(len(prompt.messages) > 0, "prompts/get test_simple_prompt")
+        async with (
+            websocket_client(url) as (read, write),
+            ClientSession(read, write, elicitation_callback=elicit) as session,
+        ):
+            init = await session.initialize()
+            check(init.serverInfo.name == "trio-mcp-everything", f"initialize: {init.serverInfo.name}")
+            check(init.capabilities.tools is not None, "initialize: the server offers tools")
+            await session.send_ping()
+            check(True, "ping answered")
+            tools = await session.list_tools()
+            names = {tool.name for tool in tools.tools}
+            check({"test_simple_text", "test_elicitation"} <= names, f"tools/list: {len(names)} tools")
+            result = await session.call_tool("test_simple_text", {})
+            text = result.content[0]
+            check(
+                isinstance(text, types.TextContent)
+                and text.text == "This is a simple text response for testing.",
+                "tools/call test_simple_text",
+            )
+            failed = await session.call_tool("test_error_handling", {})
+            check(failed.isError is True, "tools/call test_error_handling: an isError result")
+            await session.call_tool("test_tool_with_progress", {}, progress_callback=on_progress)
+            check(len(progress) >= 2, f"progress notifications over the socket: {progress}")
+            elicited = await session.call_tool("test_elicitation", {"message": "who are you?"})
+            answer = elicited.content[0]
+            check(
+                isinstance(answer, types.TextContent) and "sdk-user" in answer.text,
+                "elicitation/create answered by the SDK client",
+            )
+            resources = await session.list_resources()
+            check(len(resources.resources) > 0, f"resources/list: {len(resources.resources)}")
+            read_result = await session.read_resource(resources.resources[0].uri)
+            check(len(read_result.contents) > 0, f"resources/read {resources.resources[0].uri}")
+            prompt = await session.get_prompt("test_simple_prompt")
+            check(len(prompt.messages) > 0, "prompts/get test_simple_prompt")
 
 
 def main() -> None:
