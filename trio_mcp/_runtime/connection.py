@@ -1,4 +1,5 @@
-"""Serve one session over a single bidirectional message stream (in-memory pair, stdio, WebSocket)."""
+"""Serve one session over a single bidirectional message stream (in-memory pair, stdio); `handle_frame`, the
+shared intake of one frame, serves the WebSocket too (docs/architecture.md §8)."""
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ Two sides (docs/architecture.md §3):
   registers one (the connection hub below for stream transports in this process; the HTTP app's hub publishes
   a control event that reaches every instance).
 * A `LocalHub` holds one transport's sessions on this instance. The HTTP app's control fan-out hands each
-  control event, from whichever instance it came, to every local hub the app serves: its HTTP sessions today,
-  its WebSocket sessions next.
+  control event, from whichever instance it came, to every local hub the app serves: its sessions with a stream
+  held here (a GET stream or a WebSocket).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class LocalHub(Protocol):
 
 @attrs.define(eq=False)
 class ConnectionHub:
-    """Sessions of stream transports (memory pair, stdio, WebSocket) living in this process: both a
+    """Sessions of in-process stream transports (memory pair, stdio) living in this process: both a
     NotificationHub for the Server and a LocalHub for a fan-out."""
 
     _sessions: dict[ServerSession, ChannelOutbound] = attrs.field(

@@ -1,4 +1,5 @@
-"""The HTTP sessions this instance serves, as a LocalHub: control events reach them on their GET streams.
+"""The app's sessions this instance serves, as a LocalHub: control events reach them on the stream held here
+(a GET stream, or a WebSocket: docs/architecture.md §8).
 
 A session whose GET stream just ended here (the client went away, not the session) stays known for a while
 (`RECENT_STREAM_TTL`): what a fan-out has for it meanwhile is parked in the event store, so the GET that
@@ -30,8 +31,8 @@ MAX_RECENT_STREAMS = 10_000
 
 
 class HttpSessionsHub:
-    """Notifications for the live HTTP sessions here go onto the GET stream this instance holds for them;
-    those for a session whose GET stream ended here lately are parked for its resumption."""
+    """Notifications for the live sessions here go onto the stream this instance holds for them (GET or
+    WebSocket); those for a session whose stream ended here lately are parked for its resumption."""
 
     def __init__(
         self, sessions: SessionManager, streams: StreamManager, store: SessionStore, events: EventStore | None
