@@ -17,6 +17,7 @@ import trio
 from _rawhttp import Target, start_app
 from _redis_server import free_port
 from _tcp_proxy import TcpSwitch
+from _ws import open_ws
 
 from examples.cluster import server
 from trio_mcp import McpError, TransportError, accept_with_defaults, open_client
@@ -248,3 +249,53 @@ async def test_an_error_the_server_answers_is_an_mcp_error_and_the_socket_stays_
             with pytest.raises(McpError, match="nope"):
                 await client.get_prompt("nope")
             assert text_of(await client.call_tool("test_simple_text"))
+
+
+async def test_a_socket_that_never_initializes_is_closed_after_the_pending_timeout(
+    nursery: trio.Nursery,
+) -> None:
+    import trio_websocket
+
+    target = await start_app(nursery, server.asgi_app(pending_timeout=0.5))
+    with trio.fail_after(WAIT):
+        async with open_ws(ws_url(target)) as ws:
+            with pytest.raises(trio_websocket.ConnectionClosed) as closed:
+                await ws.get_message()
+    reason = closed.value.reason
+    assert reason is not None
+    assert reason.code == 4408
+    assert "initialize" in (reason.reason or "")
+
+
+async def test_the_session_cap_holds_over_websockets_and_a_bad_initialize_takes_no_place(
+    nursery: trio.Nursery,
+) -> None:
+    import json
+
+    import trio_websocket
+
+    target = await start_app(nursery, server.asgi_app(max_sessions=1))
+    with trio.fail_after(WAIT):
+        async with open_ws(ws_url(target)) as ws:
+            # Invalid params: refused before anything is reserved; the socket stays open for a good one.
+            await ws.send_message(
+                json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}})
+            )
+            reply = json.loads(await ws.get_message())
+            assert reply["error"]["code"] == -32602
+            async with open_client(ws_url(target)) as client:  # takes the one place
+                assert text_of(await client.call_tool("test_simple_text"))
+                good = {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "1"},
+                }
+                await ws.send_message(
+                    json.dumps({"jsonrpc": "2.0", "id": 2, "method": "initialize", "params": good})
+                )
+                with pytest.raises(trio_websocket.ConnectionClosed) as closed:
+                    await ws.get_message()
+                reason = closed.value.reason
+                assert reason is not None
+                assert reason.code == 1013
+                assert "maximum of 1 sessions" in (reason.reason or "")

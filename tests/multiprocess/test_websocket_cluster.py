@@ -18,6 +18,7 @@ import trio_websocket
 from _instances import Instance, bounded, run_cluster
 from _rawhttp import JSON, body_message, post_headers, rpc
 from _redis_server import RedisServer
+from _ws import open_ws
 
 from trio_mcp import open_client
 from trio_mcp import types as t
@@ -103,7 +104,7 @@ async def test_a_notification_triggered_over_http_on_a_reaches_the_websocket_on_
     cluster: list[Instance],
 ) -> None:
     a, b, _ = cluster
-    async with trio_websocket.open_websocket_url(ws_url(b), subprotocols=["mcp"]) as ws:
+    async with open_ws(ws_url(b)) as ws:
         socket = Socket(ws)
         await socket.initialize()
         await http_tool(a, socket.session_id, "trigger_tools_list_changed")
@@ -116,7 +117,7 @@ async def test_an_elicitation_by_a_tool_on_a_is_answered_over_the_websocket_on_b
     cluster: list[Instance],
 ) -> None:
     a, b, _ = cluster
-    async with trio_websocket.open_websocket_url(ws_url(b), subprotocols=["mcp"]) as ws:
+    async with open_ws(ws_url(b)) as ws:
         socket = Socket(ws)
         await socket.initialize({"elicitation": {}})
         result: list[dict[str, Any]] = []
@@ -146,7 +147,7 @@ async def test_a_session_resumes_on_another_instance_and_gets_what_was_announced
     cluster: list[Instance],
 ) -> None:
     a, b, c = cluster
-    async with trio_websocket.open_websocket_url(ws_url(b), subprotocols=["mcp"]) as ws:
+    async with open_ws(ws_url(b)) as ws:
         socket = Socket(ws)
         await socket.initialize()
         session_id = socket.session_id
@@ -155,9 +156,7 @@ async def test_a_session_resumes_on_another_instance_and_gets_what_was_announced
     await http_tool(a, session_id, "trigger_tools_list_changed")
     await trio.sleep(0.3)
     headers = [(b"mcp-session-id", session_id.encode())]
-    async with trio_websocket.open_websocket_url(
-        ws_url(c), subprotocols=["mcp"], extra_headers=headers
-    ) as ws:
+    async with open_ws(ws_url(c), headers=headers) as ws:
         socket = Socket(ws)
         await socket.until(lambda m: m.get("method") == TOOLS_CHANGED)
         # The session goes on without a new initialize.

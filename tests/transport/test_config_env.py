@@ -53,6 +53,8 @@ ENV: dict[str, tuple[str, str, Any]] = {
     "sse_poll_interval": ("TRIO_MCP_SSE_POLL_INTERVAL", "30", 30.0),
     "drain_timeout": ("TRIO_MCP_DRAIN_TIMEOUT", "12", 12.0),
     "drain_notice": ("TRIO_MCP_DRAIN_NOTICE", "0", 0.0),
+    "websocket_ping_interval": ("TRIO_MCP_WEBSOCKET_PING_INTERVAL", "45", 45.0),
+    "websocket_ping_timeout": ("TRIO_MCP_WEBSOCKET_PING_TIMEOUT", "2.5", 2.5),
 }
 
 # An explicit value for each knob, different from both the default and ENV's value.
@@ -86,6 +88,8 @@ EXPLICIT: dict[str, Any] = {
     "sse_poll_interval": 5.0,
     "drain_timeout": 3.0,
     "drain_notice": 1.5,
+    "websocket_ping_interval": 7.0,
+    "websocket_ping_timeout": 3.0,
 }
 
 KNOBS = [f.name for f in attrs.fields(HttpConfig) if f.name not in ("principal", "origins")]

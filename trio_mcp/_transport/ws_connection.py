@@ -154,6 +154,8 @@ class WsConnection:
                         if live is not None:
                             await self._hold_stream(live, resumed=True)
                         tasks.start_soon(self._keepalive, session)
+                        if live is None:
+                            tasks.start_soon(self._initialize_within, self.config.pending_timeout)
                         await self._read(session)
                         tasks.cancel_scope.cancel()
                     await self._send_channel.aclose()
@@ -217,12 +219,22 @@ class WsConnection:
             return
         self._working += 1
         try:
-            if event.method == "initialize" and self._stream is None and not await self._admit(session):
+            admitting = event.method == "initialize" and self._stream is None
+            if admitting and not await self._admit(session):
                 return
+            reply = None
             with self.drain.work():
                 reply = await self.dispatcher.handle_request(session, event, self.outbound, scope=scope)
                 if reply is not None:
                     await self.outbound.send(reply)
+            if admitting and isinstance(reply, ErrorResponse):
+                # As over HTTP, a refused initialize leaves no session behind: its place under the cap goes
+                # back, and the socket (whose session it was to be) closes once the error went out.
+                assert session.session_id is not None
+                await self.store.delete(session.session_id)
+                self._finish_reading(
+                    Closing(Close.PROTOCOL_ERROR, f"initialize failed: {reply.error.message}")
+                )
         finally:
             session.in_flight.pop(event.id, None)
             self._working -= 1
@@ -310,6 +322,13 @@ class WsConnection:
                     )
                     return
                 # Any answer, an error too, shows the client is there.
+
+    async def _initialize_within(self, seconds: float) -> None:
+        """A fresh socket has no record yet: one that never initializes must not hold a connection forever
+        (the twin of a pending record's `pending_timeout`)."""
+        await trio.sleep(seconds)
+        if self._stream is None:
+            self.close(Closing(Close.PING_TIMEOUT, f"no initialize within {seconds:g} s (pending_timeout)"))
 
     # -- the writer: the one task that sends --
 
