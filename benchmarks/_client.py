@@ -1,7 +1,10 @@
-"""A small keep-alive HTTP/1.1 client (trio + h11) for the parts of the benchmark wrk cannot do.
+"""A small keep-alive HTTP/1.1 client (trio + h11) and WebSocket client (trio + wsproto) for the parts of the
+benchmark wrk cannot do.
 
-Used to open sessions, hold 1,000 GET streams open, and drive N sequential calls while Redis commands are
-counted. It is never the load generator of a throughput cell (wrk is).
+Used to open sessions, hold 1,000 GET streams open, drive N sequential calls while Redis commands are counted,
+and (from `_roundtrips.py`, a process of its own) the WebSocket-vs-HTTP round-trip cell, where both transports
+go through this same sans-IO style client so its costs cancel out. wrk stays the load generator of the HTTP
+throughput cells.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from typing import Any
 
 import h11
 import trio
+import wsproto
+import wsproto.events as ws_events
+from wsproto.connection import ConnectionState
 
 PROTOCOL_VERSION = "2025-11-25"
 ACCEPT_BOTH = "application/json, text/event-stream"
@@ -167,3 +173,120 @@ async def open_get_stream(port: int, session_id: str, path: str = "/mcp") -> Con
         await conn.aclose()
         raise RuntimeError(f"GET stream for {session_id} answered {status}")
     return conn
+
+
+# --------------------------------------------------------------------------- WebSocket (the same MCP endpoint)
+
+WS_SUBPROTOCOL = "mcp"
+
+
+class WsClosed(RuntimeError):
+    """The server closed the socket (or the connection ended)."""
+
+
+class WsConnection:
+    """One WebSocket on the MCP endpoint, subprotocol `mcp`, one JSON-RPC message per text frame.
+
+    wsproto on a trio socket, no reader task: `receive()` parses what the socket has when it is asked, as
+    `Connection` does with h11, so the two transports cost the client about the same."""
+
+    def __init__(self, stream: trio.SocketStream, ws: wsproto.WSConnection) -> None:
+        self.stream = stream
+        self.ws = ws
+        self._ready: list[str] = []
+        self._partial: list[str] = []
+
+    @classmethod
+    async def open(cls, port: int, path: str = "/mcp", host: str = "127.0.0.1") -> WsConnection:
+        stream = await trio.open_tcp_stream(host, port)
+        try:
+            ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+            request = ws_events.Request(host=f"{host}:{port}", target=path, subprotocols=[WS_SUBPROTOCOL])
+            await stream.send_all(ws.send(request))
+            while True:
+                for event in ws.events():
+                    if isinstance(event, ws_events.AcceptConnection):
+                        if event.subprotocol != WS_SUBPROTOCOL:
+                            raise RuntimeError(f"the server accepted subprotocol {event.subprotocol!r}")
+                        return cls(stream, ws)
+                    if isinstance(event, ws_events.RejectConnection):
+                        raise RuntimeError(f"the WebSocket upgrade was refused: {event.status_code}")
+                data = await stream.receive_some(65536)
+                if not data:
+                    raise WsClosed("the server closed the connection during the handshake")
+                ws.receive_data(data)
+        except BaseException:
+            await trio.aclose_forcefully(stream)
+            raise
+
+    async def send(self, text: str) -> None:
+        await self.stream.send_all(self.ws.send(ws_events.Message(data=text)))
+
+    async def receive(self) -> str:
+        """The next text message."""
+        while not self._ready:
+            reply = b""
+            for event in self.ws.events():
+                if isinstance(event, ws_events.TextMessage):
+                    self._partial.append(event.data)
+                    if event.message_finished:
+                        self._ready.append("".join(self._partial))
+                        self._partial.clear()
+                elif isinstance(event, ws_events.Ping):
+                    reply += self.ws.send(event.response())
+                elif isinstance(event, ws_events.CloseConnection):
+                    raise WsClosed(f"the server closed the socket: {event.code} {event.reason}")
+                elif isinstance(event, ws_events.BytesMessage):
+                    raise RuntimeError("the server sent a binary frame")
+            if reply:
+                await self.stream.send_all(reply)
+            if self._ready:
+                break
+            data = await self.stream.receive_some(65536)
+            if not data:
+                raise WsClosed("the server closed the connection")
+            self.ws.receive_data(data)
+        return self._ready.pop(0)
+
+    async def request(self, message: bytes, id: int) -> dict[str, Any]:
+        """Send one JSON-RPC request and return its response; a request the server sends meanwhile (its
+        keep-alive ping) is answered, a notification is skipped."""
+        await self.send(message.decode())
+        while True:
+            reply = json.loads(await self.receive())
+            if "method" not in reply:
+                if reply.get("id") != id:
+                    raise RuntimeError(f"a response to {reply.get('id')!r} while waiting for {id}")
+                return reply
+            if "id" in reply:
+                await self.send(json.dumps({"jsonrpc": "2.0", "id": reply["id"], "result": {}}))
+
+    async def aclose(self) -> None:
+        with trio.move_on_after(2) as scope:
+            scope.shield = True
+            try:
+                if self.ws.state is ConnectionState.OPEN:
+                    await self.stream.send_all(self.ws.send(ws_events.CloseConnection(code=1000)))
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                pass
+        await trio.aclose_forcefully(self.stream)
+
+
+async def ws_open_session(port: int, path: str = "/mcp") -> WsConnection:
+    """A fresh socket with an initialized session: initialize, then notifications/initialized."""
+    conn = await WsConnection.open(port, path)
+    try:
+        reply = await conn.request(INITIALIZE, 0)
+        if "result" not in reply:
+            raise RuntimeError(f"initialize over WebSocket failed: {str(reply)[:300]}")
+        await conn.send(INITIALIZED.decode())
+    except BaseException:
+        await trio.aclose_forcefully(conn.stream)
+        raise
+    return conn
+
+
+async def ws_call_add(conn: WsConnection, id: int) -> None:
+    reply = await conn.request(add_call(id), id)
+    if "result" not in reply:
+        raise RuntimeError(f"tools/call over WebSocket failed: {str(reply)[:300]}")

@@ -6,7 +6,9 @@ one-round smoke run, `-- --profile` adds a py-spy profile of the trio_mcp hot pa
 Every server runs in its own `hypercorn --worker-class trio` process on 127.0.0.1 (a free port); wrk with
 `lua/mcp.lua` loads it. The cells of one round run back to back, and each cell is compared with the bare app of
 the same round; the table shows medians over the rounds. Servers, wrk and Redis share the machine's cores, so
-the absolute numbers move with the machine: read the ratios. Targets are shown, never asserted.
+the absolute numbers move with the machine: read the ratios. Targets are shown, never asserted. The WebSocket-vs-HTTP round-trip cell is the
+one wrk does not drive: a Python client process (`_roundtrips.py`) makes the same tools/call over both transports
+of the trio_mcp servers, so its costs cancel out in the ws ÷ http ratio.
 """
 
 from __future__ import annotations
@@ -477,6 +479,181 @@ def redis_calls_per_request(
     return out
 
 
+# --------------------------------------------------------------------------- WebSocket vs HTTP round trips
+
+ROUNDTRIPS = HERE / "_roundtrips.py"  # the client process of the cell
+WS_TRANSPORTS = ("ws", "http")
+CLIENT_SATURATED = 0.90  # a client process busier than this share of a core is (one of) the bottleneck(s)
+MAX_LINE = 64 * 1024 * 1024  # a client's result line (its latencies) is far smaller
+
+
+@dataclass
+class RoundTripResult:
+    """One transport's cell: sequential tools/call round trips over C connections for the cell's duration."""
+
+    calls: int
+    seconds: float
+    calls_per_s: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us_per_call: float  # the server worker's utime+stime over the timed phase, per call
+    server_core_share: float  # the server worker's CPU seconds per second of the timed phase
+    client_cpu_us_per_call: float  # all client processes together
+    client_core_share: float  # the busiest client process's CPU seconds per second
+    clients: int
+
+
+def percentile(ordered: list[int], q: float) -> float:
+    """Nearest-rank percentile of a sorted list."""
+    if not ordered:
+        return float("nan")
+    return float(ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))])
+
+
+class _Lines:
+    """JSON lines from a client process's stdout."""
+
+    def __init__(self, stream: Any, name: str, stderr: Path) -> None:
+        self.stream = stream
+        self.name = name
+        self.stderr = stderr
+        self.buffer = bytearray()
+
+    async def next(self, want: str) -> dict[str, Any]:
+        while (end := self.buffer.find(b"\n")) < 0:
+            if len(self.buffer) > MAX_LINE:
+                raise RuntimeError(f"{self.name}: a line of over {MAX_LINE} bytes")
+            chunk = await self.stream.receive_some(1 << 20)
+            if not chunk:
+                tail = self.stderr.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+                raise RuntimeError(f"{self.name} ended early: {tail[0]}")
+            self.buffer += chunk
+        line = bytes(self.buffer[:end])
+        del self.buffer[: end + 1]
+        data = json.loads(line)
+        if "error" in data:
+            raise RuntimeError(f"{self.name}: {data['error']}")
+        if want not in data:
+            raise RuntimeError(f"{self.name}: expected {want!r}, got {line[:200]!r}")
+        return data
+
+
+def roundtrip_cell(
+    server: ServerProcess,
+    transport: str,
+    seconds: float,
+    connections: int,
+    clients: int,
+    warmup: float,
+    logdir: Path,
+) -> RoundTripResult:
+    """`connections` sessions (split over `clients` processes of `_roundtrips.py`) doing sequential tools/call
+    round trips over `transport` ("ws": one WebSocket each; "http": one keep-alive connection each, POSTs with
+    SSE answers) for `seconds`; the server's CPU is read around the timed phase only."""
+    shares = [connections // clients + (1 if i < connections % clients else 0) for i in range(clients)]
+    shares = [s for s in shares if s > 0]
+    stderr_path = logdir / f"roundtrips-{server.spec.key.replace('/', '-')}-{transport}.log"
+
+    async def main() -> RoundTripResult:
+        procs: list[Any] = []
+        try:
+            with stderr_path.open("ab") as stderr:
+                for share in shares:
+                    argv = [sys.executable, str(ROUNDTRIPS), "--port", str(server.port), "--transport",
+                            transport, "--connections", str(share), "--seconds", f"{seconds:g}", "--warmup",
+                            f"{warmup:g}"]  # fmt: skip
+                    procs.append(
+                        await trio.lowlevel.open_process(
+                            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, cwd=ROOT
+                        )
+                    )
+            lines = [
+                _Lines(p.stdout, f"the {transport} client {i + 1}", stderr_path) for i, p in enumerate(procs)
+            ]
+            with trio.fail_after(90 + warmup):
+                for reader in lines:
+                    await reader.next("ready")
+            cpu_before = cpu_seconds(server.worker_pid)
+            for p in procs:
+                await p.stdin.send_all(b"go\n")
+            with trio.fail_after(seconds + 60):
+                results = [await reader.next("calls") for reader in lines]
+            cpu = cpu_seconds(server.worker_pid) - cpu_before
+            for p in procs:
+                await p.stdin.send_all(b"close\n")
+            with trio.fail_after(30):
+                for p in procs:
+                    await p.wait()
+        finally:
+            with trio.CancelScope(shield=True):
+                for p in procs:
+                    if p.returncode is None:
+                        p.kill()
+                        await p.wait()
+        calls = sum(int(r["calls"]) for r in results)
+        if not calls:
+            raise RuntimeError(f"the {transport} clients made no call")
+        wall = max(float(r["seconds"]) for r in results)
+        latencies = sorted(x for r in results for x in r["latencies_us"])
+        return RoundTripResult(
+            calls=calls,
+            seconds=wall,
+            calls_per_s=sum(int(r["calls"]) / float(r["seconds"]) for r in results),
+            p50_ms=percentile(latencies, 0.50) / 1000,
+            p99_ms=percentile(latencies, 0.99) / 1000,
+            cpu_us_per_call=cpu / calls * 1e6,
+            server_core_share=cpu / wall,
+            client_cpu_us_per_call=sum(float(r["cpu_s"]) for r in results) / calls * 1e6,
+            client_core_share=max(float(r["cpu_s"]) / float(r["seconds"]) for r in results),
+            clients=len(results),
+        )
+
+    return trio.run(main)
+
+
+def summarize_roundtrips(
+    per_round: dict[str, list[RoundTripResult | None]], errors: dict[str, str]
+) -> dict[str, Any]:
+    """Medians over rounds per transport, and ws ÷ http per round (both cells of a round back to back)."""
+    entry: dict[str, Any] = {}
+    for transport in WS_TRANSPORTS:
+        cells = [c for c in per_round.get(transport, []) if c is not None]
+        if not cells:
+            entry[transport] = {"error": errors.get(transport, "not measured")}
+            continue
+        entry[transport] = {
+            name: median([getattr(c, name) for c in cells])
+            for name in (
+                "calls_per_s",
+                "p50_ms",
+                "p99_ms",
+                "cpu_us_per_call",
+                "server_core_share",
+                "client_cpu_us_per_call",
+                "client_core_share",
+            )
+        }
+        entry[transport]["calls"] = sum(c.calls for c in cells)
+        entry[transport]["rounds"] = [c.__dict__ if c is not None else None for c in per_round[transport]]
+        if transport in errors:
+            entry[transport]["error"] = errors[transport]
+    pairs = [
+        (w, h) for w, h in zip(per_round.get("ws", []), per_round.get("http", []), strict=False) if w and h
+    ]
+    if pairs:
+        entry["ws_over_http"] = {
+            "calls_per_s": median([w.calls_per_s / h.calls_per_s for w, h in pairs if h.calls_per_s]),
+            "cpu_us_per_call": median(
+                [w.cpu_us_per_call / h.cpu_us_per_call for w, h in pairs if h.cpu_us_per_call]
+            ),
+            "p50_ms": median([w.p50_ms / h.p50_ms for w, h in pairs if h.p50_ms]),
+            "p99_ms": median([w.p99_ms / h.p99_ms for w, h in pairs if h.p99_ms]),
+        }
+    if errors:
+        entry["error"] = "; ".join(f"{t}: {msg}" for t, msg in errors.items())
+    return entry
+
+
 # --------------------------------------------------------------------------- --baseline DIR
 
 BASELINE_PREFIX = "baseline/"  # "baseline/memory", "baseline/redis": trio_mcp imported from DIR
@@ -607,6 +784,9 @@ class Config:
     threads: int = 2
     connections: int = 8
     churn_connections: int = 8
+    ws_connections: int = 8  # the WebSocket-vs-HTTP round-trip cell: sessions, one connection each
+    ws_clients: int = 1  # client processes they are split over
+    ws_warmup: float = 0.5  # seconds of round trips per cell before the timed phase
 
 
 SCENARIOS = ("stateless", "sse", "churn")
@@ -919,6 +1099,72 @@ class Bench:
             return None
         return redis_calls_per_request(server, redis, self.cfg.calls_for_redis, kinds)
 
+    # -- WebSocket vs HTTP round trips (the same Python client on both)
+
+    def websocket(self) -> dict[str, Any]:
+        """Per current trio_mcp server that runs: `cfg.ws_connections` sessions doing sequential tools/call round
+        trips over WebSocket, then over HTTP (SSE answers), each round (the order swapping every other round)."""
+        cfg = self.cfg
+        out: dict[str, Any] = {
+            "connections": cfg.ws_connections,
+            "clients": cfg.ws_clients,
+            "seconds": cfg.seconds,
+            "rounds": cfg.rounds,
+            "servers": {},
+        }
+        if self.args.no_websocket:
+            out["skipped"] = "skipped (--no-websocket)"
+            return out
+        keys = [k for k in TRIO_MCP_KEYS if k in self.servers]
+        cells: dict[str, dict[str, list[RoundTripResult | None]]] = {
+            k: {t: [] for t in WS_TRANSPORTS} for k in keys
+        }
+        errors: dict[str, dict[str, str]] = {k: {} for k in keys}
+        for r in range(cfg.rounds):
+            log(
+                f"websocket round {r + 1}/{cfg.rounds}: {cfg.ws_connections} connections, {cfg.ws_clients} client process(es)"
+            )
+            for key in keys:
+                for transport in WS_TRANSPORTS if r % 2 == 0 else WS_TRANSPORTS[::-1]:
+                    server = self.servers.get(key)
+                    result: RoundTripResult | None = None
+                    if server is not None and transport not in errors[key]:
+                        try:
+                            result = roundtrip_cell(
+                                server, transport, cfg.seconds, cfg.ws_connections, cfg.ws_clients,
+                                cfg.ws_warmup, self.logdir,
+                            )  # fmt: skip
+                        except Exception as exc:
+                            errors[key][transport] = self._roundtrip_failed(key, transport, exc)
+                    elif server is None and transport not in errors[key]:
+                        errors[key][transport] = "the server died earlier"
+                    cells[key][transport].append(result)
+                    if result is not None:
+                        log(
+                            f"  {key:<23} {transport:<5} {result.calls_per_s:8.0f} calls/s  p50 {result.p50_ms:6.2f} ms"
+                            f"  p99 {result.p99_ms:6.2f} ms  {result.cpu_us_per_call:6.0f} µs server CPU/call"
+                            f"  client {result.client_cpu_us_per_call:4.0f} µs/call, {result.client_core_share:.0%} of a core"
+                        )
+        for key in keys:
+            out["servers"][key] = summarize_roundtrips(cells[key], errors[key])
+        return out
+
+    def _roundtrip_failed(self, server_key: str, transport: str, exc: Exception) -> str:
+        while (
+            isinstance(exc, BaseExceptionGroup)
+            and exc.exceptions
+            and isinstance(exc.exceptions[0], Exception)
+        ):
+            exc = exc.exceptions[0]
+        reason = f"{transport} round-trip cell failed: {type(exc).__name__}: {exc}".splitlines()[0]
+        log(f"  {server_key}: {reason}")
+        server = self.servers.get(server_key)
+        if server is not None and not server.alive():
+            log(server.tail(15))
+            self.servers.pop(server_key)
+            reason += " (the server died; log above)"
+        return reason
+
     def close(self) -> None:
         self.stop_all()
         for redis in (self.redis, self.noevents_redis, self.baseline_redis):
@@ -1083,6 +1329,41 @@ def event_store_comparison(
     )
 
 
+def websocket_notes(websocket: dict[str, Any] | None) -> list[str]:
+    """How the round-trip cell ran, and whether its client was a bottleneck."""
+    if not websocket or websocket.get("skipped"):
+        return []
+    notes = [
+        f"WebSocket vs HTTP round trips: {websocket['connections']} connections (one initialized session each) in "
+        f"{websocket['clients']} Python client process(es) (benchmarks/_roundtrips.py: trio + wsproto for ws, "
+        "trio + h11 for http, the same client), sequential tools/call add round trips, ws and http back to back "
+        "on the same server (the order swapping every other round), medians over rounds; CPU µs/call is the "
+        "server worker's; ws ÷ http above 1 in calls/s and below 1 in CPU µs/call favour the WebSocket"
+    ]
+    busy: list[str] = []
+    costs: list[str] = []
+    for key, entry in websocket.get("servers", {}).items():
+        for transport in WS_TRANSPORTS:
+            t = entry.get(transport) or {}
+            if "client_core_share" not in t:
+                continue
+            costs.append(
+                f"{store_of(key)} {transport} {t['client_cpu_us_per_call']:.0f} µs/call "
+                f"({t['client_core_share']:.0%} of a core; server {t['server_core_share']:.0%})"
+            )
+            if t["client_core_share"] >= CLIENT_SATURATED:
+                busy.append(f"{store_of(key)} {transport}")
+    if costs:
+        notes.append("round-trip client CPU (busiest process): " + "; ".join(costs))
+    if busy:
+        notes.append(
+            f"the round-trip client saturated a core ({', '.join(busy)}): those calls/s and latencies are "
+            "client-bound too; the server CPU µs/call (and its ws ÷ http ratio) does not depend on the client "
+            "(more client processes: --ws-clients 2, which then share the cores with the server)"
+        )
+    return notes
+
+
 def fmt(value: float | None, spec: str = ".0f", suffix: str = "") -> str:
     if value is None or value != value:  # NaN
         return "n/a"
@@ -1103,6 +1384,7 @@ def table(
     redis: dict[str, Any] | None,
     baseline_redis: dict[str, Any] | None = None,
     noevents_redis: dict[str, Any] | None = None,
+    websocket: dict[str, Any] | None = None,
 ) -> str:
     out = [
         "| scenario | server (store) | worker | req/s | x bare | CPU µs/req | x bare (CPU) | target | status |",
@@ -1187,6 +1469,37 @@ def table(
                 f"| {names[mode]} | {label(key, events)} | {worker(key, mode)} | {rps} | "
                 f"{fmt(row['ratio_to_bare'], '.2f')} | "
                 f"{fmt(row['cpu_us'])} | {fmt(row['cpu_ratio_to_bare'], '.2f')} | {target} | {status} |"
+            )
+    ws = websocket or {}
+    conns = ws.get("connections", bench.cfg.ws_connections)
+    ws_names = {
+        "ws": f"tools/call round trips, WebSocket ({conns} connections, Python client)",
+        "http": f"tools/call round trips, HTTP session + SSE ({conns} connections, same client)",
+    }
+    for key in TRIO_MCP_KEYS:
+        entry = (ws.get("servers") or {}).get(key) or {}
+        ratio = entry.get("ws_over_http")
+        for transport in WS_TRANSPORTS:
+            lab = label(key, events=transport == "http")
+            t = entry.get(transport) or {}
+            if "calls_per_s" not in t:
+                reason = t.get("error") or ws.get("skipped") or na_reason(key, "sse") or "not measured"
+                out.append(f"| {ws_names[transport]} | {lab} | n/a | n/a | | n/a | | | n/a: {reason} |")
+                continue
+            rate = f"{fmt(t['calls_per_s'])} calls/s (p50 {t['p50_ms']:.2f} ms, p99 {t['p99_ms']:.2f} ms)"
+            status: list[str] = []
+            if transport == "ws" and ratio:
+                status.append(
+                    f"ws ÷ http: {fmt(ratio['calls_per_s'], '.2f')}x calls/s, "
+                    f"{fmt(ratio['cpu_us_per_call'], '.2f')}x CPU µs/call, {fmt(ratio['p50_ms'], '.2f')}x p50"
+                )
+            if t["client_core_share"] >= CLIENT_SATURATED:
+                status.append(f"client-bound (client at {t['client_core_share']:.0%} of a core)")
+            if "error" in t:
+                status.append(f"some rounds failed: {t['error']}")
+            out.append(
+                f"| {ws_names[transport]} | {lab} | {worker(key, 'sse')} | {rate} | | "
+                f"{fmt(t['cpu_us_per_call'])} | | | {'; '.join(status)} |"
             )
     for server_key, name in (*((k, k) for k in bench.trio_mcp_keys()), ("sdk/stateful", "sdk")):
         m = memory.get(server_key)
@@ -1448,6 +1761,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also py-spy the trio_mcp hot path")
     parser.add_argument("--no-redis", action="store_true", help="leave out the Redis rows")
     parser.add_argument(
+        "--no-websocket", action="store_true", help="leave out the WebSocket-vs-HTTP round-trip cell"
+    )
+    parser.add_argument(
+        "--ws-connections",
+        type=int,
+        default=8,
+        help="connections (one session each) of the WebSocket-vs-HTTP round-trip cell (default 8)",
+    )
+    parser.add_argument(
+        "--ws-clients",
+        type=int,
+        default=1,
+        help="client processes the round-trip cell's connections are split over (default 1)",
+    )
+    parser.add_argument(
         "--no-side", action="store_true", help="leave out bench_converter.py / bench_streams.py"
     )
     parser.add_argument(
@@ -1456,6 +1784,8 @@ def main(argv: list[str] | None = None) -> int:
         help="also run every trio_mcp cell with trio_mcp imported from DIR, a checkout of another revision",
     )
     args = parser.parse_args(argv)
+    if args.ws_connections < 1 or not 1 <= args.ws_clients <= args.ws_connections:
+        parser.error("--ws-connections must be >= 1 and --ws-clients between 1 and --ws-connections")
     if shutil.which("wrk") is None:
         print(
             "wrk is not installed: run `nox -s bench` (it installs it) or `apt-get install -y wrk`",
@@ -1480,6 +1810,9 @@ def main(argv: list[str] | None = None) -> int:
         warmup=1.0,
         sessions=args.sessions or (200 if args.quick else 1000),
         calls_for_redis=100 if args.quick else 500,
+        ws_connections=args.ws_connections,
+        ws_clients=args.ws_clients,
+        ws_warmup=0.25 if args.quick else 0.5,
     )
     started = time.monotonic()
     RESULTS.mkdir(exist_ok=True)
@@ -1504,13 +1837,14 @@ def main(argv: list[str] | None = None) -> int:
         redis = bench.redis_round_trips()
         baseline_redis = bench.redis_round_trips("baseline/redis") if baseline is not None else None
         noevents_redis = bench.redis_round_trips(noevents_key("trio_mcp/redis"), kinds=(True,))
+        websocket = bench.websocket()
         prof = profile(bench, max(cfg.seconds, 8.0)) if args.profile else None
         bench.stop_all()
         log(f"memory cells: {cfg.sessions} sessions each")
         memory = bench.memory()
 
     rows = summarize(bench)
-    text = table(bench, rows, memory, redis, baseline_redis, noevents_redis)
+    text = table(bench, rows, memory, redis, baseline_redis, noevents_redis, websocket)
     elapsed = time.monotonic() - started
     header = (
         f"trio_mcp benchmark {stamp}: {cfg.rounds} round(s) x {cfg.seconds:g} s cells, medians; wrk "
@@ -1532,6 +1866,7 @@ def main(argv: list[str] | None = None) -> int:
         "CPU µs/req is the server worker process's utime+stime delta over the cell divided by its requests",
     ]
     notes.append(event_store_comparison(rows, redis, noevents_redis))
+    notes += websocket_notes(websocket)
     if baseline is not None:
         notes += [
             f"baseline rows: trio_mcp imported from {baseline.trio_mcp_file} (checked in the server's environment), "
@@ -1563,6 +1898,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory": memory,
         "redis_commands": redis,
         "redis_commands_event_store_off": noevents_redis,
+        "websocket": websocket,
         "side_benchmarks": side,
         "profile": prof,
         "table": text,
