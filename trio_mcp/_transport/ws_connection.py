@@ -194,8 +194,9 @@ class WsConnection:
                     await self.outbound.send(reply)
                 if initialize is not None:
                     await run_request(initialize, self.dispatcher.register_request(session, initialize))
-            # The client went away (or the drain ended the connection with nothing in flight): T§WebSocket
-            # has no resumption of a request, so what still runs is cancelled; the client sends it again.
+            # The client went away (or the drain ended the connection with nothing in flight): a request does
+            # not outlive its socket (docs/architecture.md §8), so what still runs is cancelled; the client
+            # sends it again on its next socket.
             handlers.cancel_scope.cancel()
 
     def _check(self, frame: Frame) -> str | Closing:
