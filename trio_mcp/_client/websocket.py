@@ -60,6 +60,14 @@ RESUME = {
 CALL_LOST = "the session ended while {method} ran (the server restarted or expired it); it is not sent again"
 
 
+class _Closed(Exception):
+    """The server closed a socket before answering a request of the transport's own."""
+
+    def __init__(self, reason: trio_websocket.CloseReason | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @attrs.define
 class _Unanswered:
     method: str
@@ -231,6 +239,8 @@ class WebSocketTransport:
                     await self._after(closed)
             except TransportError as exc:
                 self._fail(exc)
+            except _Closed as exc:
+                self._fail(TransportError(f"the server closed the WebSocket while opening a session: {exc}"))
             except McpError as exc:
                 self._fail(TransportError(f"could not open a new session: {exc.message}"))
 
@@ -259,21 +269,41 @@ class WebSocketTransport:
             await self.session().deliver(message)
 
     async def _after(self, closed: trio_websocket.CloseReason | None) -> None:
-        """The socket ended: resume the session on a new one, open a new session, or give up."""
-        code = 1006 if closed is None else closed.code
-        why = "1006 (the connection dropped)" if closed is None else f"{code} {closed.reason or closed.name}"
-        if code == Close.SESSION_NOT_FOUND and self.recover and self.session_id is not None:
-            await self._new_session(why)
+        """The socket ended: resume the session on a new one, open a new session, or give up. A resumed
+        socket counts as open once a ping on it was answered: a server that does not know the session closes
+        it with 4404 first, and nothing of ours went out on it meanwhile."""
+        deadline = trio.current_time() + self.reconnect_timeout
+        backoff = FIRST_BACKOFF
+        while True:
+            code = 1006 if closed is None else closed.code
+            why = (
+                "1006 (the connection dropped)"
+                if closed is None
+                else f"{code} {closed.reason or closed.name}"
+            )
+            if code == Close.SESSION_NOT_FOUND and self.recover and self.session_id is not None:
+                await self._new_session(why)
+                return
+            if code not in RESUME or self.session_id is None:
+                raise TransportError(f"the server closed the WebSocket: {why}")
+            if trio.current_time() > deadline:
+                raise TransportError(
+                    f"could not resume the session at {self.url} for {self.reconnect_timeout:g} s: {why}"
+                )
+            log.info("the WebSocket to %s closed (%s): resuming session %s", self.url, why, self.session_id)
+            if code in (Close.TRY_AGAIN_LATER, Close.SERVICE_RESTART):
+                await trio.sleep(backoff)  # the instance is busy or going: the next one may be too
+                backoff = min(backoff * 2, MAX_BACKOFF)
+            socket = await self._connect(self.session_id)
+            try:
+                await self._raw_request(socket, "ping", None)
+            except _Closed as refused:
+                closed = refused.reason
+                continue
+            self._socket = socket
+            await self._send_again(socket)  # before any waiting sender: each request goes out once
+            self._opened(socket)
             return
-        if code not in RESUME or self.session_id is None:
-            raise TransportError(f"the server closed the WebSocket: {why}")
-        log.info("the WebSocket to %s closed (%s): resuming session %s", self.url, why, self.session_id)
-        if code == Close.TRY_AGAIN_LATER:
-            await trio.sleep(FIRST_BACKOFF)
-        socket = await self._connect(self.session_id)
-        self._socket = socket
-        await self._send_again(socket)  # before any waiting sender: each request goes out once
-        self._opened(socket)
 
     async def _send_again(self, socket: trio_websocket.WebSocketConnection) -> None:
         """The requests the old socket left unanswered (the server cancelled them when it dropped)."""
@@ -332,9 +362,7 @@ class WebSocketTransport:
             try:
                 text = await socket.get_message()
             except trio_websocket.ConnectionClosed as exc:
-                raise TransportError(
-                    f"the server closed the WebSocket while opening a session: {exc.reason}"
-                ) from exc
+                raise _Closed(exc.reason) from None
             if isinstance(text, bytes):
                 continue
             try:

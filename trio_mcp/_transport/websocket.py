@@ -69,14 +69,30 @@ class WebSocketEndpoint:
         headers = None if session_id is None else [(b"mcp-session-id", session_id.encode("ascii"))]
         await accept(send, subprotocols, headers)
         socket = WebSocket(receive, send)
-        closing = Closing(Close.SERVICE_RESTART, SHUTTING_DOWN)  # if the server cancels us
-        try:
-            closing = refusal or await self._serve(scope, socket, h, session_id)
-        except Exception as exc:
-            closing = _failure(exc)
-        finally:
+        if refusal is not None:
             with trio.CancelScope(shield=True), trio.move_on_after(1):
-                await socket.close(closing)
+                await socket.close(refusal)
+            return
+        connection = WsConnection(
+            socket,
+            config=self.config,
+            sessions=self.sessions,
+            streams=self.streams,
+            store=self.store,
+            events=self.events,
+            dispatcher=self.dispatcher,
+            hub=self.hub,
+            drain=self.drain,
+        )
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(connection.write)
+            closing = Closing(Close.SERVICE_RESTART, SHUTTING_DOWN)  # if the server cancels us
+            try:
+                closing = await self._serve(scope, connection, h, session_id)
+            except Exception as exc:
+                closing = _failure(exc)
+            finally:
+                connection.end(closing)
 
     def _refusal(self, h: RequestHeaders, subprotocols: list[str], started: bool) -> Closing | None:
         if not started:
@@ -101,19 +117,8 @@ class WebSocketEndpoint:
         return None
 
     async def _serve(
-        self, scope: Scope, socket: WebSocket, h: RequestHeaders, session_id: str | None
+        self, scope: Scope, connection: WsConnection, h: RequestHeaders, session_id: str | None
     ) -> Closing:
-        connection = WsConnection(
-            socket,
-            config=self.config,
-            sessions=self.sessions,
-            streams=self.streams,
-            store=self.store,
-            events=self.events,
-            dispatcher=self.dispatcher,
-            hub=self.hub,
-            drain=self.drain,
-        )
         principal = self.config.principal(scope)
         if h.session_id is None:
             assert session_id is not None

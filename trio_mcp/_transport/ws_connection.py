@@ -115,6 +115,7 @@ class WsConnection:
         self._stream: StandaloneStream | None = None
         send_channel, self._queue = trio.open_memory_channel[Message | bytes](WRITE_QUEUE)
         self._send_channel = send_channel
+        self._final = Closing(Close.SERVICE_RESTART, SHUTTING_DOWN)  # the close frame, unless `end` says
         self.outbound = SocketOutbound(send_channel, config.slow_stream_timeout, self.close)
 
     # -- how it ends --
@@ -144,22 +145,19 @@ class WsConnection:
 
     async def run(self, session: ServerSession, live: LiveSession | None) -> Closing:
         """Serve `session` (`live`: resumed, its live copy held by the caller; None: a fresh connection whose
-        first request must be initialize) until the client or the server ends it."""
+        first request must be initialize) until the client or the server ends it; returns how it ends. The
+        writer (`write`) runs beside it, outside: a client that stops reading holds no session (§8)."""
         async with self._stack:
             with self._scope, self.drain.stream(self._on_drain):
-                async with trio.open_nursery() as outer:
-                    outer.start_soon(self._write)
-                    async with trio.open_nursery() as tasks:
-                        self._tasks = tasks
-                        if live is not None:
-                            await self._hold_stream(live, resumed=True)
-                        tasks.start_soon(self._keepalive, session)
-                        if live is None:
-                            tasks.start_soon(self._initialize_within, self.config.pending_timeout)
-                        await self._read(session)
-                        tasks.cancel_scope.cancel()
-                    await self._send_channel.aclose()
-                    outer.cancel_scope.deadline = trio.current_time() + 1  # the writer flushes, bounded
+                async with trio.open_nursery() as tasks:
+                    self._tasks = tasks
+                    if live is not None:
+                        await self._hold_stream(live, resumed=True)
+                    tasks.start_soon(self._keepalive, session)
+                    if live is None:
+                        tasks.start_soon(self._initialize_within, self.config.pending_timeout)
+                    await self._read(session)
+                    tasks.cancel_scope.cancel()
         return self._ending()
 
     def _ending(self) -> Closing:
@@ -333,11 +331,24 @@ class WsConnection:
 
     # -- the writer: the one task that sends --
 
-    async def _write(self) -> None:
-        async with self._queue:
-            async for message in self._queue:
-                data = message if isinstance(message, bytes) else encode(message)
-                await self.socket.send_text(data.decode())
+    async def write(self) -> None:
+        """Send what is queued until `end`, then the close frame. Runs beside `run`, in the endpoint's
+        nursery: hypercorn writes in a shielded scope with no timeout, so a send to a client that stopped
+        reading cannot be cancelled; only this task (the queue and the TCP connection, both bounded) waits for
+        it, until the client reads or the kernel gives up (`trio_mcp.serve(send_timeout=)`)."""
+        try:
+            async with self._queue:
+                async for message in self._queue:
+                    data = message if isinstance(message, bytes) else encode(message)
+                    await self.socket.send_text(data.decode())
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(1):
+                await self.socket.close(self._final)
+
+    def end(self, closing: Closing) -> None:
+        """No more messages: the writer sends what is queued, then closes the socket with `closing`."""
+        self._final = closing
+        self._send_channel.close()
 
     # -- Router: what is not for this connection --
 
