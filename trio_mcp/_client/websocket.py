@@ -38,7 +38,7 @@ from .._proto.jsonrpc import (
     parse_body,
 )
 from .._proto.websocket import SUBPROTOCOL, Close
-from .connect import FIRST_BACKOFF, MAX_BACKOFF
+from .connect import FIRST_BACKOFF, MAX_BACKOFF, retry_unreached
 from .errors import TransportError
 from .options import ClientOptions
 from .reopen import SessionReplaced
@@ -118,26 +118,18 @@ class WebSocketTransport:
         headers = [(k.lower().encode(), v.encode()) for k, v in self.headers.items()]
         if session_id is not None:
             headers.append((b"mcp-session-id", session_id.encode()))
-        deadline = trio.current_time() + self.reconnect_timeout
-        backoff = FIRST_BACKOFF
-        while True:
+
+        async def attempt() -> trio_websocket.WebSocketConnection:
             try:
-                socket: trio_websocket.WebSocketConnection = await self.nursery.start(
-                    self._hold_socket, headers
-                )
-                return socket
-            except (OSError, trio_websocket.HandshakeError) as exc:
-                rejected = isinstance(exc, trio_websocket.ConnectionRejected)
-                if rejected and exc.status_code not in (502, 503, 504):  # pyright: ignore[reportAttributeAccessIssue]
-                    raise TransportError(f"the server refused the WebSocket at {self.url}: {exc}") from exc
-                if trio.current_time() + backoff > deadline:
-                    raise TransportError(
-                        f"cannot reach the MCP server at {self.url}: {exc or type(exc).__name__} "
-                        f"(retried for {self.reconnect_timeout:g} s)"
-                    ) from exc
-                log.debug("cannot reach %s (%s); retrying in %.1f s", self.url, exc, backoff)
-                await trio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                return await self.nursery.start(self._hold_socket, headers)
+            except trio_websocket.ConnectionRejected as exc:
+                if exc.status_code in (502, 503, 504):  # a proxy in front has no instance right now
+                    raise
+                raise TransportError(f"the server refused the WebSocket at {self.url}: {exc}") from exc
+
+        return await retry_unreached(
+            attempt, (OSError, trio_websocket.HandshakeError), self.reconnect_timeout, self.url
+        )
 
     async def _hold_socket(
         self,

@@ -46,6 +46,7 @@ from .post import PostHandler
 from .sessions import SessionManager
 from .standalone import StandaloneStreams
 from .websocket import WebSocketEndpoint
+from .ws_connection import AppParts
 
 log = logging.getLogger("trio_mcp.http")
 
@@ -91,15 +92,17 @@ class McpASGIApp:
             self._drain,
         )
         self.websocket = WebSocketEndpoint(
-            self.config,
             self.gate,
-            self._sessions,
-            self.streams,
-            self.store,
-            self.events,
-            self.dispatcher,
-            self.sessions_hub,
-            self._drain,
+            AppParts(
+                config=self.config,
+                sessions=self._sessions,
+                streams=self.streams,
+                store=self.store,
+                events=self.events,
+                dispatcher=self.dispatcher,
+                hub=self.sessions_hub,
+                drain=self._drain,
+            ),
         )
         self._started = False
 

@@ -14,17 +14,12 @@ import trio
 
 from .._exceptions import first_leaf
 from .._proto.websocket import SUBPROTOCOL, Close
-from .._runtime.dispatcher import Dispatcher
-from .._stores._base import SessionStore, StoreError, StoreUnavailable
-from .._streams._base import StreamError, StreamManager, StreamUnavailable
-from .._streams.events import EventStore
+from .._stores._base import StoreError, StoreUnavailable
+from .._streams._base import StreamError, StreamUnavailable
 from .asgi import Receive, RequestHeaders, Scope, Send
-from .config import HttpConfig
-from .drain import Drain
 from .gate import Gate
-from .live_hub import HttpSessionsHub
-from .sessions import SessionManager, new_session_id
-from .ws_connection import SHUTTING_DOWN, WsConnection
+from .sessions import new_session_id
+from .ws_connection import SHUTTING_DOWN, AppParts, WsConnection
 from .ws_socket import Closing, WebSocket, accept
 
 log = logging.getLogger("trio_mcp.websocket")
@@ -35,27 +30,9 @@ UNKNOWN_SESSION = (
 
 
 class WebSocketEndpoint:
-    def __init__(
-        self,
-        config: HttpConfig,
-        gate: Gate,
-        sessions: SessionManager,
-        streams: StreamManager,
-        store: SessionStore,
-        events: EventStore | None,
-        dispatcher: Dispatcher,
-        hub: HttpSessionsHub,
-        drain: Drain,
-    ) -> None:
-        self.config = config
+    def __init__(self, gate: Gate, app: AppParts) -> None:
         self.gate = gate
-        self.sessions = sessions
-        self.streams = streams
-        self.store = store
-        self.events = events
-        self.dispatcher = dispatcher
-        self.hub = hub
-        self.drain = drain
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, *, started: bool) -> None:
         if (await receive())["type"] != "websocket.connect":
@@ -73,17 +50,7 @@ class WebSocketEndpoint:
             with trio.CancelScope(shield=True), trio.move_on_after(1):
                 await socket.close(refusal)
             return
-        connection = WsConnection(
-            socket,
-            config=self.config,
-            sessions=self.sessions,
-            streams=self.streams,
-            store=self.store,
-            events=self.events,
-            dispatcher=self.dispatcher,
-            hub=self.hub,
-            drain=self.drain,
-        )
+        connection = WsConnection(socket, self.app)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(connection.write)
             closing = Closing(Close.SERVICE_RESTART, SHUTTING_DOWN)  # if the server cancels us
@@ -110,22 +77,22 @@ class WebSocketEndpoint:
                 Close.PROTOCOL_ERROR,
                 f"offer the WebSocket subprotocol {SUBPROTOCOL!r} (Sec-WebSocket-Protocol: {SUBPROTOCOL})",
             )
-        if self.config.stateless is True:
+        if self.app.config.stateless is True:
             return Closing(Close.STATELESS, "this server is stateless: POST to the endpoint over HTTP")
-        if self.drain.draining:
+        if self.app.drain.draining:
             return Closing(Close.SERVICE_RESTART, SHUTTING_DOWN)
         return None
 
     async def _serve(
         self, scope: Scope, connection: WsConnection, h: RequestHeaders, session_id: str | None
     ) -> Closing:
-        principal = self.config.principal(scope)
+        principal = self.app.config.principal(scope)
         if h.session_id is None:
             assert session_id is not None
-            return await connection.run(self.sessions.new_session(session_id, principal), None)
+            return await connection.run(self.app.sessions.new_session(session_id, principal), None)
         # The record is restored as for an HTTP request of the session: same principal rule (SBP §Session
         # Hijacking: another principal's session is unknown), same live copy.
-        async with self.sessions.hold(h.session_id, principal) as live:
+        async with self.app.sessions.hold(h.session_id, principal) as live:
             if live is None:
                 return Closing(Close.SESSION_NOT_FOUND, UNKNOWN_SESSION)
             return await connection.run(live.session, live)

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 
+import attrs
 import trio
 
 from .._proto.errors import REQUEST_TIMEOUT, McpError
@@ -80,31 +81,26 @@ class SocketOutbound:
         return False  # no SSE stream to poll: the socket stays open
 
 
+@attrs.frozen
+class AppParts:
+    """What a socket's connection uses of the app: one per app, shared by all its sockets."""
+
+    config: HttpConfig
+    sessions: SessionManager
+    streams: StreamManager
+    store: SessionStore
+    events: EventStore | None
+    dispatcher: Dispatcher
+    hub: HttpSessionsHub
+    drain: Drain
+
+
 class WsConnection:
     """Serves one accepted socket; `run` returns how it ends (the close frame to send)."""
 
-    def __init__(
-        self,
-        socket: WebSocket,
-        *,
-        config: HttpConfig,
-        sessions: SessionManager,
-        streams: StreamManager,
-        store: SessionStore,
-        events: EventStore | None,
-        dispatcher: Dispatcher,
-        hub: HttpSessionsHub,
-        drain: Drain,
-    ) -> None:
+    def __init__(self, socket: WebSocket, app: AppParts) -> None:
         self.socket = socket
-        self.config = config
-        self.sessions = sessions
-        self.streams = streams
-        self.store = store
-        self.events = events
-        self.dispatcher = dispatcher
-        self.hub = hub
-        self.drain = drain
+        self.app = app
         self.closing: Closing | None = None
         self._scope = trio.CancelScope()  # everything of the connection: cancelled by `close`
         self._receiving: trio.CancelScope | None = None
@@ -116,7 +112,7 @@ class WsConnection:
         send_channel, self._queue = trio.open_memory_channel[Message | bytes](WRITE_QUEUE)
         self._send_channel = send_channel
         self._final = Closing(Close.SERVICE_RESTART, SHUTTING_DOWN)  # the close frame, unless `end` says
-        self.outbound = SocketOutbound(send_channel, config.slow_stream_timeout, self.close)
+        self.outbound = SocketOutbound(send_channel, app.config.slow_stream_timeout, self.close)
 
     # -- how it ends --
 
@@ -148,14 +144,14 @@ class WsConnection:
         first request must be initialize) until the client or the server ends it; returns how it ends. The
         writer (`write`) runs beside it, outside: a client that stops reading holds no session (§8)."""
         async with self._stack:
-            with self._scope, self.drain.stream(self._on_drain):
+            with self._scope, self.app.drain.stream(self._on_drain):
                 async with trio.open_nursery() as tasks:
                     self._tasks = tasks
                     if live is not None:
                         await self._hold_stream(live, resumed=True)
                     tasks.start_soon(self._keepalive, session)
                     if live is None:
-                        tasks.start_soon(self._initialize_within, self.config.pending_timeout)
+                        tasks.start_soon(self._initialize_within, self.app.config.pending_timeout)
                     await self._read(session)
                     tasks.cancel_scope.cancel()
         return self._ending()
@@ -186,12 +182,12 @@ class WsConnection:
                     self.close(raw)
                     return
                 replies, initialize = handle_frame(
-                    self.dispatcher, session, raw, handlers, run_request, self.outbound, router=self
+                    self.app.dispatcher, session, raw, handlers, run_request, self.outbound, router=self
                 )
                 for reply in replies:
                     await self.outbound.send(reply)
                 if initialize is not None:
-                    await run_request(initialize, self.dispatcher.register_request(session, initialize))
+                    await run_request(initialize, self.app.dispatcher.register_request(session, initialize))
             # The client went away (or the drain ended the connection with nothing in flight): a request does
             # not outlive its socket (docs/architecture.md §8), so what still runs is cancelled; the client
             # sends it again on its next socket.
@@ -203,7 +199,7 @@ class WsConnection:
                 Close.UNSUPPORTED_DATA, "binary frames are not MCP messages: send JSON-RPC as text"
             )
         text = frame.text
-        limit = self.config.max_body_size
+        limit = self.app.config.max_body_size
         if len(text) > limit or (4 * len(text) > limit and len(text.encode("utf-8", "replace")) > limit):
             return Closing(Close.TOO_BIG, f"a message exceeds {limit} bytes (max_body_size)")
         return text
@@ -211,7 +207,7 @@ class WsConnection:
     async def _run_request(
         self, session: ServerSession, event: RequestReceived, scope: trio.CancelScope
     ) -> None:
-        if self.drain.draining:
+        if self.app.drain.draining:
             # Not run: the socket closes with 1012 once the running requests answered, and the client sends
             # this one again on its new connection.
             session.in_flight.pop(event.id, None)
@@ -222,36 +218,36 @@ class WsConnection:
             if admitting and not await self._admit(session):
                 return
             reply = None
-            with self.drain.work():
-                reply = await self.dispatcher.handle_request(session, event, self.outbound, scope=scope)
+            with self.app.drain.work():
+                reply = await self.app.dispatcher.handle_request(session, event, self.outbound, scope=scope)
                 if reply is not None:
                     await self.outbound.send(reply)
             if admitting and isinstance(reply, ErrorResponse):
                 # As over HTTP, a refused initialize leaves no session behind: its place under the cap goes
                 # back, and the socket (whose session it was to be) closes once the error went out.
                 assert session.session_id is not None
-                await self.store.delete(session.session_id)
+                await self.app.store.delete(session.session_id)
                 self._finish_reading(
                     Closing(Close.PROTOCOL_ERROR, f"initialize failed: {reply.error.message}")
                 )
         finally:
             session.in_flight.pop(event.id, None)
             self._working -= 1
-            if self._working == 0 and self.drain.draining:
+            if self._working == 0 and self.app.drain.draining:
                 self._on_drain()
 
     async def _admit(self, session: ServerSession) -> bool:
         """A fresh connection's initialize: a place under the session cap (its pending record), then the
         session's stream. False: refused, and the connection closes saying why."""
-        if not await self.sessions.reserve(session, self.config.max_sessions):
+        if not await self.app.sessions.reserve(session, self.app.config.max_sessions):
             self.close(
                 Closing(
                     Close.TRY_AGAIN_LATER,
-                    f"the server holds its maximum of {self.config.max_sessions} sessions; retry later",
+                    f"the server holds its maximum of {self.app.config.max_sessions} sessions; retry later",
                 )
             )
             return False
-        live = await self._stack.enter_async_context(self.sessions.hold_new(session))
+        live = await self._stack.enter_async_context(self.app.sessions.hold_new(session))
         await self._hold_stream(live, resumed=False)
         return True
 
@@ -275,17 +271,17 @@ class WsConnection:
     ) -> None:
         sid = live.session.session_id
         assert sid is not None
-        self.hub.stream_opened(sid)
+        self.app.hub.stream_opened(sid)
         try:
-            async with self.streams.subscribe(
-                sid, self.config.stream_buffer, slow_timeout=self.config.slow_stream_timeout
+            async with self.app.streams.subscribe(
+                sid, self.app.config.stream_buffer, slow_timeout=self.app.config.slow_stream_timeout
             ) as buffer:
                 task_status.started()
-                await self.streams.broadcast(StreamTaken(session=sid, token=stream.token))
-                if resumed and self.events is not None:
+                await self.app.streams.broadcast(StreamTaken(session=sid, token=stream.token))
+                if resumed and self.app.events is not None:
                     # What reached no stream while the client was away (list_changed, JSON-mode requests'
                     # messages) comes first; a fresh connection starts from now.
-                    for payload in await self.events.take_parked(sid):
+                    for payload in await self.app.events.take_parked(sid):
                         await self.outbound.send(payload)
                 async for payload in buffer:
                     await self.outbound.send(payload)
@@ -302,12 +298,12 @@ class WsConnection:
             if live.standalone is stream:
                 live.standalone = None
                 if not stream.session_ended and not stream.superseded:
-                    self.hub.stream_closed(sid)  # the client may come back: fan-outs are parked meanwhile
+                    self.app.hub.stream_closed(sid)  # the client may come back: fan-outs are parked meanwhile
 
     # -- keep-alive (ASGI exposes no WebSocket ping frames: an MCP ping, U§Ping) --
 
     async def _keepalive(self, session: ServerSession) -> None:
-        interval, timeout = self.config.websocket_ping_interval, self.config.websocket_ping_timeout
+        interval, timeout = self.app.config.websocket_ping_interval, self.app.config.websocket_ping_timeout
         while True:
             await trio.sleep_until(self.socket.last_heard + interval)
             if trio.current_time() < self.socket.last_heard + interval:
@@ -357,7 +353,7 @@ class WsConnection:
         if session.session_id is None or response.id is None:
             return
         try:
-            if not await self.streams.forward_reply(session.session_id, response.id, encode(response)):
+            if not await self.app.streams.forward_reply(session.session_id, response.id, encode(response)):
                 log.debug("a reply to request %r arrived, but nothing waits for it", response.id)
         except (StreamUnavailable, StreamError) as exc:
             log.warning("could not forward a reply to request %r: %s", response.id, exc)
@@ -367,6 +363,6 @@ class WsConnection:
         if session.session_id is None:
             return
         try:
-            await self.streams.broadcast(CancelRequest(session=session.session_id, request_id=request_id))
+            await self.app.streams.broadcast(CancelRequest(session=session.session_id, request_id=request_id))
         except (StreamUnavailable, StreamError) as exc:
             log.warning("could not pass on the cancellation of request %r: %s", request_id, exc)
