@@ -213,6 +213,40 @@ async def test_tool_with_progress(*, ctx: Context) -> str:
     return str(ctx.progress_token)
 
 
+# -- 2026-07-28 (SEP-2575) fixtures: what the harness's server-stateless scenario calls --
+
+
+@server.tool
+async def test_missing_capability(*, ctx: Context) -> str:
+    """Tests a tool that needs the client's sampling capability: called without it, the request is refused
+    (2026-07-28: -32021 with data.requiredCapabilities)."""
+    result = await ctx.sample(
+        [t.SamplingMessage(role="user", content=t.TextContent(text="Say hello"))], max_tokens=10
+    )
+    return f"Sampled with the model {result.model}"
+
+
+@server.tool
+async def test_logging_tool(*, ctx: Context) -> str:
+    """Tests log messages: sent only at or above the level the client asked for (2026-07-28: _meta logLevel;
+    none asked, none sent)."""
+    for step in ("started", "working", "done"):
+        await ctx.info(f"test_logging_tool {step}")
+    return "Logged three messages at info level"
+
+
+@server.tool
+async def test_streaming_elicitation(*, ctx: Context) -> str:
+    """Tests that a call which asks the user something never puts a request of its own on its response stream
+    in 2026-07-28 (where a server asks through multi-round-trip results instead)."""
+    await ctx.report_progress(0, 1, "asking the user")
+    try:
+        answer = await ctx.elicit("Continue?", {"type": "object", "properties": {"ok": {"type": "boolean"}}})
+    except Exception as exc:  # no way to ask on this request: say so in the result
+        return f"Could not ask the user: {exc}"
+    return f"User response: action={answer.action}"
+
+
 @server.tool
 async def test_error_handling() -> str:
     """Tests error response handling (the result has isError: true)."""

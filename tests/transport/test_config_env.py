@@ -55,6 +55,8 @@ ENV: dict[str, tuple[str, str, Any]] = {
     "drain_notice": ("TRIO_MCP_DRAIN_NOTICE", "0", 0.0),
     "websocket_ping_interval": ("TRIO_MCP_WEBSOCKET_PING_INTERVAL", "45", 45.0),
     "websocket_ping_timeout": ("TRIO_MCP_WEBSOCKET_PING_TIMEOUT", "2.5", 2.5),
+    "cache_ttl_ms": ("TRIO_MCP_CACHE_TTL_MS", "60000", 60000),
+    "cache_scope": ("TRIO_MCP_CACHE_SCOPE", "public", "public"),
 }
 
 # An explicit value for each knob, different from both the default and ENV's value.
@@ -90,6 +92,8 @@ EXPLICIT: dict[str, Any] = {
     "drain_notice": 1.5,
     "websocket_ping_interval": 7.0,
     "websocket_ping_timeout": 3.0,
+    "cache_ttl_ms": 1000,
+    "cache_scope": "private",
 }
 
 KNOBS = [f.name for f in attrs.fields(HttpConfig) if f.name not in ("principal", "origins")]

@@ -1,4 +1,5 @@
-"""THE method table: every MCP 2025-11-25 method we speak, its types, direction and lifecycle rule."""
+"""THE method table: every MCP method we speak (2025-11-25, and server/discover of 2026-07-28), its types,
+direction and lifecycle rule; which of them each era serves is the era's business (modern.py)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,8 @@ def _notification(method: str, params: type, direction: Direction, *, early: boo
 _ALL = (
     _request("initialize", t.InitializeRequestParams, t.InitializeResult, C2S, early=True),
     _request("ping", t.RequestParams, t.EmptyResult, BOTH, early=True),
+    # 2026-07-28 (SEP-2575): served only in that era's form (modern.py), which has no handshake.
+    _request("server/discover", t.RequestParams, t.DiscoverResult, C2S, early=True),
     _request("tools/list", t.PaginatedRequestParams, t.ListToolsResult, C2S),
     _request("tools/call", t.CallToolRequestParams, t.CallToolResult, C2S),
     _request("resources/list", t.PaginatedRequestParams, t.ListResourcesResult, C2S),

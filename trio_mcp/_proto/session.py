@@ -16,9 +16,10 @@ import cattrs
 
 from . import types as t
 from .converter import default_converter, structure_as
-from .errors import INVALID_REQUEST, METHOD_NOT_FOUND, LocalProtocolError, RemoteProtocolError
+from .errors import INVALID_REQUEST, METHOD_NOT_FOUND, LocalProtocolError, McpError, RemoteProtocolError
 from .jsonrpc import ErrorObject, ErrorResponse, Message, Notification, Request, RequestId, Response
 from .methods import METHODS, MethodSpec
+from .modern import MISSING_REQUIRED_CLIENT_CAPABILITY, MODERN_VERSIONS
 from .versions import allows_batches, has_elicitation, negotiate
 
 
@@ -153,15 +154,31 @@ def _is_url_elicitation(params: Any) -> bool:
     return isinstance(params, t.ElicitRequestURLParams)
 
 
+def _missing_capability(
+    version: str, what: str, required: dict[str, Any], legacy: str | None = None
+) -> LocalProtocolError | McpError:
+    # 2026-07-28 (M§Error Codes) names the error -32021 and says what was missing: the request's answer, not a
+    # tool's failure (an McpError goes through handlers as the request's error). Before, a request the client
+    # cannot take was refused as a method it does not have.
+    if version in MODERN_VERSIONS:
+        return McpError(
+            MISSING_REQUIRED_CLIENT_CAPABILITY,
+            f"Missing required client capability: this request needs {what}; declare it in _meta "
+            "io.modelcontextprotocol/clientCapabilities",
+            {"requiredCapabilities": required},
+        )
+    return LocalProtocolError(
+        legacy or f"the client did not declare the {what} capability", code=METHOD_NOT_FOUND
+    )
+
+
 def _check_client_capability(
     version: str, caps: t.ClientCapabilities | None, method: str, params: Any
 ) -> None:
     # L§Operation: use only negotiated capabilities.
     if method == "sampling/createMessage":
         if caps is None or caps.sampling is None:
-            raise LocalProtocolError(
-                "the client did not declare the sampling capability", code=METHOD_NOT_FOUND
-            )
+            raise _missing_capability(version, "sampling", {"sampling": {}})
         if _carries_tools(params) and caps.sampling.tools is None:
             raise LocalProtocolError(
                 "the client did not declare sampling.tools, so a sampling request may not carry tools",
@@ -175,9 +192,11 @@ def _check_client_capability(
                 code=METHOD_NOT_FOUND,
             )
         if mode not in elicitation_modes(caps):
-            raise LocalProtocolError(
+            raise _missing_capability(
+                version,
+                f"elicitation ({mode} mode)",
+                {"elicitation": {mode: {}}},
                 f"the client did not declare the elicitation capability for {mode} mode",
-                code=METHOD_NOT_FOUND,
             )
     elif method == "roots/list" and (caps is None or caps.roots is None):
         raise LocalProtocolError("the client did not declare the roots capability", code=METHOD_NOT_FOUND)
@@ -430,7 +449,8 @@ class ProtocolSession:
         self.log_level = level
 
     def should_log(self, level: t.LoggingLevel) -> bool:
-        """Send `notifications/message` only at or above the level the client set (all when it set none)."""
+        """Send `notifications/message` only at or above the level the client set (all when it set none; none
+        in 2026-07-28, where a request that wants log messages says so in `_meta` logLevel)."""
         if self.log_level is None:
-            return True
+            return self.protocol_version not in MODERN_VERSIONS
         return t.LOGGING_LEVELS.index(level) >= t.LOGGING_LEVELS.index(self.log_level)

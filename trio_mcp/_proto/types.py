@@ -163,6 +163,16 @@ class InitializeResult:
     meta: Meta | None = None
 
 
+@attrs.frozen(kw_only=True)
+class DiscoverResult:
+    """`server/discover` (2026-07-28): what the server speaks and offers; who it is goes in `_meta`."""
+
+    supported_versions: list[str]
+    capabilities: ServerCapabilities
+    instructions: str | None = None
+    meta: Meta | None = None
+
+
 # --- utilities ---------------------------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ import trio
 from .._proto import types as t
 from .._proto.errors import INTERNAL_ERROR, METHOD_NOT_FOUND, McpError, ProtocolError, RemoteProtocolError
 from .._proto.jsonrpc import ErrorResponse, Message, Notification, Request, Response, error_response
+from .._proto.modern import ALL_VERSIONS, META_SERVER_INFO
 from .._proto.session import ErrorReceived, NotificationReceived, RequestReceived, ResponseReceived
 from .context import Context
 from .outbound import BackChannelUnavailable, Outbound
@@ -131,6 +132,8 @@ class Dispatcher:
             return result
         if method == "ping":
             return t.EmptyResult()
+        if method == "server/discover":
+            return self.discover()
         if method == "logging/setLevel":
             session.protocol.set_log_level(params.level)
             await self.on_session_change(session)
@@ -148,6 +151,24 @@ class Dispatcher:
         if handler is None:
             raise McpError(METHOD_NOT_FOUND, f"Method not found: this server does not offer {method}")
         return await handler(self._context(session, event, outbound), params)
+
+    def discover(self) -> t.DiscoverResult:
+        """`server/discover` (2026-07-28, SEP-2575): both eras' versions, the era's capabilities (no
+        subscriptions yet: `subscriptions/listen` is not served, so nothing says `listChanged`/`subscribe`),
+        and who we are in `_meta` (io.modelcontextprotocol/serverInfo)."""
+        ident = self.identity()
+        caps = ident.capabilities
+        return t.DiscoverResult(
+            supported_versions=list(ALL_VERSIONS),
+            capabilities=attrs.evolve(
+                caps,
+                tools=None if caps.tools is None else t.ToolsCapability(),
+                prompts=None if caps.prompts is None else t.PromptsCapability(),
+                resources=None if caps.resources is None else t.ResourcesCapability(),
+            ),
+            instructions=ident.instructions,
+            meta={META_SERVER_INFO: {"name": ident.info.name, "version": ident.info.version}},
+        )
 
     @staticmethod
     def _context(session: ServerSession, event: RequestReceived, outbound: Outbound) -> Context:

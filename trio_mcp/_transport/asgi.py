@@ -36,6 +36,9 @@ class RequestHeaders:
     content_length: int | None = None
     last_event_id: str | None = None
     bad_content_length: bool = False
+    #: 2026-07-28's mirrored headers (M§Standard Request Headers), surrounding whitespace stripped
+    mcp_method: str | None = None
+    mcp_name: str | None = None
 
     @classmethod
     def from_scope(cls, scope: Scope) -> RequestHeaders:
@@ -65,6 +68,10 @@ class RequestHeaders:
                     h.bad_content_length = True
             elif name == "last-event-id":
                 h.last_event_id = raw_value.decode("latin-1")
+            elif name == "mcp-method":
+                h.mcp_method = raw_value.decode("latin-1").strip()
+            elif name == "mcp-name":
+                h.mcp_name = raw_value.decode("latin-1").strip()
         return h
 
 

@@ -83,6 +83,10 @@ class HttpConfig:
     websocket_ping_interval: float = _knob(20.0, above=0, rule=_SECONDS)
     #: ... and is closed (4408) when the ping gets no answer within this long
     websocket_ping_timeout: float = _knob(10.0, above=0, rule=_SECONDS)
+    #: 2026-07-28 caching hints (SEP-2549) on list results, resources/read and server/discover: how long a
+    #: client may reuse one, and whether a shared cache may keep it
+    cache_ttl_ms: int = _knob(0, at_least=0, rule="0 or more milliseconds")
+    cache_scope: str = "private"
     principal: PrincipalHook = default_principal
     #: where each value came from, for error messages: the keyword, or `TRIO_MCP_X='raw'`
     origins: Mapping[str, str] = attrs.field(factory=dict[str, str], eq=False, repr=False)
@@ -180,6 +184,8 @@ def _check(config: HttpConfig, named: Callable[[str], str]) -> None:
             f"{named('redis_url')}: not a Redis URL; use redis://[user:password@]host:port/db, rediss://... "
             "(TLS) or unix:///path/to/socket"
         )
+    if config.cache_scope not in ("private", "public"):
+        raise ConfigError(f"{named('cache_scope')}: use private or public, not {config.cache_scope!r}")
     for knob in ("path", "health_path", "ready_path"):
         route: str = getattr(config, knob)
         if not route.startswith("/"):

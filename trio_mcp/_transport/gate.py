@@ -22,8 +22,8 @@ class Gate:
         self._accepts: dict[str | None, AcceptDecision] = {}
 
     def header_verdict(self, h: RequestHeaders) -> tuple[int, str] | None:
-        """`_check_common_headers`, memoised: clients send the same few Host/Origin/version values every time."""
-        key = (h.host, h.origin, h.protocol_version)
+        """`_check_common_headers` (Host, Origin), memoised: clients send the same few values every time."""
+        key = (h.host, h.origin, None)
         try:
             return self._verdicts[key]
         except KeyError:
@@ -59,11 +59,15 @@ class Gate:
                 f"Forbidden: Origin {h.origin!r} is not allowed. Set allowed_origins (TRIO_MCP_ALLOWED_ORIGINS) "
                 "to permit it."
             )
-        # T§Protocol Version Header: any supported version is accepted; anything else is 400.
+        return None
+
+    def version_verdict(self, h: RequestHeaders) -> tuple[int, str] | None:
+        """T§Protocol Version Header, for the handshake era (GET, DELETE, a POST without 2026-07-28 `_meta`):
+        any version of that era is accepted, anything else is 400. A 2026-07-28 POST has its own checks."""
         if h.protocol_version is not None and not is_supported(h.protocol_version):
             return 400, (
                 f"Bad Request: unsupported MCP-Protocol-Version {h.protocol_version!r}; "
-                f"this server supports {SUPPORTED_LIST}"
+                f"this server supports {SUPPORTED_LIST} (and 2026-07-28 in that era's form)"
             )
         return None
 

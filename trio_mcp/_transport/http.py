@@ -278,6 +278,8 @@ class McpASGIApp:
             return
         h = RequestHeaders.from_scope(scope)
         problem = self.gate.header_verdict(h)
+        if problem is None and scope["method"] != "POST":  # a POST's era decides which version rules apply
+            problem = self.gate.version_verdict(h)
         if problem is not None:
             status, message = problem
             await respond_error(send, status, INVALID_REQUEST, message, headers=self.gate.cors(h))

@@ -17,6 +17,7 @@ from .._proto.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, Remote
 from .._proto.jsonrpc import (
     ErrorResponse,
     Message,
+    Notification,
     ParsedBody,
     Request,
     RequestId,
@@ -24,8 +25,9 @@ from .._proto.jsonrpc import (
     encode,
     parse_body,
 )
+from .._proto.modern import is_modern
 from .._proto.session import RequestReceived
-from .._proto.versions import HEADERLESS_VERSION, SUPPORTED_VERSIONS
+from .._proto.versions import HEADERLESS_VERSION
 from .._runtime.dispatcher import Dispatcher
 from .._runtime.intake import triage
 from .._runtime.outbound import NoBackChannel
@@ -46,13 +48,13 @@ from .asgi import (
 )
 from .config import HttpConfig
 from .drain import Drain, refuse_while_draining
-from .gate import SUPPORTED_LIST, Gate, Headers
+from .gate import Gate, Headers
 from .headers import AcceptDecision, is_json_content_type
+from .modern import ModernPost
 from .sessions import SessionManager, new_session_id
 
 log = logging.getLogger("trio_mcp.http")
 
-MODERN_VERSION_META = "io.modelcontextprotocol/protocolVersion"
 JSON_MODE_REASON = "this request asked for a JSON response, which has no stream for server-to-client requests"
 
 
@@ -88,6 +90,7 @@ class PostHandler:
         self.dispatcher = dispatcher
         self.drain = drain
         self.answers = Answers(config, streams, dispatcher, events, drain)
+        self.modern = ModernPost(config, dispatcher, drain)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
         cors = self.gate.cors(h)
@@ -135,6 +138,14 @@ class PostHandler:
                 send, 400, PARSE_ERROR, "Parse error: the JSON body is nested too deeply", headers=cors
             )
             return
+        first = next((m for m in parsed.messages if isinstance(m, Request | Notification)), None)
+        if is_modern(first.params if first is not None else None, h.protocol_version):
+            await self.modern(receive, send, h, parsed, cors)  # 2026-07-28: no session, its own rules
+            return
+        problem = self.gate.version_verdict(h)
+        if problem is not None:
+            await respond_error(send, problem[0], INVALID_REQUEST, problem[1], headers=cors)
+            return
         initialize = next(
             (m for m in parsed.messages if isinstance(m, Request) and m.method == "initialize"), None
         )
@@ -143,16 +154,6 @@ class PostHandler:
             await self._initialize(post)
         elif h.session_id is not None:
             await self._in_session(post)
-        elif _is_modern(parsed):
-            await respond_error(
-                send,
-                400,
-                INVALID_REQUEST,
-                f"Bad Request: this server speaks MCP {SUPPORTED_LIST} (initialize first); "
-                "the 2026-07-28 stateless protocol is not supported yet",
-                data={"supported": list(SUPPORTED_VERSIONS)},
-                headers=cors,
-            )
         elif self.gate.stateless_for(accept):
             session = _stateless_session()
             # No session to go by: served as initialized, by the header's version rules (T§Protocol Version
@@ -309,13 +310,3 @@ class PostHandler:
 def _stateless_session() -> ServerSession:
     # A throwaway session for one stateless request: no id, no record, no back channel.
     return ServerSession.new(None)
-
-
-def _is_modern(parsed: ParsedBody) -> bool:
-    """A 2026-07-28-style request: no initialize, the protocol version in `_meta` (spec-checklist §8)."""
-    for message in parsed.messages:
-        if isinstance(message, Request) and isinstance(message.params, dict):
-            meta = message.params.get("_meta")
-            if isinstance(meta, dict) and MODERN_VERSION_META in meta:
-                return True
-    return False

@@ -64,7 +64,7 @@ class WebSocketEndpoint:
     def _refusal(self, h: RequestHeaders, subprotocols: list[str], started: bool) -> Closing | None:
         if not started:
             return Closing(Close.TRY_AGAIN_LATER, "the MCP app has not started yet")
-        verdict = self.gate.header_verdict(h)
+        verdict = self.gate.header_verdict(h) or self.gate.version_verdict(h)
         if verdict is not None:
             status, _ = verdict
             if status == 421:
