@@ -16,6 +16,10 @@ nox.options.reuse_existing_virtualenvs = True
 
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 CONFORMANCE = ["npx", "-y", "-p", "node@22", "-p", "@modelcontextprotocol/conformance@0.1.16", "conformance"]
+# The newest harness: its requirement sets fix the scenarios of each spec revision.
+CONFORMANCE_NEXT = [
+    "npx", "-y", "-p", "node@22", "-p", "@modelcontextprotocol/conformance@0.2.0-alpha.12", "conformance",
+]  # fmt: skip
 
 
 @nox.session(python=PYTHON)
@@ -113,6 +117,17 @@ def conformance(session: nox.Session) -> None:
             "json-schema-2020-12",
             external=True,
         )
+        # Both eras on the one endpoint: 2025-11-25 all green; 2026-07-28 with the failures still expected
+        # (conformance/expected-failures-2026-07-28.yaml says which and why; a stale entry fails too).
+        session.run(
+            "timeout", "600", *CONFORMANCE_NEXT, "server", "--url", url, "--requirements", "2025-11-25",
+            external=True,
+        )  # fmt: skip
+        session.run(
+            "timeout", "600", *CONFORMANCE_NEXT, "server", "--url", url, "--requirements", "2026-07-28",
+            "--expected-failures", "conformance/expected-failures-2026-07-28.yaml",
+            external=True,
+        )  # fmt: skip
     finally:
         server.terminate()
         server.wait(timeout=15)

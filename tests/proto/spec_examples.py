@@ -222,6 +222,15 @@ PARAMS: dict[str, list[dict[str, Any]]] = {
         {},
         {"_meta": {"progressToken": 17}},
     ],
+    # 2026-07-28 (SEP-2575): the request's _meta says who the client is.
+    "server/discover": [
+        {
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+            }
+        },
+    ],
     "completion/complete": [
         {
             "ref": {"type": "ref/prompt", "name": "code_review"},
@@ -664,6 +673,15 @@ RESULTS: dict[str, list[dict[str, Any]]] = {
     "ping": [
         {},
         {"_meta": {"com.example/serverTime": "2025-11-25T00:00:00Z"}},
+    ],
+    "server/discover": [
+        {
+            "supportedVersions": ["2026-07-28", "2025-11-25"],
+            "capabilities": {"tools": {}, "prompts": {}},
+            "instructions": "Use the tools.",
+            "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "example", "version": "1.0.0"}},
+        },
+        {"supportedVersions": ["2026-07-28"], "capabilities": {}},
     ],
     "completion/complete": [
         {"completion": {"values": ["python", "pytorch", "pyside"], "total": 10, "hasMore": True}},

@@ -43,6 +43,7 @@ SPEC_REQUESTS = frozenset(
         # client -> server
         "ping",
         "initialize",
+        "server/discover",  # 2026-07-28 (SEP-2575)
         "completion/complete",
         "logging/setLevel",
         "prompts/get",

@@ -12,14 +12,17 @@ It recovers by itself (docs/architecture.md §7):
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import attrs
 import httpx
 import trio
 
+from .._proto import modern
+from .._proto import types as t
 from .._proto.errors import SESSION_NOT_FOUND, McpError, RemoteProtocolError
 from .._proto.jsonrpc import (
     ErrorResponse,
@@ -62,6 +65,14 @@ class _Position:
     @property
     def wait(self) -> float:
         return DEFAULT_RETRY if self.retry_ms is None else self.retry_ms / 1000
+
+
+def _last_message(raw: bytes, content_type: str) -> bytes:
+    """A JSON body, or the last `data:` of an SSE body (the answer comes last)."""
+    if not content_type.startswith("text/event-stream"):
+        return raw
+    data = [line[5:].strip() for line in raw.splitlines() if line.startswith(b"data:")]
+    return data[-1] if data else b""
 
 
 class HttpTransport:
@@ -124,10 +135,15 @@ class HttpTransport:
     # -- sending --
 
     async def post(
-        self, body: bytes, session_id: str | Literal["current"] | None = "current"
+        self,
+        body: bytes,
+        session_id: str | Literal["current"] | None = "current",
+        extra: dict[str, str] | None = None,
     ) -> httpx.Response:
         headers = self.headers(session_id=session_id)
         headers["content-type"] = "application/json"
+        if extra:
+            headers.update(extra)
         request = self.http.build_request("POST", self.url, content=body, headers=headers)
         return await send_with_retry(self.http, request, self.reconnect_timeout)
 
@@ -135,9 +151,12 @@ class HttpTransport:
         initialize = isinstance(message, Request) and message.method == "initialize"
         recoverable = self.recover and isinstance(message, Request | Notification) and not initialize
         replaced = False
+        extra: dict[str, str] | None = None
+        if self.session().era == "modern" and isinstance(message, Request):
+            message, extra = self._modern(message)
         while True:
             used = self.session_id
-            response = await self.post(encode(message))
+            response = await self.post(encode(message), extra=extra)
             if response.status_code == 404 and used is not None and recoverable and not replaced:
                 await response.aclose()
                 await self.replace_session(used)  # then send it again, once, in the new session
@@ -168,6 +187,71 @@ class HttpTransport:
             finally:
                 await response.aclose()
             await self.deliver(body)
+
+    # -- 2026-07-28: every request says who the client is (M§_meta) and mirrors its method in headers --
+
+    def _modern(self, message: Request) -> tuple[Request, dict[str, str]]:
+        session = self.session()
+        converter = session.protocol.converter
+        params: dict[str, Any] = dict(message.params) if isinstance(message.params, dict) else {}  # pyright: ignore[reportUnknownArgumentType]
+        meta: dict[str, Any] = dict(params.get("_meta") or {})
+        meta.update(
+            modern.request_meta(
+                converter.unstructure(session.capabilities),
+                converter.unstructure(session.client_info),
+                session.logging_level,
+            )
+        )
+        params["_meta"] = meta
+        return Request(id=message.id, method=message.method, params=params), modern.mirrored_headers(
+            message.method, params
+        )
+
+    async def discover(self, required: bool) -> t.DiscoverResult | None:
+        """`server/discover` in the 2026-07-28 form: the server's answer, or None when it does not speak
+        that era (`required`: raise the server's error instead; M§Backward Compatibility)."""
+        session = self.session()
+        converter = session.protocol.converter
+        meta = modern.request_meta(
+            converter.unstructure(session.capabilities), converter.unstructure(session.client_info), None
+        )
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": "trio-mcp-discover",
+                "method": "server/discover",
+                "params": {"_meta": meta},
+            }
+        ).encode()
+        self.protocol_version = modern.MODERN_VERSION
+        response = await self.post(body, None, modern.mirrored_headers("server/discover", {}))
+        try:
+            raw = await response.aread()
+        finally:
+            await response.aclose()
+        result: object = None
+        if response.status_code == 200:
+            try:
+                answer: object = json.loads(_last_message(raw, response.headers.get("content-type", "")))
+            except ValueError:
+                answer = None
+            if isinstance(answer, dict):
+                result = cast(dict[str, Any], answer).get("result")
+        if isinstance(result, dict):
+            try:
+                return converter.structure(result, t.DiscoverResult)
+            except Exception as exc:
+                if required:
+                    raise TransportError(f"{self.url} answered server/discover with {exc}") from exc
+        self.protocol_version = None
+        if required:
+            if response.status_code >= 400:
+                raise http_error(response)
+            raise TransportError(f"{self.url} does not speak MCP 2026-07-28 (no server/discover result)")
+        log.info(
+            "%s does not speak MCP 2026-07-28 (HTTP %s): initialize instead", self.url, response.status_code
+        )
+        return None
 
     async def deliver(self, body: bytes, awaited: set[RequestId] | None = None) -> None:
         """Hand the messages of a body (or an SSE event's data) to the session; a response's id leaves
@@ -365,6 +449,10 @@ async def connect_http_client(nursery: trio.Nursery, url: str, opts: ClientOptio
 
     client.closer = close
     try:
+        discovered = None if opts.mode == "legacy" else await transport.discover(opts.mode == "modern")
+        if discovered is not None:
+            client.use_modern(discovered)
+            return client  # 2026-07-28: no handshake, no session, no GET stream
         result = await client.initialize()
     except BaseException:
         await close()

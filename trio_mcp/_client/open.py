@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import trio
@@ -51,6 +51,7 @@ async def open_client(
     reconnect_timeout: float = 10.0,
     recover: bool = True,
     on_session_replaced: SessionReplaced | None = None,
+    mode: Literal["legacy", "auto", "modern"] = "legacy",
 ) -> AsyncGenerator[ClientSession]:
     """Connect to an MCP server, initialize, and end the session on exit (HTTP: DELETE; WebSocket: close).
 
@@ -80,6 +81,7 @@ async def open_client(
                 reconnect_timeout=reconnect_timeout,
                 recover=recover,
                 on_session_replaced=on_session_replaced,
+                mode=mode,
             )
         except Exception as exc:
             failure = exc

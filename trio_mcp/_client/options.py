@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import httpx
@@ -38,6 +38,13 @@ class ClientOptions:
     reconnect_timeout: float = 10.0
     recover: bool = True
     on_session_replaced: SessionReplaced | None = None
+    #: the protocol era over HTTP: "legacy" (initialize, a session), "modern" (2026-07-28), or "auto" (probe
+    #: server/discover, fall back to initialize); WebSocket is legacy only
+    mode: Literal["legacy", "auto", "modern"] = "legacy"
+
+    def __attrs_post_init__(self) -> None:
+        if self.mode not in ("legacy", "auto", "modern"):
+            raise ValueError(f"mode must be 'legacy', 'auto' or 'modern', not {self.mode!r}")
 
     def session(self, send: Callable[[Message], Awaitable[None]], nursery: trio.Nursery) -> ClientSession:
         """The ClientSession these options describe, sending through `send`."""

@@ -23,6 +23,7 @@ from .._proto.jsonrpc import (
     Response,
     error_response,
 )
+from .._proto.modern import MODERN_VERSION
 from .._proto.session import (
     ErrorReceived,
     NotificationReceived,
@@ -88,6 +89,21 @@ class ClientSession:
     closer: Callable[[], Awaitable[None]] | None = attrs.field(default=None, init=False)
     #: set by the transport: where `session_id` comes from
     session_id_source: Callable[[], str | None] | None = attrs.field(default=None, init=False)
+    #: the protocol era in use: "legacy" (initialize and a session) or "modern" (2026-07-28: no handshake,
+    #: every request carries its `_meta`); `discover_result` is what `server/discover` said in the latter
+    era: str = attrs.field(default="legacy", init=False)
+    discover_result: t.DiscoverResult | None = attrs.field(default=None, init=False)
+
+    def use_modern(self, discovered: t.DiscoverResult) -> None:
+        """Speak 2026-07-28 from now on: no initialize; the transport adds each request's `_meta`."""
+        self.era = "modern"
+        self.discover_result = discovered
+        self.protocol.restore(active=True, protocol_version=MODERN_VERSION)
+
+    def _not_in_modern(self, method: str, instead: str) -> McpError:
+        return McpError(
+            METHOD_NOT_FOUND, f"{method} does not exist in MCP 2026-07-28 (this client's era): {instead}"
+        )
 
     @property
     def session_id(self) -> str | None:
@@ -247,6 +263,8 @@ class ClientSession:
     # -- conveniences --
 
     async def ping(self) -> None:
+        if self.era == "modern":
+            raise self._not_in_modern("ping", "every request is its own liveness check")
         await self.request("ping")
 
     async def list_tools(self, cursor: str | None = None) -> t.ListToolsResult:
@@ -276,10 +294,18 @@ class ClientSession:
         return await self.request("resources/read", t.ReadResourceRequestParams(uri=uri))
 
     async def subscribe(self, uri: str) -> None:
+        if self.era == "modern":
+            raise self._not_in_modern(
+                "resources/subscribe", "subscriptions/listen replaces it (not offered yet)"
+            )
         await self.request("resources/subscribe", t.SubscribeRequestParams(uri=uri))
         self.subscriptions.add(uri)
 
     async def unsubscribe(self, uri: str) -> None:
+        if self.era == "modern":
+            raise self._not_in_modern(
+                "resources/unsubscribe", "subscriptions/listen replaces it (not offered yet)"
+            )
         await self.request("resources/unsubscribe", t.UnsubscribeRequestParams(uri=uri))
         self.subscriptions.discard(uri)
 
@@ -301,7 +327,10 @@ class ClientSession:
         return result.completion
 
     async def set_logging_level(self, level: t.LoggingLevel) -> None:
-        await self.request("logging/setLevel", t.SetLevelRequestParams(level=level))
+        """The level of `notifications/message` the server sends (2026-07-28: no request; every later request
+        says it in its `_meta`)."""
+        if self.era != "modern":
+            await self.request("logging/setLevel", t.SetLevelRequestParams(level=level))
         self.logging_level = level
 
     async def cancel(self, request_id: Any, reason: str | None = None) -> None:

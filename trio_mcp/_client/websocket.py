@@ -390,7 +390,9 @@ class WebSocketTransport:
 
 
 async def connect_websocket_client(nursery: trio.Nursery, url: str, opts: ClientOptions) -> ClientSession:
-    """`connect_client` for a ws(s) URL."""
+    """`connect_client` for a ws(s) URL (the handshake era only: 2026-07-28 defines no WebSocket)."""
+    if opts.mode != "legacy":
+        raise ValueError(f"mode={opts.mode!r}: a ws:// URL speaks the handshake era only; use mode='legacy'")
     transport = WebSocketTransport(
         url,
         nursery,

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from .errors import INVALID_PARAMS, METHOD_NOT_FOUND
+from .errors import INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND
 from .versions import SUPPORTED_VERSIONS
 
 MODERN_VERSION = "2026-07-28"
@@ -211,6 +211,44 @@ def decode_header_value(raw: str) -> str | None:
         return None
 
 
+def encode_header_value(value: str) -> str:
+    """M§Value Encoding: a value that is not plain header-safe ASCII (or looks like the sentinel) is sent as
+    `=?base64?{Base64 of UTF-8}?=`."""
+    safe = (
+        value == value.strip()
+        and all(ch == "\t" or 0x20 <= ord(ch) <= 0x7E for ch in value)
+        and not (value.startswith(_SENTINEL_PREFIX) and value.endswith(_SENTINEL_SUFFIX))
+    )
+    if safe:
+        return value
+    return _SENTINEL_PREFIX + base64.b64encode(value.encode("utf-8")).decode("ascii") + _SENTINEL_SUFFIX
+
+
+def request_meta(
+    capabilities: Mapping[str, Any], client_info: Mapping[str, Any] | None, log_level: str | None
+) -> dict[str, Any]:
+    """What a 2026-07-28 client puts in every request's `_meta` (M§_meta)."""
+    meta: dict[str, Any] = {
+        META_PROTOCOL_VERSION: MODERN_VERSION,
+        META_CLIENT_CAPABILITIES: dict(capabilities),
+    }
+    if client_info is not None:
+        meta[META_CLIENT_INFO] = dict(client_info)
+    if log_level is not None:
+        meta[META_LOG_LEVEL] = log_level
+    return meta
+
+
+def mirrored_headers(method: str, params: object) -> dict[str, str]:
+    """M§Standard Request Headers a 2026-07-28 client sends: Mcp-Method, and Mcp-Name where the method has one."""
+    headers = {"mcp-method": method}
+    field = NAME_FIELD.get(method)
+    value = params.get(field) if field is not None and isinstance(params, dict) else None  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
+    if isinstance(value, str):
+        headers["mcp-name"] = encode_header_value(value)
+    return headers
+
+
 def complete_result(method: str, result: dict[str, Any], ttl_ms: int, cache_scope: str) -> dict[str, Any]:
     """M§Messages: every result says its `resultType`; the cacheable ones carry SEP-2549's hints."""
     result.setdefault("resultType", "complete")
@@ -218,6 +256,16 @@ def complete_result(method: str, result: dict[str, Any], ttl_ms: int, cache_scop
         result.setdefault("ttlMs", ttl_ms)
         result.setdefault("cacheScope", cache_scope)
     return result
+
+
+# M§Error Codes: codes of earlier versions this one MUST NOT emit, and what replaced them.
+_RETIRED_CODES: Mapping[int, int] = {RESOURCE_NOT_FOUND: INVALID_PARAMS}
+
+
+def current_code(code: int) -> int:
+    """The 2026-07-28 code for an error a handler raised in the older terms (-32002 resource not found is
+    -32602 now)."""
+    return _RETIRED_CODES.get(code, code)
 
 
 def _not_found(method: str) -> str:

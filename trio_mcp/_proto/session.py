@@ -78,6 +78,7 @@ TRANSITIONS: Final[dict[tuple[Role, State, Transition], State]] = {
     (C, NEW, Transition.SEND_INITIALIZE): INITIALIZE_SENT,
     (C, INITIALIZE_SENT, Transition.RECV_INITIALIZE_RESULT): INITIALIZING,
     (C, INITIALIZING, Transition.SEND_INITIALIZED): READY,
+    (C, NEW, Transition.RESTORE_ACTIVE): READY,  # a 2026-07-28 client: no handshake (SEP-2575)
     **{(role, state, Transition.CLOSE): CLOSED for role in Role for state in STATES.values()},
 }
 

@@ -22,6 +22,7 @@ from .._proto.jsonrpc import (
     Request,
     Response,
     encode,
+    error_response,
 )
 from .._proto.session import RequestReceived
 from .._proto.types import LOGGING_LEVELS, ClientCapabilities, Implementation
@@ -215,4 +216,10 @@ class ModernPost:
     def _complete(self, method: str, message: Message) -> Message:
         if isinstance(message, Response) and isinstance(message.result, dict):
             modern.complete_result(method, message.result, self.config.cache_ttl_ms, self.config.cache_scope)
+        elif (
+            isinstance(message, ErrorResponse)
+            and modern.current_code(message.error.code) != message.error.code
+        ):
+            error = message.error
+            return error_response(message.id, modern.current_code(error.code), error.message, error.data)
         return message
