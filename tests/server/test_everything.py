@@ -41,6 +41,10 @@ EXPECTED_TOOLS = {
     "test_elicitation_sep1330_enums",
     "test_reconnection",
     "json_schema_2020_12_tool",
+    # 2026-07-28 (SEP-2575) fixtures of the harness's server-stateless scenario
+    "test_missing_capability",
+    "test_logging_tool",
+    "test_streaming_elicitation",
 }
 EXPECTED_PROMPTS = {
     "test_simple_prompt",

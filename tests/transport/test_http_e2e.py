@@ -42,6 +42,7 @@ from _rawhttp import (
 from examples.everything import server
 
 INVALID_REQUEST = -32600
+INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 SESSION_NOT_FOUND = -32001
 SUPPORTED = ("2025-11-25", "2025-06-18", "2025-03-26")
@@ -82,7 +83,11 @@ async def test_unsupported_protocol_version_header_is_400(any_target: Target, me
             ("accept", "text/event-stream"),
         ]
         response = await any_target.request(method, headers, None)
-    assert_error(response, 400, INVALID_REQUEST, "MCP-Protocol-Version", bad, *SUPPORTED)
+    if method == "POST" and bad == "2026-07-28":
+        # A POST naming 2026-07-28 is of that era (no session), and this one lacks the era's _meta.
+        assert_error(response, 400, INVALID_PARAMS, "_meta", "io.modelcontextprotocol/protocolVersion")
+    else:
+        assert_error(response, 400, INVALID_REQUEST, "MCP-Protocol-Version", bad, *SUPPORTED)
     # The rejected DELETE did not end the session.
     await tools_list_ok(any_target, session_id)
 
@@ -720,27 +725,36 @@ async def test_stateless_batch_follows_the_header_version(target: Target) -> Non
     assert [m["id"] for m in response.json()] == [1, 2]
 
 
-async def test_modern_style_request_is_400_naming_supported_versions(any_target: Target) -> None:
+async def test_a_2026_07_28_request_is_served_without_a_session(any_target: Target) -> None:
+    """The other era on the same endpoint (SEP-2575; tests/transport/test_modern_http.py has the rest): no
+    initialize, no Mcp-Session-Id, nothing stored. Without the mirrored Mcp-Method header it is -32020."""
     params = {
         "_meta": {
             "io.modelcontextprotocol/protocolVersion": "2026-07-28",
             "io.modelcontextprotocol/clientCapabilities": {},
         }
     }
-    for accept in (ACCEPT_BOTH, JSON):
-        response = await any_target.request("POST", post_headers(accept=accept), rpc("tools/list", params))
-        error = assert_error(response, 400, INVALID_REQUEST, *SUPPORTED, "initialize")
-        assert error["data"]["supported"] == list(SUPPORTED)
+    modern = [*post_headers(version="2026-07-28")]
+    response = await any_target.request("POST", modern, rpc("tools/list", params, id=3))
+    assert_error(response, 400, -32020, "Mcp-Method")
+    response = await any_target.request(
+        "POST", [*modern, ("mcp-method", "tools/list")], rpc("tools/list", params)
+    )
+    assert response.status == 200, response.body
+    assert response.header("mcp-session-id") is None
+    result = body_message(response)["result"]
+    assert result["resultType"] == "complete"
+    assert {"ttlMs", "cacheScope", "tools"} <= set(result)
     assert await any_target.app.store.count() == 0
 
 
-async def test_modern_protocol_version_header_is_400(target: Target) -> None:
-    response = await target.request("POST", post_headers(version="2026-07-28"), rpc("tools/list"))
-    assert_error(response, 400, INVALID_REQUEST, "2026-07-28", *SUPPORTED)
-    response = await target.request(
-        "POST", post_headers(accept=JSON, version="2026-07-28"), rpc("tools/list")
-    )
-    assert_error(response, 400, INVALID_REQUEST, "2026-07-28")
+async def test_a_2026_07_28_header_without_the_eras_meta_is_400(target: Target) -> None:
+    for accept in (ACCEPT_BOTH, JSON):
+        response = await target.request(
+            "POST", post_headers(accept=accept, version="2026-07-28"), rpc("tools/list", id=9)
+        )
+        assert_error(response, 400, INVALID_PARAMS, "_meta", "io.modelcontextprotocol/clientCapabilities")
+        assert body_message(response)["id"] == 9
 
 
 # ===== shutdown =====

@@ -21,9 +21,6 @@ MODERN_VERSION = "2026-07-28"
 MODERN_VERSIONS: tuple[str, ...] = (MODERN_VERSION,)
 #: every version this server speaks, both eras (server/discover's `supportedVersions`)
 ALL_VERSIONS: tuple[str, ...] = (*MODERN_VERSIONS, *SUPPORTED_VERSIONS)
-# Versions of the handshake era: a request naming one of them (or none) and carrying no `_meta` version is
-# served by the session rules (M§Backward Compatibility).
-HANDSHAKE_VERSIONS = frozenset({"2024-11-05", *SUPPORTED_VERSIONS})
 
 META_PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
 META_CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
@@ -98,15 +95,14 @@ class ModernRequest:
 
 
 def is_modern(params: object, header_version: str | None) -> bool:
-    """Whether a request is of the 2026-07-28 era: its `_meta` names a protocol version, or the header names a
-    version the handshake era does not have. A request with no `_meta` version and a handshake-era header (or
-    none) keeps the session rules (initialize, Mcp-Session-Id)."""
+    """Whether a request is of the 2026-07-28 era: its `_meta` carries the era's fields (whatever version they
+    name: an unknown one is then refused with the era's -32022), or the header names a version of the era. Any
+    other request keeps the session rules (initialize, Mcp-Session-Id), including the handshake era's 400 for a
+    header version it does not know."""
     meta = _meta(params)
-    if meta is not None and META_PROTOCOL_VERSION in meta:
+    if meta is not None and (META_PROTOCOL_VERSION in meta or META_CLIENT_CAPABILITIES in meta):
         return True
-    if meta is not None and META_CLIENT_CAPABILITIES in meta:
-        return True
-    return header_version is not None and header_version not in HANDSHAKE_VERSIONS
+    return header_version in MODERN_VERSIONS
 
 
 def check(method: str, params: object, headers: ModernHeaders) -> ModernRequest | Refusal:
