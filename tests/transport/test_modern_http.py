@@ -199,6 +199,45 @@ async def test_the_cache_knobs_show_up(start: Start) -> None:
         assert "ttlMs" not in call, call
 
 
+async def test_a_resource_s_own_caching_hints_win_over_the_servers(nursery: trio.Nursery) -> None:
+    from trio_mcp import Server
+
+    own = Server("hints")
+
+    @own.resource("test://cached", cache_ttl_ms=5000, cache_scope="public")
+    async def cached() -> str:
+        return "kept a while"
+
+    @own.resource("test://plain")
+    async def plain() -> str:
+        return "the server's hints"
+
+    with trio.fail_after(WAIT):
+        target = await start_app(nursery, own.asgi_app(cache_ttl_ms=100))
+        result = result_of(await post(target, "resources/read", {"uri": "test://cached"}))
+        assert (result["ttlMs"], result["cacheScope"]) == (5000, "public"), result
+        result = result_of(await post(target, "resources/read", {"uri": "test://plain"}))
+        assert (result["ttlMs"], result["cacheScope"]) == (100, "private"), result
+
+
+@pytest.mark.parametrize(
+    ("options", "phrase"),
+    [({"cache_ttl_ms": -1}, "cache_ttl_ms"), ({"cache_scope": "shared"}, "cache_scope")],
+)
+def test_a_resource_s_caching_hints_are_checked_when_it_is_registered(
+    options: dict[str, Any], phrase: str
+) -> None:
+    from trio_mcp import Server
+    from trio_mcp._server.tools import RegistrationError
+
+    own = Server("hints")
+    with pytest.raises(RegistrationError, match=phrase):
+
+        @own.resource("test://bad", **options)
+        async def bad() -> str:  # pyright: ignore[reportUnusedFunction]
+            return ""
+
+
 def test_an_unknown_cache_scope_is_a_config_error() -> None:
     from examples.everything import server
 

@@ -98,7 +98,7 @@ class ClientSession:
         """Speak 2026-07-28 from now on: no initialize; the transport adds each request's `_meta`."""
         self.era = "modern"
         self.discover_result = discovered
-        self.protocol.restore(active=True, protocol_version=MODERN_VERSION)
+        self.protocol.start_stateless(MODERN_VERSION)
 
     def _not_in_modern(self, method: str, instead: str) -> McpError:
         return McpError(

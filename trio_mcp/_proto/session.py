@@ -60,6 +60,8 @@ class Transition(enum.Enum):
     # A server instance taking up a session another instance (or an earlier copy) started, from its record.
     RESTORE_PENDING = "restore a session awaiting notifications/initialized"
     RESTORE_ACTIVE = "restore an initialized session"
+    # A 2026-07-28 client (SEP-2575): no handshake; every request carries what initialize used to say.
+    START_STATELESS = "start without a handshake (2026-07-28)"
     CLOSE = "close"
 
 
@@ -78,7 +80,7 @@ TRANSITIONS: Final[dict[tuple[Role, State, Transition], State]] = {
     (C, NEW, Transition.SEND_INITIALIZE): INITIALIZE_SENT,
     (C, INITIALIZE_SENT, Transition.RECV_INITIALIZE_RESULT): INITIALIZING,
     (C, INITIALIZING, Transition.SEND_INITIALIZED): READY,
-    (C, NEW, Transition.RESTORE_ACTIVE): READY,  # a 2026-07-28 client: no handshake (SEP-2575)
+    (C, NEW, Transition.START_STATELESS): READY,
     **{(role, state, Transition.CLOSE): CLOSED for role in Role for state in STATES.values()},
 }
 
@@ -256,6 +258,11 @@ class ProtocolSession:
         self.client_capabilities = client_capabilities
         self.client_info = client_info
         self.log_level = log_level
+
+    def start_stateless(self, protocol_version: str) -> None:
+        """A client of the 2026-07-28 era: operating at once, with no initialize (SEP-2575)."""
+        self._transition(Transition.START_STATELESS)
+        self.protocol_version = protocol_version
 
     @property
     def batches_allowed(self) -> bool:

@@ -353,6 +353,9 @@ class ReadResourceRequestParams:
 class ReadResourceResult:
     contents: list[ResourceContents]
     meta: Meta | None = None
+    #: 2026-07-28 caching hints (SEP-2549); unset, the server's `cache_ttl_ms`/`cache_scope` apply
+    ttl_ms: int | None = None
+    cache_scope: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -34,6 +34,9 @@ class ResourceDefinition:
     icons: list[t.Icon] | None = None
     meta: dict[str, Any] | None = None
     blocking: bool = False
+    #: 2026-07-28 caching hints of this resource's reads (SEP-2549); None: the server's
+    cache_ttl_ms: int | None = None
+    cache_scope: str | None = None
     #: registration number: list order and the key of pagination cursors (pagination.py)
     order: int = attrs.field(factory=registration_number, kw_only=True)
 
@@ -52,11 +55,23 @@ class ResourceDefinition:
         icons: list[t.Icon] | None = None,
         meta: dict[str, Any] | None = None,
         blocking: bool = False,
+        cache_ttl_ms: int | None = None,
+        cache_scope: str | None = None,
     ) -> ResourceDefinition:
         try:
             template = UriTemplate(uri)
         except ValueError as exc:
             raise RegistrationError(str(exc)) from None
+        if cache_ttl_ms is not None and (
+            isinstance(cache_ttl_ms, bool) or not isinstance(cache_ttl_ms, int) or cache_ttl_ms < 0
+        ):
+            raise RegistrationError(
+                f"resource {uri!r}: cache_ttl_ms must be 0 or more milliseconds, not {cache_ttl_ms!r}"
+            )
+        if cache_scope not in (None, "private", "public"):
+            raise RegistrationError(
+                f"resource {uri!r}: cache_scope must be 'private' or 'public', not {cache_scope!r}"
+            )
         ctx_param = context_parameter(func)
         params = [p for p in inspect.signature(func).parameters if p != ctx_param]
         if set(params) != set(template.variables):
@@ -78,6 +93,8 @@ class ResourceDefinition:
             icons=icons,
             meta=meta,
             blocking=blocking,
+            cache_ttl_ms=cache_ttl_ms,
+            cache_scope=cache_scope,
         )
 
     def to_resource(self) -> t.Resource:
@@ -109,7 +126,9 @@ class ResourceDefinition:
         value = await invoke(
             self.func, dict(variables), ctx=ctx, ctx_param=self.ctx_param, blocking=self.blocking
         )
-        return t.ReadResourceResult(contents=self._contents(uri, value))
+        return t.ReadResourceResult(
+            contents=self._contents(uri, value), ttl_ms=self.cache_ttl_ms, cache_scope=self.cache_scope
+        )
 
     def _contents(self, uri: str, value: Any) -> list[t.ResourceContents]:
         if isinstance(value, t.ReadResourceResult):

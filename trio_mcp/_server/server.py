@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import trio
 
@@ -146,13 +146,18 @@ class Server:
         icons: list[t.Icon] | None = None,
         meta: dict[str, Any] | None = None,
         blocking: bool = False,
+        cache_ttl_ms: int | None = None,
+        cache_scope: Literal["private", "public"] | None = None,
     ) -> Callable[[F], F]: ...
 
     @overload
     def resource(self, uri: str, **options: Any) -> Callable[[F], F]: ...
 
     def resource(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Register a resource at a static URI, or an RFC 6570 template whose variables are the parameters."""
+        """Register a resource at a static URI, or an RFC 6570 template whose variables are the parameters.
+
+        `cache_ttl_ms` / `cache_scope`: the 2026-07-28 caching hints (SEP-2549) of its reads, instead of the
+        server's `cache_ttl_ms` / `cache_scope` knobs."""
         check_resource_name(uri)
 
         def register(fn: F) -> F:
