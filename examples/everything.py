@@ -248,6 +248,22 @@ async def test_streaming_elicitation(*, ctx: Context) -> str:
 
 
 @server.tool
+async def test_trigger_tool_change() -> str:
+    """Tests list-change notifications: announces notifications/tools/list_changed to every session (the set of
+    tools stays the same)."""
+    await server.send_tools_list_changed()
+    return "tools/list_changed sent"
+
+
+@server.tool
+async def test_trigger_prompt_change() -> str:
+    """Tests list-change notifications: announces notifications/prompts/list_changed to every session (the set
+    of prompts stays the same)."""
+    await server.send_prompts_list_changed()
+    return "prompts/list_changed sent"
+
+
+@server.tool
 async def test_error_handling() -> str:
     """Tests error response handling (the result has isError: true)."""
     raise RuntimeError("This tool intentionally returns an error for testing")

@@ -45,6 +45,8 @@ EXPECTED_TOOLS = {
     "test_missing_capability",
     "test_logging_tool",
     "test_streaming_elicitation",
+    "test_trigger_tool_change",
+    "test_trigger_prompt_change",
 }
 EXPECTED_PROMPTS = {
     "test_simple_prompt",
