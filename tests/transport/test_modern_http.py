@@ -462,6 +462,17 @@ async def test_with_log_level_error_no_info_message_is_sent(target: Target) -> N
     assert b"notifications/message" not in response.body
 
 
+async def test_a_client_that_accepts_only_json_gets_the_result_alone(target: Target) -> None:
+    params = {"name": "test_tool_with_progress", "_meta": meta(progressToken="tok-8")}
+    headers, body = modern_request("tools/call", params)
+    headers = [(k, JSON if k == "accept" else v) for k, v in headers]
+    with trio.fail_after(WAIT):
+        response = await target.request("POST", headers, body)
+    assert response.status == 200, response.body
+    assert response.content_type == JSON, response.headers
+    assert result_of(response)["content"][0]["text"] == "tok-8"
+
+
 async def test_progress_notifications_carry_the_token_then_the_result(target: Target) -> None:
     params = {"name": "test_tool_with_progress", "_meta": meta(progressToken="tok-7")}
     with trio.fail_after(WAIT):

@@ -18,12 +18,12 @@ Headers = list[tuple[bytes, bytes]]
 class Gate:
     def __init__(self, config: HttpConfig) -> None:
         self.config = config
-        self._verdicts: dict[tuple[str | None, str | None, str | None], tuple[int, str] | None] = {}
+        self._verdicts: dict[tuple[str | None, str | None], tuple[int, str] | None] = {}
         self._accepts: dict[str | None, AcceptDecision] = {}
 
     def header_verdict(self, h: RequestHeaders) -> tuple[int, str] | None:
         """`_check_common_headers` (Host, Origin), memoised: clients send the same few values every time."""
-        key = (h.host, h.origin, None)
+        key = (h.host, h.origin)
         try:
             return self._verdicts[key]
         except KeyError:

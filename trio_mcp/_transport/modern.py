@@ -12,7 +12,7 @@ from __future__ import annotations
 import trio
 
 from .._proto import modern, sse
-from .._proto.errors import INVALID_PARAMS, INVALID_REQUEST
+from .._proto.errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST
 from .._proto.jsonrpc import (
     ErrorResponse,
     InvalidMessage,
@@ -70,8 +70,17 @@ class ModernPost:
         self.drain = drain
 
     async def __call__(
-        self, receive: Receive, send: Send, h: RequestHeaders, parsed: ParsedBody, cors: Headers
+        self,
+        receive: Receive,
+        send: Send,
+        h: RequestHeaders,
+        parsed: ParsedBody,
+        cors: Headers,
+        *,
+        sse_ok: bool = True,
     ) -> None:
+        """`sse_ok`: the client's Accept allows `text/event-stream`; without it the answer is always JSON and a
+        handler's notifications are dropped."""
         if parsed.is_batch or len(parsed.messages) != 1:
             await respond_error(
                 send,
@@ -130,7 +139,7 @@ class ModernPost:
             await self._json(send, message.method, event, cors)
             return
         assert isinstance(event, RequestReceived)
-        await self._run(receive, send, session, event, cors)
+        await self._run(receive, send, session, event, cors, sse_ok)
 
     def _session(self, request: modern.ModernRequest) -> ServerSession | None:
         """A session for this one request, from what its `_meta` says (M§Statelessness)."""
@@ -138,19 +147,14 @@ class ModernPost:
         protocol = session.protocol
         try:
             capabilities = protocol.converter.structure(dict(request.capabilities), ClientCapabilities)
-            info = (
-                None
-                if request.client_info is None
-                else protocol.converter.structure(dict(request.client_info), Implementation)
-            )
         except Exception:
-            if request.client_info is None:
-                return None
-            info = None  # clientInfo is a SHOULD: a malformed one is ignored, not refused
+            return None
+        info = None
+        if request.client_info is not None:
             try:
-                capabilities = protocol.converter.structure(dict(request.capabilities), ClientCapabilities)
+                info = protocol.converter.structure(dict(request.client_info), Implementation)
             except Exception:
-                return None
+                info = None  # clientInfo is a SHOULD: a malformed one is ignored, not refused
         level = request.log_level if request.log_level in LOGGING_LEVELS else None
         protocol.restore(
             active=True,
@@ -162,7 +166,13 @@ class ModernPost:
         return session
 
     async def _run(
-        self, receive: Receive, send: Send, session: ServerSession, event: RequestReceived, cors: Headers
+        self,
+        receive: Receive,
+        send: Send,
+        session: ServerSession,
+        event: RequestReceived,
+        cors: Headers,
+        sse_ok: bool,
     ) -> None:
         """The handler in its own task; its first message decides the answer: the result alone is JSON, a
         notification first opens an SSE stream."""
@@ -188,6 +198,8 @@ class ModernPost:
                 if final and not streaming:
                     await self._json(send, event.method, message, cors)
                     break
+                if not sse_ok and not final:
+                    continue  # a JSON-only client gets the result alone
                 if not streaming:
                     streaming = True
                     await send(
@@ -199,9 +211,18 @@ class ModernPost:
                 )
                 if final:
                     break
-            else:
-                if streaming:  # cancelled before its result: end the stream
+            else:  # the handler ended without a result (it was cancelled): say so, or end the stream
+                if streaming:
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
+                else:
+                    await respond_error(
+                        send,
+                        500,
+                        INTERNAL_ERROR,
+                        f"Internal error: {event.method} ended without a result",
+                        request_id=event.id,
+                        headers=cors,
+                    )
             nursery.cancel_scope.cancel()
 
     async def _json(self, send: Send, method: str, message: Message, cors: Headers) -> None:

@@ -140,7 +140,8 @@ class PostHandler:
             return
         first = next((m for m in parsed.messages if isinstance(m, Request | Notification)), None)
         if is_modern(first.params if first is not None else None, h.protocol_version):
-            await self.modern(receive, send, h, parsed, cors)  # 2026-07-28: no session, its own rules
+            # 2026-07-28: no session, its own rules.
+            await self.modern(receive, send, h, parsed, cors, sse_ok=accept.sse)
             return
         problem = self.gate.version_verdict(h)
         if problem is not None:
