@@ -146,10 +146,10 @@ async def test_server_discover(target: Target) -> None:
     assert result["cacheScope"] == "private"
     assert {MODERN, "2025-11-25"} <= set(result["supportedVersions"])
     capabilities = result["capabilities"]
-    assert capabilities["tools"] == {}  # present, and no listChanged
-    assert "listChanged" not in capabilities["prompts"]
-    assert "subscribe" not in capabilities["resources"]
-    assert "listChanged" not in capabilities["resources"]
+    # List changes and resource updates reach subscriptions/listen streams (test_listen.py).
+    assert capabilities["tools"] == {"listChanged": True}
+    assert capabilities["prompts"] == {"listChanged": True}
+    assert capabilities["resources"] == {"subscribe": True, "listChanged": True}
     assert result["instructions"].startswith("Conformance fixture")
     assert result["_meta"][SERVER_INFO] == {"name": "trio-mcp-everything", "version": "1.0.0"}
 

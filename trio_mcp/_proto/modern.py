@@ -34,10 +34,11 @@ HEADER_MISMATCH = -32020
 MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
 UNSUPPORTED_PROTOCOL_VERSION = -32022
 
-#: the era's methods (subscriptions/listen and multi-round-trip requests are not served yet)
+#: the era's methods (multi-round-trip requests are not served yet)
 MODERN_METHODS = frozenset(
     {
         "server/discover",
+        "subscriptions/listen",
         "tools/list",
         "tools/call",
         "resources/list",

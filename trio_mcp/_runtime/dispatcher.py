@@ -153,19 +153,13 @@ class Dispatcher:
         return await handler(self._context(session, event, outbound), params)
 
     def discover(self) -> t.DiscoverResult:
-        """`server/discover` (2026-07-28, SEP-2575): both eras' versions, the era's capabilities (no
-        subscriptions yet: `subscriptions/listen` is not served, so nothing says `listChanged`/`subscribe`),
-        and who we are in `_meta` (io.modelcontextprotocol/serverInfo)."""
+        """`server/discover` (2026-07-28, SEP-2575): both eras' versions, the capabilities (list changes and
+        resource updates reach `subscriptions/listen` streams), and who we are in `_meta`
+        (io.modelcontextprotocol/serverInfo)."""
         ident = self.identity()
-        caps = ident.capabilities
         return t.DiscoverResult(
             supported_versions=list(ALL_VERSIONS),
-            capabilities=attrs.evolve(
-                caps,
-                tools=None if caps.tools is None else t.ToolsCapability(),
-                prompts=None if caps.prompts is None else t.PromptsCapability(),
-                resources=None if caps.resources is None else t.ResourcesCapability(),
-            ),
+            capabilities=ident.capabilities,
             instructions=ident.instructions,
             meta={META_SERVER_INFO: {"name": ident.info.name, "version": ident.info.version}},
         )

@@ -41,6 +41,7 @@ from .drain import Drain, drain_on_hypercorn_shutdown, hypercorn_shutdown
 from .fanout import ControlFanout
 from .gate import Gate
 from .health import PROBE_ID, READY_TIMEOUT, Health
+from .listen import ListenHub
 from .live_hub import HttpSessionsHub
 from .post import PostHandler
 from .sessions import SessionManager
@@ -77,7 +78,8 @@ class McpASGIApp:
         self._drain = Drain(timeout=self.config.drain_timeout, notice=self.config.drain_notice)
         self.health = Health(self.store, self.streams, lambda: self._started, self._drain)
         self.sessions_hub = HttpSessionsHub(self._sessions, self.streams, self.store, self.events)
-        self.control = ControlFanout(self._sessions, self.dispatcher, [self.sessions_hub])
+        self.listen_hub = ListenHub()
+        self.control = ControlFanout(self._sessions, self.dispatcher, [self.sessions_hub, self.listen_hub])
         self.get = StandaloneStreams(
             self.config, self.gate, self._sessions, self.streams, self.events, self.sessions_hub, self._drain
         )
@@ -90,6 +92,7 @@ class McpASGIApp:
             self.dispatcher,
             self.events,
             self._drain,
+            self.listen_hub,
         )
         self.websocket = WebSocketEndpoint(
             self.gate,

@@ -9,6 +9,8 @@ event ids (M§Receiving Messages: no resumption). Closing the response cancels t
 
 from __future__ import annotations
 
+from typing import Any
+
 import trio
 
 from .._proto import modern, sse
@@ -29,10 +31,12 @@ from .._proto.types import LOGGING_LEVELS, ClientCapabilities, Implementation
 from .._runtime.dispatcher import Dispatcher
 from .._runtime.outbound import BackChannelUnavailable
 from .._runtime.state import ServerSession
+from .._streams._base import StreamBuffer
 from .asgi import JSON_HEADERS, SSE_HEADERS, Receive, RequestHeaders, Send, respond, respond_error
 from .config import HttpConfig
 from .drain import Drain, drain_deadline_error
 from .gate import Headers
+from .listen import Filter, Listener, ListenHub, acknowledgement, ended, follow
 from .sse_stream import watch_disconnect
 
 NO_ROUND_TRIPS = (
@@ -64,10 +68,13 @@ class ModernOutbound:
 
 
 class ModernPost:
-    def __init__(self, config: HttpConfig, dispatcher: Dispatcher, drain: Drain) -> None:
+    def __init__(
+        self, config: HttpConfig, dispatcher: Dispatcher, drain: Drain, listeners: ListenHub
+    ) -> None:
         self.config = config
         self.dispatcher = dispatcher
         self.drain = drain
+        self.listeners = listeners
 
     async def __call__(
         self,
@@ -122,6 +129,9 @@ class ModernPost:
                 headers=cors,
             )
             return
+        if message.method == "subscriptions/listen":
+            await self._listen(receive, send, message, cors)
+            return
         session = self._session(verdict)
         if session is None:
             await respond_error(
@@ -140,6 +150,30 @@ class ModernPost:
             return
         assert isinstance(event, RequestReceived)
         await self._run(receive, send, session, event, cors, sse_ok)
+
+    async def _listen(self, receive: Receive, send: Send, request: Request, cors: Headers) -> None:
+        """`subscriptions/listen` (listen.py): acknowledge, then what any instance announces, until the client
+        leaves or the drain ends it (with the listen result, so the client listens again elsewhere)."""
+        params: dict[str, Any] = request.params if isinstance(request.params, dict) else {}  # pyright: ignore[reportUnknownVariableType]
+        listener = Listener(
+            subscription_id=request.id,
+            filter=Filter.honoured(params.get("notifications"), self.dispatcher.identity().capabilities),
+            buffer=StreamBuffer(self.config.stream_buffer, slow_timeout=self.config.slow_stream_timeout),
+        )
+        await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *cors]})
+        await send({"type": "http.response.body", "body": acknowledgement(listener), "more_body": True})
+        self.listeners.listeners.add(listener)
+        try:
+            with self.drain.stream(listener.buffer.close):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(watch_disconnect, receive, nursery.cancel_scope)
+                    await follow(listener, send, self.config.keepalive_interval)
+                    nursery.cancel_scope.cancel()
+            # The server ended it (a drain, a client that fell behind): say so with the listen's result.
+            with trio.CancelScope(shield=True), trio.move_on_after(1):
+                await send({"type": "http.response.body", "body": ended(listener), "more_body": False})
+        finally:
+            self.listeners.listeners.discard(listener)
 
     def _session(self, request: modern.ModernRequest) -> ServerSession | None:
         """A session for this one request, from what its `_meta` says (M§Statelessness)."""

@@ -50,6 +50,7 @@ from .config import HttpConfig
 from .drain import Drain, refuse_while_draining
 from .gate import Gate, Headers
 from .headers import AcceptDecision, is_json_content_type
+from .listen import ListenHub
 from .modern import ModernPost
 from .sessions import SessionManager, new_session_id
 
@@ -81,6 +82,7 @@ class PostHandler:
         dispatcher: Dispatcher,
         events: EventStore | None,
         drain: Drain,
+        listeners: ListenHub,
     ) -> None:
         self.config = config
         self.gate = gate
@@ -90,7 +92,7 @@ class PostHandler:
         self.dispatcher = dispatcher
         self.drain = drain
         self.answers = Answers(config, streams, dispatcher, events, drain)
-        self.modern = ModernPost(config, dispatcher, drain)
+        self.modern = ModernPost(config, dispatcher, drain, listeners)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
         cors = self.gate.cors(h)
