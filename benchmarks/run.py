@@ -996,20 +996,24 @@ class Bench:
         return run_wrk(server, mode, seconds, threads, connections, extra, redis)
 
     def _failed(self, server_key: str, mode: str, exc: Exception) -> None:
+        self.na.setdefault(server_key, self._cell_failed(server_key, f"{mode} cell", exc))
+
+    def _cell_failed(self, server_key: str, what: str, exc: Exception) -> str:
+        """Log why a cell failed (the first leaf of an exception group) and drop a server that died; the reason."""
         while (
             isinstance(exc, BaseExceptionGroup)
             and exc.exceptions
             and isinstance(exc.exceptions[0], Exception)
         ):
             exc = exc.exceptions[0]
-        reason = f"{mode} cell failed: {type(exc).__name__}: {exc}".splitlines()[0]
+        reason = f"{what} failed: {type(exc).__name__}: {exc}".splitlines()[0]
         log(f"  {server_key}: {reason}")
         server = self.servers.get(server_key)
         if server is not None and not server.alive():
             log(server.tail(15))
             self.servers.pop(server_key)
             reason += " (the server died; log above)"
-        self.na.setdefault(server_key, reason)
+        return reason
 
     def warm_up(self) -> None:
         for _, server_key, mode in self.cell_plan():
@@ -1150,20 +1154,7 @@ class Bench:
         return out
 
     def _roundtrip_failed(self, server_key: str, transport: str, exc: Exception) -> str:
-        while (
-            isinstance(exc, BaseExceptionGroup)
-            and exc.exceptions
-            and isinstance(exc.exceptions[0], Exception)
-        ):
-            exc = exc.exceptions[0]
-        reason = f"{transport} round-trip cell failed: {type(exc).__name__}: {exc}".splitlines()[0]
-        log(f"  {server_key}: {reason}")
-        server = self.servers.get(server_key)
-        if server is not None and not server.alive():
-            log(server.tail(15))
-            self.servers.pop(server_key)
-            reason += " (the server died; log above)"
-        return reason
+        return self._cell_failed(server_key, f"{transport} round-trip cell", exc)
 
     def close(self) -> None:
         self.stop_all()
