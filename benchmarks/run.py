@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -709,10 +710,15 @@ def store_of(key: str) -> str:
     return key.split("/")[1].removesuffix(NOEVENTS_SUFFIX)
 
 
+REQUEST_STATE_KEY = secrets.token_urlsafe(32)  # the Redis stream manager needs a key ring shared by the bench's instances
+
+
 def redis_env(url: str, streams: bool) -> dict[str, str]:
     """A trio_mcp server on the Redis store (and the Redis stream manager when it has one)."""
     env = {"TRIO_MCP_STORE": "redis", "REDIS_URL": url}
-    if not streams:
+    if streams:
+        env["TRIO_MCP_REQUEST_STATE_KEYS"] = REQUEST_STATE_KEY
+    else:
         env["TRIO_MCP_STREAMS"] = "memory"
     return env
 

@@ -30,12 +30,14 @@ TEST_AUDIO = base64.b64decode(TEST_AUDIO_BASE64)
 WATCHED_RESOURCE_URI = "test://watched-resource"
 WATCHED_RESOURCE_CONTENT = "Watched resource content"
 
-# SEP-1613: a raw JSON Schema 2020-12 input schema, sent exactly as written ($schema, $defs, $ref kept).
+# SEP-1613 and SEP-2106: a raw JSON Schema 2020-12 input schema, sent exactly as written ($schema, $defs with
+# an $anchor, $ref, allOf/anyOf, if/then/else kept).
 JSON_SCHEMA_2020_12_INPUT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
     "$defs": {
         "address": {
+            "$anchor": "addressDef",
             "type": "object",
             "properties": {
                 "street": {"type": "string"},
@@ -46,7 +48,14 @@ JSON_SCHEMA_2020_12_INPUT_SCHEMA: dict[str, Any] = {
     "properties": {
         "name": {"type": "string"},
         "address": {"$ref": "#/$defs/address"},
+        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+        "phone": {"type": "string"},
+        "email": {"type": "string"},
     },
+    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then": {"required": ["phone"]},
+    "else": {"required": ["email"]},
     "additionalProperties": False,
 }
 
@@ -263,6 +272,111 @@ async def test_trigger_prompt_change() -> str:
     return "prompts/list_changed sent"
 
 
+# ===== multi-round-trip requests (2026-07-28, SEP-2322) =====
+# The same handler code as in the 2025 era: each ask returns the client's answer. In 2026-07-28 the first call
+# ends in an input_required result, and the retry with the answers runs the handler again with them.
+
+NAME_FORM: dict[str, Any] = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}},
+    "required": ["name"],
+}
+
+
+def _sampled_text(result: t.CreateMessageResult) -> str:
+    blocks = result.content if isinstance(result.content, list) else [result.content]
+    return next((b.text for b in blocks if isinstance(b, t.TextContent)), "")
+
+
+@server.tool
+async def test_input_required_result_elicitation(*, ctx: Context) -> str:
+    """Tests a multi-round-trip request with one elicitation: asks the user's name, then greets them."""
+    answer = await ctx.elicit("What is your name?", NAME_FORM, key="user_name")
+    return f"Hello, {(answer.content or {}).get('name', 'stranger')}!"
+
+
+@server.tool
+async def test_input_required_result_sampling(*, ctx: Context) -> str:
+    """Tests a multi-round-trip request with one sampling request."""
+    result = await ctx.sample("What is the capital of France?", max_tokens=100, key="capital_question")
+    return f"LLM response: {_sampled_text(result)}"
+
+
+@server.tool
+async def test_input_required_result_list_roots(*, ctx: Context) -> str:
+    """Tests a multi-round-trip request with one roots/list request."""
+    roots = await ctx.list_roots(key="client_roots")
+    return "Client roots: " + ", ".join(root.uri for root in roots)
+
+
+@server.tool
+async def test_input_required_result_request_state(*, ctx: Context) -> str:
+    """Tests the requestState round trip: the answer counts only with the state this server sealed."""
+    answer = await ctx.elicit(
+        "Please confirm",
+        {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]},
+        key="confirm",
+    )
+    return f"Confirmed ({'state-ok' if ctx.resumed else 'no state'}): action={answer.action}"
+
+
+@server.tool
+async def test_input_required_result_multiple_inputs(*, ctx: Context) -> str:
+    """Tests one round asking three things at once: asks made side by side go out together."""
+    answers: dict[str, Any] = {}
+
+    async def ask_name() -> None:
+        answers["name"] = await ctx.elicit("What is your name?", NAME_FORM, key="user_name")
+
+    async def ask_greeting() -> None:
+        answers["greeting"] = await ctx.sample("Generate a greeting", max_tokens=50, key="greeting")
+
+    async def ask_roots() -> None:
+        answers["roots"] = await ctx.list_roots(key="client_roots")
+
+    async with trio.open_nursery() as nursery:
+        for ask in (ask_name, ask_greeting, ask_roots):
+            nursery.start_soon(ask)
+    name = (answers["name"].content or {}).get("name")
+    return f"{_sampled_text(answers['greeting'])} {name}, with {len(answers['roots'])} root(s)"
+
+
+@server.tool
+async def test_input_required_result_multi_round(*, ctx: Context) -> str:
+    """Tests a request of three rounds: the second question comes only after the first answer."""
+    name = await ctx.elicit("Step 1: What is your name?", NAME_FORM, key="step1")
+    color = await ctx.elicit(
+        "Step 2: What is your favorite color?",
+        {"type": "object", "properties": {"color": {"type": "string"}}, "required": ["color"]},
+        key="step2",
+    )
+    return f"{(name.content or {}).get('name')} likes {(color.content or {}).get('color')}"
+
+
+@server.tool
+async def test_input_required_result_tampered_state(*, ctx: Context) -> str:
+    """Tests that an altered requestState is refused (-32602) before the tool runs again."""
+    answer = await ctx.elicit(
+        "Please confirm",
+        {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]},
+        key="confirm",
+    )
+    return f"Confirmed: action={answer.action}"
+
+
+@server.tool
+async def test_input_required_result_capabilities(*, ctx: Context) -> str:
+    """Tests that a round asks only what the client declared it can answer."""
+    capabilities = ctx.client_capabilities
+    if capabilities is not None and capabilities.elicitation is not None:
+        answer = await ctx.elicit("What is your name?", NAME_FORM, key="user_name")
+        return f"Elicited: action={answer.action}"
+    if capabilities is not None and capabilities.sampling is not None:
+        result = await ctx.sample("Say hello", max_tokens=20, key="hello")
+        return f"Sampled: {_sampled_text(result)}"
+    return "The client declared neither elicitation nor sampling"
+
+
 @server.tool
 async def test_error_handling() -> str:
     """Tests error response handling (the result has isError: true)."""
@@ -314,13 +428,16 @@ async def test_elicitation_sep1330_enums(*, ctx: Context) -> str:
 
 
 @server.tool(input_schema=JSON_SCHEMA_2020_12_INPUT_SCHEMA)
-async def json_schema_2020_12_tool(name: str | None = None, address: dict[str, str] | None = None) -> str:
-    """Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613)."""
-    args: dict[str, Any] = {}
-    if name is not None:
-        args["name"] = name
-    if address is not None:
-        args["address"] = address
+async def json_schema_2020_12_tool(
+    name: str | None = None,
+    address: dict[str, str] | None = None,
+    contactMethod: str | None = None,  # the wire name is camelCase
+    phone: str | None = None,
+    email: str | None = None,
+) -> str:
+    """Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613, SEP-2106)."""
+    given = {"name": name, "address": address, "contactMethod": contactMethod, "phone": phone, "email": email}
+    args = {key: value for key, value in given.items() if value is not None}
     return f"JSON Schema 2020-12 tool called with: {_json(args)}"
 
 
@@ -415,6 +532,17 @@ async def test_prompt_with_image() -> list[t.PromptMessage]:
         t.PromptMessage(role="user", content=t.ImageContent(data=TEST_IMAGE_BASE64, mime_type="image/png")),
         t.PromptMessage(role="user", content=t.TextContent(text="Please analyze the image above.")),
     ]
+
+
+@server.prompt(title="Prompt With Input")
+async def test_input_required_result_prompt(*, ctx: Context) -> str:
+    """A prompt that asks the user for its context first (a multi-round-trip prompts/get)."""
+    answer = await ctx.elicit(
+        "What context should the prompt use?",
+        {"type": "object", "properties": {"context": {"type": "string"}}, "required": ["context"]},
+        key="user_context",
+    )
+    return f"Use this context: {(answer.content or {}).get('context', '')}"
 
 
 # ===== completion =====

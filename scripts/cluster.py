@@ -26,6 +26,7 @@ import http.client
 import importlib.util
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -248,6 +249,9 @@ def start_redis(port: int, logs: Path) -> Child:
     return Child(f"redis ({kind})", port, argv, logs / "redis.log")
 
 
+CLUSTER_KEY = secrets.token_urlsafe(32)  # 32 random bytes, the form request_state_keys takes
+
+
 def start_instance(index: int, redis_port: int, prefix: str, logs: Path, port: int | None = None) -> Child:
     """Instance `index` on `port` (a free one by default; a restart passes the port it had)."""
     port = port or free_port()
@@ -261,6 +265,8 @@ def start_instance(index: int, redis_port: int, prefix: str, logs: Path, port: i
         "TRIO_MCP_STREAMS": "redis",
         "REDIS_URL": f"redis://{HOST}:{redis_port}/0",
         "TRIO_MCP_REDIS_PREFIX": prefix,
+        # One key ring for the whole cluster: a requestState sealed by one instance opens on every other.
+        "TRIO_MCP_REQUEST_STATE_KEYS": os.environ.get("TRIO_MCP_REQUEST_STATE_KEYS") or CLUSTER_KEY,
         "PYTHONUNBUFFERED": "1",
     }
     for knob in ("TRIO_MCP_STORE_FILE", "TRIO_MCP_EVENT_STORE"):

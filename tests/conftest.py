@@ -9,6 +9,8 @@ import pytest
 from _redis_server import RedisServer
 from hypothesis import HealthCheck, settings
 
+from trio_mcp._runtime.sealing import new_key
+
 # Property-based fuzz tests (marked `fuzz`). Plain `pytest` and `nox -s tests` run a fixed, modest number of
 # derandomized examples (the same inputs on every run, so CI is deterministic); `--hypothesis-profile=fuzz`
 # (`nox -s fuzz`) runs 20 times as many random ones. No example database, and Hypothesis' caches (Unicode
@@ -36,6 +38,9 @@ settings.load_profile("trio_mcp")
 # need themselves (monkeypatch).
 for _name in [n for n in os.environ if n.startswith("TRIO_MCP_") or n == "REDIS_URL"]:
     del os.environ[_name]
+# ... but one: every app of the suite on the Redis stream manager needs the requestState key ring (the apps of
+# one test, in this process or spawned with this environment, share it, as a deployment's instances do).
+os.environ["TRIO_MCP_REQUEST_STATE_KEYS"] = new_key()
 
 
 @pytest.fixture(scope="session")

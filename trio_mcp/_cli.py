@@ -29,7 +29,8 @@ from ._transport.serve import serve
 from ._version import __version__
 
 # Knobs that only code can set (a callable, an instance) have no flag.
-_NO_FLAG = ("principal", "origins")
+# request_state_keys: a secret has no place on a command line (ps shows it); TRIO_MCP_REQUEST_STATE_KEYS.
+_NO_FLAG = ("principal", "origins", "request_state_keys")
 EXIT_USAGE, EXIT_STARTUP = 2, 1
 log = logging.getLogger("trio_mcp.cli")
 # After the graceful timeout, how long hypercorn and the app's lifespan get to finish before they are cut.

@@ -247,9 +247,10 @@ def mirrored_headers(method: str, params: object) -> dict[str, str]:
 
 
 def complete_result(method: str, result: dict[str, Any], ttl_ms: int, cache_scope: str) -> dict[str, Any]:
-    """M§Messages: every result says its `resultType`; the cacheable ones carry SEP-2549's hints."""
+    """M§Messages: every result says its `resultType`; the cacheable ones carry SEP-2549's hints (not an
+    input_required one: it is an answer for this round alone)."""
     result.setdefault("resultType", "complete")
-    if method in CACHEABLE:
+    if method in CACHEABLE and result["resultType"] == "complete":
         result.setdefault("ttlMs", ttl_ms)
         result.setdefault("cacheScope", cache_scope)
     return result

@@ -202,7 +202,9 @@ def _check_client_capability(
                 f"the client did not declare the elicitation capability for {mode} mode",
             )
     elif method == "roots/list" and (caps is None or caps.roots is None):
-        raise LocalProtocolError("the client did not declare the roots capability", code=METHOD_NOT_FOUND)
+        raise _missing_capability(
+            version, "roots", {"roots": {}}, "the client did not declare the roots capability"
+        )
 
 
 # --- the session ----------------------------------------------------------------------------------------------------
@@ -396,6 +398,19 @@ class ProtocolSession:
         request_id = self.next_request_id()
         self._pending[request_id] = method
         return Request(id=request_id, method=method, params=self._dump(params))
+
+    def input_request(self, method: str, params: Any) -> dict[str, Any]:
+        """A server-to-client request as an entry of a 2026-07-28 `inputRequests` (MRTR): checked against the
+        client's capabilities like a request, never sent on its own."""
+        _check_client_capability(self.protocol_version or "", self.client_capabilities, method, params)
+        return self._dump(params)
+
+    def input_response(self, method: str, key: str, value: Any) -> Any:
+        """The client's `inputResponses[key]` as the typed result of `method` (RemoteProtocolError -32602 naming
+        the key when it is not one)."""
+        spec = METHODS[method]
+        assert spec.result_type is not None
+        return structure_as(value, spec.result_type, root=f"inputResponses.{key}", conv=self.converter)
 
     def forget_request(self, request_id: RequestId) -> None:
         """Stop waiting for a reply (timeout or cancellation); a late reply is then refused by `receive`."""

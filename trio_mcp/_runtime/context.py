@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
+import trio
 
 from .._proto import types as t
-from .._proto.errors import INVALID_PARAMS, McpError
+from .._proto.errors import INVALID_PARAMS, McpError, RemoteProtocolError
 from .._proto.jsonrpc import RequestId
 from .elicitation import content_to_instance, requested_schema_for
+from .input_round import InputRequired, InputRound
 from .outbound import Outbound
 
 if TYPE_CHECKING:
@@ -35,7 +37,7 @@ class ElicitationResult(Generic[T]):
 class Context:
     """Handed to every handler that declares it; valid for the duration of that request."""
 
-    __slots__ = ("_outbound", "_session", "method", "progress_token", "request_id")
+    __slots__ = ("_inputs", "_outbound", "_session", "method", "progress_token", "request_id")
 
     def __init__(
         self,
@@ -45,12 +47,14 @@ class Context:
         request_id: RequestId,
         method: str,
         progress_token: t.ProgressToken | None = None,
+        inputs: InputRound | None = None,
     ) -> None:
         self._session = session
         self._outbound = outbound
         self.request_id = request_id
         self.method = method
         self.progress_token = progress_token
+        self._inputs = inputs
 
     # -- identity --
 
@@ -78,6 +82,12 @@ class Context:
     @property
     def session(self) -> ServerSession:
         return self._session
+
+    @property
+    def resumed(self) -> bool:
+        """This is a later round of a 2026-07-28 multi-round-trip request: it came with a requestState that
+        this server sealed for this very request and principal, and that has not expired."""
+        return self._inputs is not None and self._inputs.resumed
 
     # -- notifications on this request's stream --
 
@@ -124,24 +134,30 @@ class Context:
 
     @overload
     async def elicit(
-        self, message: str, schema: type[T], *, timeout: float | None = None
+        self, message: str, schema: type[T], *, timeout: float | None = None, key: str | None = None
     ) -> ElicitationResult[T]: ...
 
     @overload
     async def elicit(
-        self, message: str, schema: dict[str, Any], *, timeout: float | None = None
+        self, message: str, schema: dict[str, Any], *, timeout: float | None = None, key: str | None = None
     ) -> ElicitationResult[Any]: ...
 
     async def elicit(
-        self, message: str, schema: type[T] | dict[str, Any], *, timeout: float | None = None
+        self,
+        message: str,
+        schema: type[T] | dict[str, Any],
+        *,
+        timeout: float | None = None,
+        key: str | None = None,
     ) -> ElicitationResult[Any]:
-        """Ask the user for structured input (form mode). Fails clearly if the client cannot elicit."""
+        """Ask the user for structured input (form mode). Fails clearly if the client cannot elicit.
+
+        `key`: the input request's key when the request is multi-round-trip (2026-07-28); by default one made
+        from what is asked."""
         # Form mode, with `mode` left out: it means form, and clients older than 2025-11-25 do not know the key.
         # The schema stays a raw dict so a user's JSON Schema is sent exactly as written.
         params = {"message": message, "requestedSchema": requested_schema_for(schema)}
-        result: t.ElicitResult = await self._session.peer.request(
-            "elicitation/create", params, self._outbound, timeout=timeout
-        )
+        result: t.ElicitResult = await self._ask("elicitation/create", params, timeout, key)
         data = None
         if result.action == "accept" and result.content is not None and not isinstance(schema, dict):
             try:
@@ -153,11 +169,17 @@ class Context:
         return ElicitationResult(action=result.action, content=result.content, data=data)
 
     async def elicit_url(
-        self, message: str, url: str, elicitation_id: str, *, timeout: float | None = None
+        self,
+        message: str,
+        url: str,
+        elicitation_id: str,
+        *,
+        timeout: float | None = None,
+        key: str | None = None,
     ) -> t.ElicitResult:
         """URL-mode elicitation (2025-11-25) for what must not pass through the client (credentials, payments)."""
         params = t.ElicitRequestURLParams(message=message, url=url, elicitation_id=elicitation_id)
-        return await self._session.peer.request("elicitation/create", params, self._outbound, timeout=timeout)
+        return await self._ask("elicitation/create", params, timeout, key)
 
     async def sample(
         self,
@@ -173,6 +195,7 @@ class Context:
         tools: list[t.Tool] | None = None,
         tool_choice: t.ToolChoice | None = None,
         timeout: float | None = None,
+        key: str | None = None,
     ) -> t.CreateMessageResult:
         """Ask the client's LLM for a message (sampling/createMessage). A str is one user text message."""
         if isinstance(messages, str):
@@ -195,12 +218,28 @@ class Context:
             tools=tools,
             tool_choice=tool_choice,
         )
-        return await self._session.peer.request(
-            "sampling/createMessage", params, self._outbound, timeout=timeout
-        )
+        return await self._ask("sampling/createMessage", params, timeout, key)
 
-    async def list_roots(self, *, timeout: float | None = None) -> list[t.Root]:
-        result: t.ListRootsResult = await self._session.peer.request(
-            "roots/list", t.RequestParams(), self._outbound, timeout=timeout
-        )
+    async def list_roots(self, *, timeout: float | None = None, key: str | None = None) -> list[t.Root]:
+        result: t.ListRootsResult = await self._ask("roots/list", t.RequestParams(), timeout, key)
         return result.roots
+
+    async def _ask(self, method: str, params: Any, timeout: float | None, key: str | None) -> Any:
+        """A request to the client: sent and awaited (2025 era), or, in a 2026-07-28 multi-round-trip
+        request, this round's answer or an input request for the next (input_round.py)."""
+        if self._inputs is None:
+            return await self._session.peer.request(method, params, self._outbound, timeout=timeout)
+        protocol = self._session.protocol
+        wire = protocol.input_request(method, params)  # McpError -32021 when the client cannot take it
+        key = key if key is not None else self._inputs.key_for(method, wire)
+        answer = self._inputs.answer(key)
+        if answer is not None:
+            try:
+                return protocol.input_response(method, key, answer)
+            except RemoteProtocolError as exc:
+                raise McpError(exc.code, exc.message, exc.data) from None
+        self._inputs.ask(key, method, wire)
+        # Let asks made side by side (tasks of one nursery) record theirs before this run ends, so one
+        # round asks them all.
+        await trio.lowlevel.checkpoint()
+        raise InputRequired(key)

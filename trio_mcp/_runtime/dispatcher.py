@@ -19,6 +19,7 @@ from .._proto.jsonrpc import ErrorResponse, Message, Notification, Request, Resp
 from .._proto.modern import ALL_VERSIONS, META_SERVER_INFO
 from .._proto.session import ErrorReceived, NotificationReceived, RequestReceived, ResponseReceived
 from .context import Context
+from .input_round import InputRound, only_input_required
 from .outbound import BackChannelUnavailable, Outbound
 from .registry import HandlerRegistry
 from .state import ServerSession
@@ -83,18 +84,21 @@ class Dispatcher:
         outbound: Outbound,
         *,
         scope: trio.CancelScope | None = None,
+        inputs: InputRound | None = None,
     ) -> Message | None:
         """Run one request to completion; None when `notifications/cancelled` cancelled it (no reply is sent).
 
         A caller that starts this in a new task passes the `scope` it already put in `session.in_flight` (see
         `register_request`), so a cancellation read before the task first runs still finds the request.
+        `inputs`: this run's round of a 2026-07-28 multi-round-trip request (input_round.py); the handler's
+        asks then end in an input_required result instead of requests to the client.
         """
         if scope is None:
             scope = self.register_request(session, event)
         try:
             with scope:
                 try:
-                    result = await self._call(session, event, outbound)
+                    result = await self._call(session, event, outbound, inputs)
                     return session.protocol.send_result(event.id, result)
                 except McpError as exc:
                     return error_response(event.id, exc.code, exc.message, exc.data)
@@ -121,7 +125,21 @@ class Dispatcher:
         session.in_flight[event.id] = scope
         return scope
 
-    async def _call(self, session: ServerSession, event: RequestReceived, outbound: Outbound) -> Any:
+    async def _call(
+        self, session: ServerSession, event: RequestReceived, outbound: Outbound, inputs: InputRound | None
+    ) -> Any:
+        if inputs is None:
+            return await self._call_handler(session, event, outbound, None)
+        try:
+            return await self._call_handler(session, event, outbound, inputs)
+        except BaseException as exc:
+            if not only_input_required(exc):
+                raise
+        return inputs.result()
+
+    async def _call_handler(
+        self, session: ServerSession, event: RequestReceived, outbound: Outbound, inputs: InputRound | None
+    ) -> Any:
         method, params = event.method, event.params
         if method == "initialize":
             ident = self.identity()
@@ -141,7 +159,7 @@ class Dispatcher:
         handler = self.registry.requests.get(method)
         if method in ("resources/subscribe", "resources/unsubscribe"):
             if handler is not None:
-                await handler(self._context(session, event, outbound), params)
+                await handler(self._context(session, event, outbound, None), params)
             if method == "resources/subscribe":
                 session.subscriptions.add(params.uri)
             else:
@@ -150,7 +168,7 @@ class Dispatcher:
             return t.EmptyResult()
         if handler is None:
             raise McpError(METHOD_NOT_FOUND, f"Method not found: this server does not offer {method}")
-        return await handler(self._context(session, event, outbound), params)
+        return await handler(self._context(session, event, outbound, inputs), params)
 
     def discover(self) -> t.DiscoverResult:
         """`server/discover` (2026-07-28, SEP-2575): both eras' versions, the capabilities (list changes and
@@ -165,9 +183,16 @@ class Dispatcher:
         )
 
     @staticmethod
-    def _context(session: ServerSession, event: RequestReceived, outbound: Outbound) -> Context:
+    def _context(
+        session: ServerSession, event: RequestReceived, outbound: Outbound, inputs: InputRound | None
+    ) -> Context:
         return Context(
-            session, outbound, request_id=event.id, method=event.method, progress_token=event.progress_token
+            session,
+            outbound,
+            request_id=event.id,
+            method=event.method,
+            progress_token=event.progress_token,
+            inputs=inputs,
         )
 
     # -- notifications --

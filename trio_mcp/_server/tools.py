@@ -139,6 +139,8 @@ class ToolDefinition:
         except McpError:
             raise
         except Exception as exc:
+            if (error := request_error(exc)) is not None:
+                raise error from exc  # e.g. -32021 from an ask in one of the tool's tasks
             log.error("tool %r raised %s: %s", self.name, type(exc).__name__, exc, exc_info=exc)
             if not error_details:
                 return error_result(f"The tool {self.name!r} failed; the server log has the details")
@@ -182,6 +184,20 @@ def _is_content_hint(hint: Any) -> bool:
     while typing.get_origin(hint) is Annotated:
         hint = typing.get_args(hint)[0]
     return isinstance(hint, type) and issubclass(hint, (*UNSTRUCTURED_RESULTS, t.CallToolResult))
+
+
+def request_error(exc: Exception) -> McpError | None:
+    """The request's own error inside the group of a nursery the handler opened (only McpErrors in it)."""
+    if not isinstance(exc, ExceptionGroup):
+        return None
+    group: ExceptionGroup[Exception] = exc  # pyright: ignore[reportUnknownVariableType]
+    matched, rest = group.split(McpError)
+    if matched is None or rest is not None:
+        return None
+    first = matched.exceptions[0]
+    while isinstance(first, ExceptionGroup):
+        first = first.exceptions[0]  # pyright: ignore[reportUnknownVariableType,reportUnknownMemberType]
+    return first if isinstance(first, McpError) else None
 
 
 def error_result(text: str) -> t.CallToolResult:

@@ -11,6 +11,8 @@ import logging
 
 from .._proto.jsonrpc import Message, encode
 from .._redis import require_coredis
+from .._runtime.input_round import RequestStates
+from .._runtime.sealing import KeyRing, KeyRingError
 from .._stores._base import ExpiryPolicy, SessionStore, StoreConfigError
 from .._stores.file import FileSessionStore
 from .._stores.memory import MemorySessionStore
@@ -122,6 +124,28 @@ def select_events(config: HttpConfig, streams: StreamManager) -> EventStore | No
             wakeups=streams if isinstance(streams, RedisStreamManager) else None,
         )
     return MemoryEventStore(retention=config.event_retention, ttl=config.idle_timeout)
+
+
+def select_request_states(config: HttpConfig, streams: StreamManager, audience: str) -> RequestStates:
+    """The key ring of 2026-07-28 `requestState` (input_round.py): from `request_state_keys`, required when the
+    streams are Redis (a retry may reach any instance, which must open what another sealed)."""
+    keys = config.request_state_keys
+    if not keys:
+        if isinstance(streams, RedisStreamManager):
+            raise ConfigError(
+                "request_state_keys is required with the Redis stream manager: every instance must open the "
+                "requestState another one sealed. Set TRIO_MCP_REQUEST_STATE_KEYS to the same comma-separated "
+                'keys on every instance (make one with `python -c "import secrets; '
+                'print(secrets.token_urlsafe(32))"`)'
+            )
+        return RequestStates(
+            ring=KeyRing.generated(), audience=audience, ttl=config.request_state_ttl, ephemeral=True
+        )
+    try:
+        ring = KeyRing.from_strings(keys)
+    except KeyRingError as exc:
+        raise ConfigError(f"{config.named('request_state_keys')}: {exc}") from None
+    return RequestStates(ring=ring, audience=audience, ttl=config.request_state_ttl)
 
 
 class HttpHub:

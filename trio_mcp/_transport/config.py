@@ -12,6 +12,7 @@ from typing import Any, Literal, cast
 
 import attrs
 
+from .._runtime.input_round import DEFAULT_REQUEST_STATE_TTL
 from .._stores._base import DEFAULT_IDLE_TIMEOUT, DEFAULT_PENDING_TIMEOUT
 from .._streams._base import DEFAULT_SLOW_STREAM_TIMEOUT
 from .._streams.events import DEFAULT_EVENT_RETENTION
@@ -87,6 +88,11 @@ class HttpConfig:
     #: client may reuse one, and whether a shared cache may keep it
     cache_ttl_ms: int = _knob(0, at_least=0, rule="0 or more milliseconds")
     cache_scope: str = "private"
+    #: 2026-07-28 multi-round-trip requests: the key ring sealing `requestState` (base64 of 32 bytes each;
+    #: the first seals, all unseal). Required with the Redis stream manager; else one key per process
+    request_state_keys: tuple[str, ...] | None = None
+    #: ... and how long a sealed requestState stays valid
+    request_state_ttl: float = _knob(DEFAULT_REQUEST_STATE_TTL, above=0, rule=_SECONDS)
     principal: PrincipalHook = default_principal
     #: where each value came from, for error messages: the keyword, or `TRIO_MCP_X='raw'`
     origins: Mapping[str, str] = attrs.field(factory=dict[str, str], eq=False, repr=False)

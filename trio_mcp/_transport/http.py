@@ -35,7 +35,7 @@ from .asgi import (
     respond,
     respond_error,
 )
-from .backends import HttpHub, select_events, select_store, select_streams
+from .backends import HttpHub, select_events, select_request_states, select_store, select_streams
 from .config import ConfigError, load_config
 from .drain import Drain, drain_on_hypercorn_shutdown, hypercorn_shutdown
 from .fanout import ControlFanout
@@ -73,6 +73,9 @@ class McpASGIApp:
             ),
         )
         self.dispatcher = server.dispatcher(self._sessions.save)
+        self.request_states = select_request_states(
+            self.config, self.streams, audience=self.dispatcher.identity().info.name
+        )
         self.hub = HttpHub(self.streams)
         self.gate = Gate(self.config)
         self._drain = Drain(timeout=self.config.drain_timeout, notice=self.config.drain_notice)
@@ -93,6 +96,7 @@ class McpASGIApp:
             self.events,
             self._drain,
             self.listen_hub,
+            self.request_states,
         )
         self.websocket = WebSocketEndpoint(
             self.gate,

@@ -14,7 +14,7 @@ from typing import Any
 import trio
 
 from .._proto import modern, sse
-from .._proto.errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST
+from .._proto.errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, McpError
 from .._proto.jsonrpc import (
     ErrorResponse,
     InvalidMessage,
@@ -29,6 +29,7 @@ from .._proto.jsonrpc import (
 from .._proto.session import RequestReceived
 from .._proto.types import LOGGING_LEVELS, ClientCapabilities, Implementation
 from .._runtime.dispatcher import Dispatcher
+from .._runtime.input_round import INPUT_METHODS, InputRound, RequestStates
 from .._runtime.outbound import BackChannelUnavailable
 from .._runtime.state import ServerSession
 from .._streams._base import StreamBuffer
@@ -40,8 +41,8 @@ from .listen import Filter, Listener, ListenHub, acknowledgement, ended, follow
 from .sse_stream import watch_disconnect
 
 NO_ROUND_TRIPS = (
-    "cannot send {method} to the client: in 2026-07-28 a server asks the client through multi-round-trip "
-    "results (SEP-2322), which this server does not offer yet"
+    "cannot send {method} to the client: in 2026-07-28 a server asks the client only through the "
+    "input_required result of tools/call, prompts/get or resources/read (SEP-2322), not while serving {serving}"
 )
 
 
@@ -52,12 +53,13 @@ class ModernOutbound:
 
     can_request = True
 
-    def __init__(self, channel: trio.MemorySendChannel[Message]) -> None:
+    def __init__(self, channel: trio.MemorySendChannel[Message], serving: str) -> None:
         self._channel = channel
+        self._serving = serving
 
     async def send(self, message: Message) -> None:
         if isinstance(message, Request):
-            raise BackChannelUnavailable(NO_ROUND_TRIPS.format(method=message.method))
+            raise BackChannelUnavailable(NO_ROUND_TRIPS.format(method=message.method, serving=self._serving))
         try:
             await self._channel.send(message)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -69,12 +71,18 @@ class ModernOutbound:
 
 class ModernPost:
     def __init__(
-        self, config: HttpConfig, dispatcher: Dispatcher, drain: Drain, listeners: ListenHub
+        self,
+        config: HttpConfig,
+        dispatcher: Dispatcher,
+        drain: Drain,
+        listeners: ListenHub,
+        request_states: RequestStates,
     ) -> None:
         self.config = config
         self.dispatcher = dispatcher
         self.drain = drain
         self.listeners = listeners
+        self.request_states = request_states
 
     async def __call__(
         self,
@@ -85,9 +93,11 @@ class ModernPost:
         cors: Headers,
         *,
         sse_ok: bool = True,
+        principal: str | None = None,
     ) -> None:
         """`sse_ok`: the client's Accept allows `text/event-stream`; without it the answer is always JSON and a
-        handler's notifications are dropped."""
+        handler's notifications are dropped. `principal`: who sends it (the app's principal hook), whom a
+        requestState is bound to."""
         if parsed.is_batch or len(parsed.messages) != 1:
             await respond_error(
                 send,
@@ -132,7 +142,7 @@ class ModernPost:
         if message.method == "subscriptions/listen":
             await self._listen(receive, send, message, cors)
             return
-        session = self._session(verdict)
+        session = self._session(verdict, principal)
         if session is None:
             await respond_error(
                 send,
@@ -149,12 +159,21 @@ class ModernPost:
             await self._json(send, message.method, event, cors)
             return
         assert isinstance(event, RequestReceived)
-        await self._run(receive, send, session, event, cors, sse_ok)
+        inputs = None
+        if message.method in INPUT_METHODS:
+            try:
+                inputs = self.request_states.open_round(message.method, _params(message), principal)
+            except McpError as exc:
+                await self._json(
+                    send, message.method, error_response(message.id, exc.code, exc.message), cors
+                )
+                return
+        await self._run(receive, send, session, event, cors, sse_ok, inputs)
 
     async def _listen(self, receive: Receive, send: Send, request: Request, cors: Headers) -> None:
         """`subscriptions/listen` (listen.py): acknowledge, then what any instance announces, until the client
         leaves or the drain ends it (with the listen result, so the client listens again elsewhere)."""
-        params: dict[str, Any] = request.params if isinstance(request.params, dict) else {}  # pyright: ignore[reportUnknownVariableType]
+        params = _params(request)
         listener = Listener(
             subscription_id=request.id,
             filter=Filter.honoured(params.get("notifications"), self.dispatcher.identity().capabilities),
@@ -175,9 +194,10 @@ class ModernPost:
         finally:
             self.listeners.listeners.discard(listener)
 
-    def _session(self, request: modern.ModernRequest) -> ServerSession | None:
+    def _session(self, request: modern.ModernRequest, principal: str | None) -> ServerSession | None:
         """A session for this one request, from what its `_meta` says (M§Statelessness)."""
         session = ServerSession.new(None)
+        session.principal = principal
         protocol = session.protocol
         try:
             capabilities = protocol.converter.structure(dict(request.capabilities), ClientCapabilities)
@@ -207,17 +227,18 @@ class ModernPost:
         event: RequestReceived,
         cors: Headers,
         sse_ok: bool,
+        inputs: InputRound | None,
     ) -> None:
         """The handler in its own task; its first message decides the answer: the result alone is JSON, a
         notification first opens an SSE stream."""
         send_channel, messages = trio.open_memory_channel[Message](self.config.stream_buffer)
-        outbound = ModernOutbound(send_channel)
+        outbound = ModernOutbound(send_channel, event.method)
 
         async def handle() -> None:
             async with send_channel:
                 reply: Message | None = None
                 with self.drain.work() as work:
-                    reply = await self.dispatcher.handle_request(session, event, outbound)
+                    reply = await self.dispatcher.handle_request(session, event, outbound, inputs=inputs)
                 if work.cancelled_caught:
                     reply = drain_deadline_error(event.id)
                 if reply is not None:
@@ -278,3 +299,7 @@ class ModernPost:
             error = message.error
             return error_response(message.id, modern.current_code(error.code), error.message, error.data)
         return message
+
+
+def _params(request: Request) -> dict[str, Any]:
+    return request.params if isinstance(request.params, dict) else {}  # pyright: ignore[reportUnknownVariableType]

@@ -29,6 +29,7 @@ from .._proto.modern import is_modern
 from .._proto.session import RequestReceived
 from .._proto.versions import HEADERLESS_VERSION
 from .._runtime.dispatcher import Dispatcher
+from .._runtime.input_round import RequestStates
 from .._runtime.intake import triage
 from .._runtime.outbound import NoBackChannel
 from .._runtime.state import ServerSession
@@ -83,6 +84,7 @@ class PostHandler:
         events: EventStore | None,
         drain: Drain,
         listeners: ListenHub,
+        request_states: RequestStates,
     ) -> None:
         self.config = config
         self.gate = gate
@@ -92,7 +94,7 @@ class PostHandler:
         self.dispatcher = dispatcher
         self.drain = drain
         self.answers = Answers(config, streams, dispatcher, events, drain)
-        self.modern = ModernPost(config, dispatcher, drain, listeners)
+        self.modern = ModernPost(config, dispatcher, drain, listeners, request_states)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:
         cors = self.gate.cors(h)
@@ -143,7 +145,9 @@ class PostHandler:
         first = next((m for m in parsed.messages if isinstance(m, Request | Notification)), None)
         if is_modern(first.params if first is not None else None, h.protocol_version):
             # 2026-07-28: no session, its own rules.
-            await self.modern(receive, send, h, parsed, cors, sse_ok=accept.sse)
+            await self.modern(
+                receive, send, h, parsed, cors, sse_ok=accept.sse, principal=self.config.principal(scope)
+            )
             return
         problem = self.gate.version_verdict(h)
         if problem is not None:
