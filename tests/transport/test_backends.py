@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from trio_mcp._transport.backends import select_store, select_streams
+from trio_mcp._runtime.sealing import new_key
+from trio_mcp._transport.backends import select_request_states, select_store, select_streams
 from trio_mcp._transport.config import ConfigError, load_config
 from trio_mcp.stores import (
     ExpiryPolicy,
@@ -168,3 +169,33 @@ def test_the_redis_stream_manager_without_a_url_is_a_clear_error() -> None:
     store = RedisSessionStore.from_url("redis://127.0.0.1:6379/0")
     with pytest.raises(StreamConfigError, match=r"implied by the Redis store\) needs a Redis URL"):
         select_streams(load_config(), store)
+
+
+# -- the requestState key ring (2026-07-28 multi-round-trip requests) --
+
+
+def test_the_redis_stream_manager_requires_request_state_keys() -> None:
+    streams = RedisStreamManager.from_url("redis://127.0.0.1:1/0")
+    config = load_config({})
+    with pytest.raises(ConfigError, match=r"request_state_keys is required with the Redis stream manager.*"):
+        select_request_states(config, streams, audience="a")
+    config = load_config({"TRIO_MCP_REQUEST_STATE_KEYS": f"{new_key()}, {new_key()}"})
+    states = select_request_states(config, streams, audience="a")
+    assert not states.ephemeral
+
+
+def test_without_keys_the_memory_streams_get_a_key_of_their_own() -> None:
+    states = select_request_states(load_config({}), MemoryStreamManager(), audience="a")
+    assert states.ephemeral
+    assert states.ttl == 600
+
+
+def test_a_bad_key_names_the_variable_it_came_from() -> None:
+    config = load_config(
+        {"TRIO_MCP_REQUEST_STATE_KEYS": f"{new_key()},tooshort", "TRIO_MCP_REQUEST_STATE_TTL": "60"}
+    )
+    assert config.request_state_ttl == 60
+    with pytest.raises(
+        ConfigError, match=r"TRIO_MCP_REQUEST_STATE_KEYS='.*': key 2 of the ring is not 32 bytes"
+    ):
+        select_request_states(config, MemoryStreamManager(), audience="a")

@@ -11,55 +11,18 @@ from typing import Any
 
 import pytest
 import trio
-from _rawhttp import RawConnection, Target, rpc, start_app
+from _modern import SUBSCRIPTION_ID, WAIT, headers, listen, meta, next_message, send
+from _rawhttp import Target, rpc, start_app
 
 from examples.cluster import server as cluster_server
 from examples.everything import server
 
-MODERN = "2026-07-28"
-WAIT = 20.0
-META: dict[str, Any] = {
-    "io.modelcontextprotocol/protocolVersion": MODERN,
-    "io.modelcontextprotocol/clientCapabilities": {},
-}
-SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
-
-
-def headers(method: str, name: str | None = None) -> list[tuple[str | bytes, str | bytes]]:
-    h: list[tuple[str | bytes, str | bytes]] = [
-        ("content-type", "application/json"),
-        ("accept", "application/json, text/event-stream"),
-        ("mcp-protocol-version", MODERN),
-        ("mcp-method", method),
-    ]
-    if name is not None:
-        h.append(("mcp-name", name))
-    return h
-
-
-async def listen(target: Target, notifications: dict[str, Any], id: Any = 77) -> RawConnection:
-    conn = await target.connect()
-    body = rpc("subscriptions/listen", {"_meta": META, "notifications": notifications}, id=id)
-    await conn.send("POST", target.path, headers("subscriptions/listen"), body)
-    head = await conn.read_head()
-    assert head.status == 200, head
-    assert head.content_type == "text/event-stream"
-    return conn
-
-
-async def next_message(conn: RawConnection) -> dict[str, Any] | None:
-    event = await conn.next_data_event()
-    if event is None:
-        return None
-    message: dict[str, Any] = json.loads(event.data)
-    return message
+META = meta()
 
 
 async def call(target: Target, tool: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
-    params = {"name": tool, "arguments": arguments or {}, "_meta": META}
-    response = await target.request("POST", headers("tools/call", tool), rpc("tools/call", params, id=5))
-    assert response.status == 200, response.body
-    result: dict[str, Any] = json.loads(response.body)["result"]
+    message = await send(target, "tools/call", {"name": tool, "arguments": arguments or {}}, id=5, m=META)
+    result: dict[str, Any] = message["result"]
     return result
 
 

@@ -4,25 +4,22 @@ retry with the answers runs it again, and a state that does not verify is refuse
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
+import _modern as modern
 import pytest
 import trio
-from _rawhttp import RawResponse, Target, assert_no_traceback, rpc, start_app
+from _rawhttp import Target, start_app
 
 from trio_mcp import Context, Server
 from trio_mcp import types as t
 from trio_mcp._proto.errors import INVALID_PARAMS
 from trio_mcp._transport.http import McpASGIApp
 
-MODERN = "2026-07-28"
-WAIT = 10
 Json = dict[str, Any]
 NAME_FORM: Json = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
-ALL_CAPABILITIES: Json = {"elicitation": {}, "sampling": {}, "roots": {}}
 
 server = Server("mrtr-test")
 runs: list[str] = []  # what ran, in order: a handler runs again from the top on every round
@@ -85,37 +82,10 @@ def principal_from_header(scope: Mapping[str, Any]) -> str | None:
     return value.decode() if value else None
 
 
-def meta(capabilities: Json | None = None) -> Json:
-    return {
-        "io.modelcontextprotocol/protocolVersion": MODERN,
-        "io.modelcontextprotocol/clientCapabilities": ALL_CAPABILITIES
-        if capabilities is None
-        else capabilities,
-    }
-
-
 async def send(
     target: Target, method: str, params: Json, *, id: int = 1, user: str | None = None, m: Json | None = None
 ) -> Json:
-    """One 2026-07-28 request; its JSON-RPC answer (result or error)."""
-    headers: list[tuple[str | bytes, str | bytes]] = [
-        ("content-type", "application/json"),
-        ("accept", "application/json, text/event-stream"),
-        ("mcp-protocol-version", MODERN),
-        ("mcp-method", method),
-    ]
-    name = params.get("uri" if method == "resources/read" else "name")
-    if isinstance(name, str):
-        headers.append(("mcp-name", name))
-    if user is not None:
-        headers.append(("x-user", user))
-    body = rpc(method, {**params, "_meta": meta() if m is None else m}, id=id)
-    with trio.fail_after(WAIT):
-        response: RawResponse = await target.request("POST", headers, body)
-    assert_no_traceback(response)
-    message: Json = json.loads(response.body)
-    assert message["id"] == id, message
-    return message
+    return await modern.send(target, method, params, id=id, m=m, extra=[("x-user", user)] if user else ())
 
 
 def input_required(message: Json) -> Json:
@@ -242,7 +212,7 @@ async def test_resources_read_and_prompts_get_may_ask_too(target: Target) -> Non
 
 
 async def test_an_ask_the_client_cannot_answer_is_refused_with_its_capability(target: Target) -> None:
-    message = await send(target, "tools/call", {"name": "survey"}, m=meta({"elicitation": {}}))
+    message = await send(target, "tools/call", {"name": "survey"}, m=modern.meta({"elicitation": {}}))
     assert message["error"]["code"] == -32021, message
     assert message["error"]["data"] == {"requiredCapabilities": {"roots": {}}}
 
