@@ -14,7 +14,7 @@ from _rawhttp import Target, start_app
 from mcp.client.client import Client as SdkClient
 
 from examples.everything import server
-from trio_mcp import McpError, TransportError, open_client
+from trio_mcp import Context, McpError, Server, TransportError, open_client
 from trio_mcp import types as t
 
 WAIT = 20
@@ -157,3 +157,60 @@ async def test_the_official_sdk_client_in_auto_mode_picks_the_modern_era(target:
             result = await sdk.call_tool("test_simple_text", {})
             assert getattr(result.content[0], "text", None) == SIMPLE
     assert target.app._sessions.live == {}  # pyright: ignore[reportPrivateUsage]
+
+
+# -- multi-round-trip requests (SEP-2322): the client answers input requests with its callbacks, and retries --
+
+
+async def test_modern_mode_answers_input_requests_with_its_callbacks_and_retries(target: Target) -> None:
+    asked: list[str] = []
+
+    async def on_elicit(params: t.ElicitRequestParams) -> t.ElicitResult:
+        asked.append(params.message)
+        content = {"color": "teal"} if "color" in params.message else {"name": "Ada", "context": "tea"}
+        return t.ElicitResult(action="accept", content=content)
+
+    async def on_sample(params: t.CreateMessageRequestParams) -> t.CreateMessageResult:
+        asked.append("sample")
+        return t.CreateMessageResult(role="assistant", content=t.TextContent(text="Hi"), model="m")
+
+    roots = [t.Root(uri="file:///work", name="work")]
+    with trio.fail_after(WAIT):
+        async with open_client(
+            target.url,
+            mode="modern",
+            elicitation_callback=on_elicit,
+            sampling_callback=on_sample,
+            roots=roots,
+        ) as client:
+            result = await client.call_tool("test_input_required_result_multi_round")
+            assert text_of(result) == "Ada likes teal"
+            assert asked == ["Step 1: What is your name?", "Step 2: What is your favorite color?"]
+            asked.clear()
+            result = await client.call_tool("test_input_required_result_multiple_inputs")
+            assert text_of(result) == "Hi Ada, with 1 root(s)"
+            assert sorted(asked) == ["What is your name?", "sample"]  # one round, both asked
+            prompt = await client.get_prompt("test_input_required_result_prompt")
+            assert isinstance(prompt.messages[0].content, t.TextContent)
+            assert prompt.messages[0].content.text == "Use this context: tea"
+
+
+async def test_a_server_that_never_stops_asking_is_given_up_on(nursery: trio.Nursery) -> None:
+    endless = Server("endless")
+
+    @endless.tool
+    async def forever(*, ctx: Context) -> str:
+        """Asks one more question every round."""
+        n = 0
+        while True:
+            await ctx.elicit(f"Question {n}?", {"type": "object", "properties": {}}, key=f"q{n}")
+            n += 1
+
+    async def on_elicit(params: t.ElicitRequestParams) -> t.ElicitResult:
+        return t.ElicitResult(action="accept", content={})
+
+    target = await start_app(nursery, endless.asgi_app())
+    with trio.fail_after(WAIT):
+        async with open_client(target.url, mode="modern", elicitation_callback=on_elicit) as client:
+            with pytest.raises(McpError, match="still needed input after 16 rounds"):
+                await client.call_tool("forever")

@@ -13,7 +13,8 @@ import attrs
 import trio
 
 from .._proto import types as t
-from .._proto.errors import INTERNAL_ERROR, METHOD_NOT_FOUND, McpError, RemoteProtocolError
+from .._proto.converter import structure_params
+from .._proto.errors import INTERNAL_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, McpError, RemoteProtocolError
 from .._proto.jsonrpc import (
     ErrorResponse,
     Message,
@@ -44,6 +45,9 @@ ProgressCallback = Callable[[t.ProgressNotificationParams], Awaitable[None]]
 NotificationCallback = Callable[[str, Any], Awaitable[None]]
 
 DEFAULT_CLIENT_INFO = t.Implementation(name="trio_mcp-client", version="0.1.0")
+INPUT_REQUEST_METHODS = ("elicitation/create", "sampling/createMessage", "roots/list")
+#: 2026-07-28 multi-round-trip requests: how many input_required results one call answers before it gives up
+MAX_INPUT_ROUNDS = 16
 
 
 class _SendOutbound:
@@ -189,15 +193,58 @@ class ClientSession:
             await self.send(reply)
 
     async def _handle_server_request(self, event: RequestReceived) -> Any:
-        if event.method == "ping":
+        return await self._serve(event.method, event.params)
+
+    async def _serve(self, method: str, params: Any) -> Any:
+        """What the server asked for (a request of the 2025 era, or an input request of 2026-07-28)."""
+        if method == "ping":
             return t.EmptyResult()
-        if event.method == "sampling/createMessage" and self.sampling_callback is not None:
-            return await self.sampling_callback(event.params)
-        if event.method == "elicitation/create" and self.elicitation_callback is not None:
-            return await self.elicitation_callback(event.params)
-        if event.method == "roots/list" and self.roots is not None:
+        if method == "sampling/createMessage" and self.sampling_callback is not None:
+            return await self.sampling_callback(params)
+        if method == "elicitation/create" and self.elicitation_callback is not None:
+            return await self.elicitation_callback(params)
+        if method == "roots/list" and self.roots is not None:
             return t.ListRootsResult(roots=list(self.roots))
-        raise McpError(METHOD_NOT_FOUND, f"this client does not support {event.method}")
+        raise McpError(METHOD_NOT_FOUND, f"this client does not support {method}")
+
+    async def _input_responses(self, needed: t.InputRequiredResult) -> dict[str, Any]:
+        """Our answers to a server's `inputRequests` (SEP-2322), from the same callbacks that answer its
+        requests in the 2025 era."""
+        responses: dict[str, Any] = {}
+        for key, asked in (needed.input_requests or {}).items():
+            method = asked.get("method") if isinstance(asked, dict) else None  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
+            if method not in INPUT_REQUEST_METHODS:
+                raise McpError(
+                    INVALID_REQUEST,
+                    f"the server asked for input {key!r} with {method!r}, not an input request",
+                )
+            params = structure_params(self.protocol.converter, method, asked.get("params") or {})  # pyright: ignore[reportUnknownMemberType,reportUnknownArgumentType]
+            result = await self._serve(method, params)
+            responses[key] = self.protocol.converter.unstructure(result)
+        return responses
+
+    async def _request_with_input(
+        self,
+        method: str,
+        params: Any,
+        *,
+        timeout: float | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Any:
+        """A request that a 2026-07-28 server may answer with input_required: answer its input requests and
+        retry (a new request id, `inputResponses`, the `requestState` echoed), until it completes."""
+        first = self.protocol.converter.unstructure(params)
+        retry: dict[str, Any] = dict(first)
+        for _ in range(MAX_INPUT_ROUNDS):
+            result = await self.request(method, retry, timeout=timeout, progress=progress)
+            if not isinstance(result, t.InputRequiredResult):
+                return result
+            retry = {**first, "inputResponses": await self._input_responses(result)}
+            if result.request_state is not None:
+                retry["requestState"] = result.request_state
+        raise McpError(
+            INTERNAL_ERROR, f"{method} still needed input after {MAX_INPUT_ROUNDS} rounds; the client gave up"
+        )
 
     # -- outgoing --
 
@@ -282,7 +329,7 @@ class ClientSession:
         progress: ProgressCallback | None = None,
     ) -> t.CallToolResult:
         params = t.CallToolRequestParams(name=name, arguments=arguments)
-        return await self.request("tools/call", params, timeout=timeout, progress=progress)
+        return await self._request_with_input("tools/call", params, timeout=timeout, progress=progress)
 
     async def list_resources(self, cursor: str | None = None) -> t.ListResourcesResult:
         return await self.request("resources/list", t.PaginatedRequestParams(cursor=cursor))
@@ -291,7 +338,7 @@ class ClientSession:
         return await self.request("resources/templates/list", t.PaginatedRequestParams(cursor=cursor))
 
     async def read_resource(self, uri: str) -> t.ReadResourceResult:
-        return await self.request("resources/read", t.ReadResourceRequestParams(uri=uri))
+        return await self._request_with_input("resources/read", t.ReadResourceRequestParams(uri=uri))
 
     async def subscribe(self, uri: str) -> None:
         if self.era == "modern":
@@ -313,7 +360,8 @@ class ClientSession:
         return await self.request("prompts/list", t.PaginatedRequestParams(cursor=cursor))
 
     async def get_prompt(self, name: str, arguments: dict[str, str] | None = None) -> t.GetPromptResult:
-        return await self.request("prompts/get", t.GetPromptRequestParams(name=name, arguments=arguments))
+        params = t.GetPromptRequestParams(name=name, arguments=arguments)
+        return await self._request_with_input("prompts/get", params)
 
     async def complete(
         self, ref: t.CompletionReference, argument: str, value: str, context: dict[str, str] | None = None

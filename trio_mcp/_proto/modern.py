@@ -246,6 +246,11 @@ def mirrored_headers(method: str, params: object) -> dict[str, str]:
     return headers
 
 
+#: MRTR §Supported Requests: the only requests an input_required result (SEP-2322) may answer.
+INPUT_METHODS = frozenset({"tools/call", "prompts/get", "resources/read"})
+INPUT_REQUIRED = "input_required"
+
+
 def complete_result(method: str, result: dict[str, Any], ttl_ms: int, cache_scope: str) -> dict[str, Any]:
     """M§Messages: every result says its `resultType`; the cacheable ones carry SEP-2549's hints (not an
     input_required one: it is an answer for this round alone)."""

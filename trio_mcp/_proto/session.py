@@ -19,7 +19,7 @@ from .converter import default_converter, structure_as
 from .errors import INVALID_REQUEST, METHOD_NOT_FOUND, LocalProtocolError, McpError, RemoteProtocolError
 from .jsonrpc import ErrorObject, ErrorResponse, Message, Notification, Request, RequestId, Response
 from .methods import METHODS, MethodSpec
-from .modern import MISSING_REQUIRED_CLIENT_CAPABILITY, MODERN_VERSIONS
+from .modern import INPUT_METHODS, INPUT_REQUIRED, MISSING_REQUIRED_CLIENT_CAPABILITY, MODERN_VERSIONS
 from .versions import allows_batches, has_elicitation, negotiate
 
 
@@ -354,7 +354,10 @@ class ProtocolSession:
             )
         spec = METHODS[method]
         assert spec.result_type is not None
-        result: Any = structure_as(message.result, spec.result_type, root="result", conv=self.converter)
+        result_type: type[Any] = spec.result_type
+        if method in INPUT_METHODS and message.result.get("resultType") == INPUT_REQUIRED:
+            result_type = t.InputRequiredResult  # SEP-2322: not the answer yet, what the server needs for it
+        result: Any = structure_as(message.result, result_type, root="result", conv=self.converter)
         if method == "initialize":
             assert isinstance(result, t.InitializeResult)
             self.protocol_version = result.protocol_version

@@ -80,6 +80,18 @@ class EmptyResult:
 
 
 @attrs.frozen(kw_only=True)
+class InputRequiredResult:
+    """2026-07-28 (SEP-2322): the server needs the client's answers to `input_requests` (key -> a request of
+    elicitation/create, sampling/createMessage or roots/list) before it can finish; retry the request with
+    them as `inputResponses`, and `request_state` echoed exactly."""
+
+    input_requests: dict[str, Any] | None = None
+    request_state: str | None = None
+    result_type: str = "input_required"
+    meta: Meta | None = None
+
+
+@attrs.frozen(kw_only=True)
 class PaginatedRequestParams:
     cursor: Cursor | None = None
     meta: Meta | None = None

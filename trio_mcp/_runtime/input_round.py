@@ -24,12 +24,11 @@ from typing import Any
 import attrs
 
 from .._proto.errors import INVALID_PARAMS, McpError
+from .._proto.modern import INPUT_REQUIRED
 from .sealing import KeyRing
 
 log = logging.getLogger("trio_mcp")
 
-#: MRTR §Supported Requests: the only requests an input_required result may answer.
-INPUT_METHODS = frozenset({"tools/call", "prompts/get", "resources/read"})
 DEFAULT_REQUEST_STATE_TTL = 600.0
 INVALID_STATE = "Invalid or expired requestState"
 
@@ -158,7 +157,7 @@ class InputRound:
         """The InputRequiredResult (MRTR §InputRequiredResult): what is still asked, and the sealed answers
         so far (always a state, so a later round can tell it is one)."""
         return {
-            "resultType": "input_required",
+            "resultType": INPUT_REQUIRED,
             "inputRequests": dict(self.asked),
             "requestState": self.states.seal(self.binding, self.used),
         }

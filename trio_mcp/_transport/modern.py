@@ -29,7 +29,7 @@ from .._proto.jsonrpc import (
 from .._proto.session import RequestReceived
 from .._proto.types import LOGGING_LEVELS, ClientCapabilities, Implementation
 from .._runtime.dispatcher import Dispatcher
-from .._runtime.input_round import INPUT_METHODS, InputRound, RequestStates
+from .._runtime.input_round import InputRound, RequestStates
 from .._runtime.outbound import BackChannelUnavailable
 from .._runtime.state import ServerSession
 from .._streams._base import StreamBuffer
@@ -160,7 +160,7 @@ class ModernPost:
             return
         assert isinstance(event, RequestReceived)
         inputs = None
-        if message.method in INPUT_METHODS:
+        if message.method in modern.INPUT_METHODS:
             try:
                 inputs = self.request_states.open_round(message.method, _params(message), principal)
             except McpError as exc:
