@@ -710,7 +710,8 @@ def store_of(key: str) -> str:
     return key.split("/")[1].removesuffix(NOEVENTS_SUFFIX)
 
 
-REQUEST_STATE_KEY = secrets.token_urlsafe(32)  # the Redis stream manager needs a key ring shared by the bench's instances
+# The Redis stream manager needs a requestState key ring shared by the bench's instances.
+REQUEST_STATE_KEY = secrets.token_urlsafe(32)
 
 
 def redis_env(url: str, streams: bool) -> dict[str, str]:

@@ -282,6 +282,12 @@ NAME_FORM: dict[str, Any] = {
     "required": ["name"],
 }
 
+CONFIRM_FORM: dict[str, Any] = {
+    "type": "object",
+    "properties": {"ok": {"type": "boolean"}},
+    "required": ["ok"],
+}
+
 
 def _sampled_text(result: t.CreateMessageResult) -> str:
     blocks = result.content if isinstance(result.content, list) else [result.content]
@@ -312,11 +318,7 @@ async def test_input_required_result_list_roots(*, ctx: Context) -> str:
 @server.tool
 async def test_input_required_result_request_state(*, ctx: Context) -> str:
     """Tests the requestState round trip: the answer counts only with the state this server sealed."""
-    answer = await ctx.elicit(
-        "Please confirm",
-        {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]},
-        key="confirm",
-    )
+    answer = await ctx.elicit("Please confirm", CONFIRM_FORM, key="confirm")
     return f"Confirmed ({'state-ok' if ctx.resumed else 'no state'}): action={answer.action}"
 
 
@@ -356,11 +358,7 @@ async def test_input_required_result_multi_round(*, ctx: Context) -> str:
 @server.tool
 async def test_input_required_result_tampered_state(*, ctx: Context) -> str:
     """Tests that an altered requestState is refused (-32602) before the tool runs again."""
-    answer = await ctx.elicit(
-        "Please confirm",
-        {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]},
-        key="confirm",
-    )
+    answer = await ctx.elicit("Please confirm", CONFIRM_FORM, key="confirm")
     return f"Confirmed: action={answer.action}"
 
 

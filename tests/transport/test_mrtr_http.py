@@ -118,6 +118,12 @@ def accept(content: Json) -> Json:
     return {"action": "accept", "content": content}
 
 
+def answered(params: Json, first: Json, content: Json) -> Json:
+    """The retry of a request whose first round asked one thing: `content` accepted, the state echoed."""
+    key = next(iter(first["inputRequests"]))
+    return {**params, "inputResponses": {key: accept(content)}, "requestState": first["requestState"]}
+
+
 async def test_an_ask_ends_the_round_and_the_retry_with_the_answer_completes(target: Target) -> None:
     runs.clear()
     first = input_required(
@@ -189,24 +195,14 @@ async def test_resources_read_and_prompts_get_may_ask_too(target: Target) -> Non
     first = input_required(await send(target, "resources/read", {"uri": "test://secret"}))
     assert "ttlMs" not in first
     assert "cacheScope" not in first
-    key = next(iter(first["inputRequests"]))
-    params = {
-        "uri": "test://secret",
-        "inputResponses": {key: accept({"pw": "swordfish"})},
-        "requestState": first["requestState"],
-    }
+    params = answered({"uri": "test://secret"}, first, {"pw": "swordfish"})
     done = await send(target, "resources/read", params, id=2)
     assert done["result"]["contents"][0]["text"] == "open sesame"
     assert done["result"]["resultType"] == "complete"
     assert "ttlMs" in done["result"]
 
     first = input_required(await send(target, "prompts/get", {"name": "haiku"}))
-    key = next(iter(first["inputRequests"]))
-    params = {
-        "name": "haiku",
-        "inputResponses": {key: accept({"topic": "tea"})},
-        "requestState": first["requestState"],
-    }
+    params = answered({"name": "haiku"}, first, {"topic": "tea"})
     done = await send(target, "prompts/get", params, id=2)
     assert done["result"]["messages"][0]["content"]["text"] == "Write a haiku about tea"
 
@@ -289,12 +285,7 @@ async def test_a_state_sealed_by_one_app_opens_on_another_with_the_same_keys(nur
     rotated = await start_app(nursery, server.asgi_app(request_state_keys=[second_key, first_key]))
     retired = await start_app(nursery, server.asgi_app(request_state_keys=[second_key]))
     first = input_required(await send(sealer, "tools/call", {"name": "greet"}))
-    key = next(iter(first["inputRequests"]))
-    params = {
-        "name": "greet",
-        "inputResponses": {key: accept({"name": "Ada"})},
-        "requestState": first["requestState"],
-    }
+    params = answered({"name": "greet"}, first, {"name": "Ada"})
     done = await send(rotated, "tools/call", params, id=2)
     assert done["result"]["content"][0]["text"] == "Hello, Ada! (resumed=True)"
     assert refused(await send(retired, "tools/call", params, id=3)).startswith(
