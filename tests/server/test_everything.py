@@ -47,23 +47,44 @@ EXPECTED_TOOLS = {
     "test_streaming_elicitation",
     "test_trigger_tool_change",
     "test_trigger_prompt_change",
+    # 2026-07-28 multi-round-trip requests (SEP-2322): the input-required-result-* scenarios
+    "test_input_required_result_elicitation",
+    "test_input_required_result_sampling",
+    "test_input_required_result_list_roots",
+    "test_input_required_result_request_state",
+    "test_input_required_result_multiple_inputs",
+    "test_input_required_result_multi_round",
+    "test_input_required_result_tampered_state",
+    "test_input_required_result_capabilities",
 }
 EXPECTED_PROMPTS = {
     "test_simple_prompt",
     "test_prompt_with_arguments",
     "test_prompt_with_embedded_resource",
     "test_prompt_with_image",
+    "test_input_required_result_prompt",
 }
 EXPECTED_2020_12_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
     "$defs": {
         "address": {
+            "$anchor": "addressDef",
             "type": "object",
             "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
         }
     },
-    "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+    "properties": {
+        "name": {"type": "string"},
+        "address": {"$ref": "#/$defs/address"},
+        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+        "phone": {"type": "string"},
+        "email": {"type": "string"},
+    },
+    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then": {"required": ["phone"]},
+    "else": {"required": ["email"]},
     "additionalProperties": False,
 }
 
@@ -232,21 +253,39 @@ async def test_json_schema_2020_12_tool_schema_is_kept_verbatim(rec: Recorder) -
         reply = await wire.until_response(await wire.request("tools/list", {}))
     (raw,) = [tool for tool in reply["result"]["tools"] if tool["name"] == "json_schema_2020_12_tool"]
     assert raw["inputSchema"] == EXPECTED_2020_12_SCHEMA
-    assert list(raw["inputSchema"]) == ["$schema", "type", "$defs", "properties", "additionalProperties"]
+    assert list(raw["inputSchema"]) == [
+        "$schema", "type", "$defs", "properties", "allOf", "if", "then", "else", "additionalProperties"
+    ]  # fmt: skip
     assert raw["inputSchema"]["additionalProperties"] is False
-    assert raw["description"] == "Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613)."
+    assert raw["description"] == (
+        "Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613, SEP-2106)."
+    )
 
 
 async def test_json_schema_2020_12_tool_validates_and_calls(rec: Recorder) -> None:
     async with connect(rec) as client:
+        address = {"street": "1 Main St", "city": "Oslo"}
         ok = await client.call_tool(
-            "json_schema_2020_12_tool", {"name": "Ada", "address": {"street": "1 Main St", "city": "Oslo"}}
+            "json_schema_2020_12_tool", {"name": "Ada", "address": address, "email": "a@b"}
         )
         assert only_text(ok) == (
-            'JSON Schema 2020-12 tool called with: {"name":"Ada","address":{"street":"1 Main St","city":"Oslo"}}'
+            "JSON Schema 2020-12 tool called with: "
+            '{"name":"Ada","address":{"street":"1 Main St","city":"Oslo"},"email":"a@b"}'
         )
-        empty = await client.call_tool("json_schema_2020_12_tool", {})
-        assert only_text(empty) == "JSON Schema 2020-12 tool called with: {}"
+        by_phone = await client.call_tool(
+            "json_schema_2020_12_tool", {"contactMethod": "phone", "phone": "1"}
+        )
+        assert (
+            only_text(by_phone)
+            == 'JSON Schema 2020-12 tool called with: {"contactMethod":"phone","phone":"1"}'
+        )
+        # allOf/anyOf and if/then/else are enforced: phone chosen, but none given.
+        neither = await client.call_tool(
+            "json_schema_2020_12_tool", {"contactMethod": "phone", "email": "a@b"}
+        )
+        assert neither.is_error is True
+        assert isinstance(neither.content[0], t.TextContent)
+        assert "arguments.phone: required property is missing" in neither.content[0].text
         # additionalProperties: false is enforced.
         bad = await client.call_tool("json_schema_2020_12_tool", {"name": "Ada", "nickname": "A"})
         assert bad.is_error is True

@@ -155,7 +155,7 @@ async def test_everything_fixture_over_stdio() -> None:
         assert init["result"]["serverInfo"]["name"] == "trio-mcp-everything"
         await peer.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         listed, _ = await peer.request("tools/list")
-        assert len(listed["result"]["tools"]) == 19
+        assert len(listed["result"]["tools"]) == 27
         called, _ = await peer.request("tools/call", {"name": "test_simple_text"})
         assert called["result"]["content"] == [
             {"type": "text", "text": "This is a simple text response for testing."}

@@ -57,6 +57,8 @@ ENV: dict[str, tuple[str, str, Any]] = {
     "websocket_ping_timeout": ("TRIO_MCP_WEBSOCKET_PING_TIMEOUT", "2.5", 2.5),
     "cache_ttl_ms": ("TRIO_MCP_CACHE_TTL_MS", "60000", 60000),
     "cache_scope": ("TRIO_MCP_CACHE_SCOPE", "public", "public"),
+    "request_state_keys": ("TRIO_MCP_REQUEST_STATE_KEYS", "k1, k2", ("k1", "k2")),
+    "request_state_ttl": ("TRIO_MCP_REQUEST_STATE_TTL", "60", 60.0),
 }
 
 # An explicit value for each knob, different from both the default and ENV's value.
@@ -94,6 +96,8 @@ EXPLICIT: dict[str, Any] = {
     "websocket_ping_timeout": 3.0,
     "cache_ttl_ms": 1000,
     "cache_scope": "private",
+    "request_state_keys": ("k3",),
+    "request_state_ttl": 30.0,
 }
 
 KNOBS = [f.name for f in attrs.fields(HttpConfig) if f.name not in ("principal", "origins")]

@@ -64,14 +64,14 @@ class RequestStates:
     def open_round(self, method: str, params: Mapping[str, Any], principal: str | None) -> InputRound:
         """The round a (re)tried request is in: its sealed answers and the client's new ones. McpError
         -32602 for a state that does not open here or has expired, and for malformed inputResponses."""
-        binding = self._binding(method, params, principal)
+        binding = _Binding(self, method, params, principal)
         answers: dict[str, Any] = {}
         state = params.get("requestState")
         resumed = False
         if state is not None:
             if not isinstance(state, str):
                 raise McpError(INVALID_PARAMS, f"{INVALID_STATE}: requestState must be a string")
-            answers = self._open(state, binding)
+            answers = self._open(state, binding.value())
             resumed = True
         offered = params.get("inputResponses", {})
         if not isinstance(offered, dict):
@@ -118,10 +118,26 @@ class RequestStates:
             )
         return payload["answers"]  # pyright: ignore[reportUnknownVariableType]
 
-    def _binding(self, method: str, params: Mapping[str, Any], principal: str | None) -> bytes:
-        target = params.get("uri") if method == "resources/read" else params.get("name")
-        arguments = hashlib.sha256(_canonical(params.get("arguments"))).hexdigest()
-        return _canonical({"m": method, "t": target, "args": arguments, "p": principal, "aud": self.audience})
+
+@attrs.define(eq=False)
+class _Binding:
+    """What a state is bound to (the associated data of its seal), computed only when a state is opened or
+    sealed: a call that never asks pays nothing for it."""
+
+    states: RequestStates
+    method: str
+    params: Mapping[str, Any]
+    principal: str | None
+    _value: bytes | None = None
+
+    def value(self) -> bytes:
+        if self._value is None:
+            params = self.params
+            target = params.get("uri") if self.method == "resources/read" else params.get("name")
+            arguments = hashlib.sha256(_canonical(params.get("arguments"))).hexdigest()
+            bound = {"m": self.method, "t": target, "args": arguments, "p": self.principal}
+            self._value = _canonical({**bound, "aud": self.states.audience})
+        return self._value
 
 
 @attrs.define(eq=False)
@@ -129,7 +145,7 @@ class InputRound:
     """One run of a handler in a multi-round-trip request: the answers it may use and the asks it made."""
 
     states: RequestStates
-    binding: bytes
+    binding: _Binding
     offered: dict[str, Any]
     #: a valid requestState came with the request (this is a later round)
     resumed: bool = False
@@ -159,7 +175,7 @@ class InputRound:
         return {
             "resultType": INPUT_REQUIRED,
             "inputRequests": dict(self.asked),
-            "requestState": self.states.seal(self.binding, self.used),
+            "requestState": self.states.seal(self.binding.value(), self.used),
         }
 
 
