@@ -28,6 +28,21 @@ def test_top_level_api() -> None:
     assert trio_mcp.Server.__module__ == "trio_mcp._server.server"
 
 
+def test_the_session_admin_api_is_public() -> None:
+    assert "SessionAdmin" in trio_mcp.__all__
+    for method in (
+        "list",
+        "list_ids",
+        "get",
+        "list_all_ids",
+        "count",
+        "revoke",
+        "revoke_all",
+        "cleanup_expired",
+    ):
+        assert callable(getattr(trio_mcp.SessionAdmin, method)), method
+
+
 def test_store_and_stream_backends_are_public() -> None:
     stores = importlib.import_module("trio_mcp.stores")
     streams = importlib.import_module("trio_mcp.streams")

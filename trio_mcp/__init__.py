@@ -18,6 +18,7 @@ from ._server.content import Image as Image
 from ._server.schema import SchemaError as SchemaError
 from ._server.server import Server as Server
 from ._server.tools import RegistrationError as RegistrationError
+from ._transport.admin import SessionAdmin as SessionAdmin
 from ._transport.serve import serve as serve
 from ._version import __version__ as __version__
 
@@ -34,6 +35,7 @@ __all__ = [
     "RemoteProtocolError",
     "SchemaError",
     "Server",
+    "SessionAdmin",
     "TransportError",
     "accept_with_defaults",
     "connect_client",

@@ -1,4 +1,5 @@
 """`trio-mcp serve module:app` (also `python -m trio_mcp serve ...`): run an MCP app on hypercorn's trio worker.
+(`trio-mcp sessions ...`, the session admin commands, live in _cli_sessions.py.)
 
 Flags for the app's knobs set their environment twins before the app's module is imported, so they configure
 an app built at import time (`app = server.asgi_app()`); keywords given in code still win over them. The
@@ -21,6 +22,7 @@ from typing import Any
 import attrs
 import trio
 
+from . import _cli_sessions
 from ._exceptions import first_leaf
 from ._server.server import Server
 from ._transport.config import ConfigError, HttpConfig, env_name
@@ -29,8 +31,9 @@ from ._transport.serve import serve
 from ._version import __version__
 
 # Knobs that only code can set (a callable, an instance) have no flag.
-# request_state_keys: a secret has no place on a command line (ps shows it); TRIO_MCP_REQUEST_STATE_KEYS.
-_NO_FLAG = ("principal", "origins", "request_state_keys")
+# Secrets have no place on a command line (ps shows it): TRIO_MCP_REQUEST_STATE_KEYS,
+# TRIO_MCP_AUTH_INTROSPECTION_CLIENT_SECRET.
+_NO_FLAG = ("principal", "origins", "auth", "request_state_keys", "auth_introspection_client_secret")
 EXIT_USAGE, EXIT_STARTUP = 2, 1
 log = logging.getLogger("trio_mcp.cli")
 # After the graceful timeout, how long hypercorn and the app's lifespan get to finish before they are cut.
@@ -77,11 +80,14 @@ def parser() -> argparse.ArgumentParser:
         knobs.add_argument(
             f"--{name.replace('_', '-')}", dest=f"knob_{name}", metavar="VALUE", help=env_name(name)
         )
+    _cli_sessions.add_parser(commands)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "sessions":
+        return _cli_sessions.main(args)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

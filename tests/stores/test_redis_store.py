@@ -174,6 +174,32 @@ async def test_count_sweeps_the_index(redis_url: str, redis_client: Any) -> None
         assert await live_ids(store) == ["live"]
 
 
+async def test_cleanup_expired_sweeps_the_index_and_every_user_index_with_scan(
+    redis_url: str, redis_client: Any
+) -> None:
+    clock = FakeClock()
+    other = RedisSessionStore.from_url(redis_url, prefix="other:", policy=POLICY, clock=clock)
+    async with RedisSessionStore.from_url(redis_url, policy=POLICY, clock=clock) as store, other:
+        for sid, principal in (("old-a", "alice"), ("old-b", "bob"), ("old-n", None)):
+            await store.set(SessionRecord(session_id=sid, principal=principal), ttl=10)
+        await store.set(SessionRecord(session_id="live-a", principal="alice", status="active"))
+        await other.set(SessionRecord(session_id="theirs", principal="bob"), ttl=10)
+        clock.now += 11  # the three short ones expired (their zset entries stay until a sweep)
+        await redis_client.config_resetstat()
+
+        assert await store.cleanup_expired() == 3
+        assert await redis_client.zrange("mcp:sessions", 0, -1) == ("live-a",)
+        assert await redis_client.zrange("mcp:user:alice:sessions", 0, -1) == ("live-a",)
+        assert await redis_client.exists(["mcp:user:bob:sessions"]) == 0  # an emptied zset is gone
+        assert await redis_client.zrange("other:user:bob:sessions", 0, -1) == ("theirs",)  # another prefix
+        assert await redis_client.zrange("other:sessions", 0, -1) == ("theirs",)
+        stats = await commandstats(redis_client)
+        assert "keys" not in stats
+        assert stats["scan"] >= 1
+        assert await store.cleanup_expired() == 0
+        assert await store.list_for_user("alice") == ["live-a"]
+
+
 async def test_an_unreadable_record_is_moved_aside(
     redis_url: str, redis_client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -217,6 +243,7 @@ async def test_operations_fail_fast_while_redis_is_down_and_recover(
                 "count": store.count,
                 "list_for_user": lambda: store.list_for_user("u"),
                 "clear": store.clear,
+                "cleanup_expired": store.cleanup_expired,
             }
             for action, operation in operations.items():
                 with pytest.raises(StoreUnavailable) as info:

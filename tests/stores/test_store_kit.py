@@ -6,6 +6,7 @@ import itertools
 from collections.abc import AsyncGenerator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -64,5 +65,48 @@ async def test_the_kit_catches_a_broken_store() -> None:
 
     with pytest.raises(
         AssertionError, match=r"ForgetfulStore / basics\] delete\(\) of an unknown id returned True"
+    ):
+        await check_session_store(factory)
+
+
+async def test_the_kit_catches_a_cleanup_that_removes_live_sessions() -> None:
+    class OverzealousStore(MemorySessionStore):
+        async def cleanup_expired(self) -> int:
+            removed = await self.count()
+            await self.clear()  # removes the live sessions too
+            return removed
+
+    @asynccontextmanager
+    async def factory(policy: ExpiryPolicy, clock: Clock) -> AsyncGenerator[SessionStore]:
+        yield OverzealousStore(policy=policy, clock=clock)
+
+    with pytest.raises(AssertionError, match=r"OverzealousStore / expiry\] cleanup_expired\(\) returned 4"):
+        await check_session_store(factory)
+
+
+async def test_the_kit_names_a_missing_protocol_method() -> None:
+    class OldStore:
+        """A store written before cleanup_expired: everything else delegates to a memory store."""
+
+        def __init__(self, policy: ExpiryPolicy, clock: Clock) -> None:
+            self._inner = MemorySessionStore(policy=policy, clock=clock)
+            self.policy = policy
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "cleanup_expired":
+                raise AttributeError(name)
+            return getattr(self._inner, name)
+
+        async def __aenter__(self) -> OldStore:
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+    def factory(policy: ExpiryPolicy, clock: Clock) -> AbstractAsyncContextManager[SessionStore]:
+        return cast(AbstractAsyncContextManager[SessionStore], OldStore(policy, clock))
+
+    with pytest.raises(
+        AssertionError, match=r"does not implement the SessionStore protocol: no cleanup_expired"
     ):
         await check_session_store(factory)

@@ -1,6 +1,6 @@
 """Configuration from the environment (`load_config(environ=...)`, and through `server.asgi_app()`).
 
-Every knob of HttpConfig but `principal` (a function) has an environment twin, TRIO_MCP_<NAME> (REDIS_URL for
+Every knob of HttpConfig but `principal` (a function) and `auth` (a TokenVerifier) has an environment twin, TRIO_MCP_<NAME> (REDIS_URL for
 redis_url); an explicit argument wins over the environment, the environment over the default; a bad value is a
 ConfigError naming the variable; list values are comma-separated.
 """
@@ -59,6 +59,17 @@ ENV: dict[str, tuple[str, str, Any]] = {
     "cache_scope": ("TRIO_MCP_CACHE_SCOPE", "public", "public"),
     "request_state_keys": ("TRIO_MCP_REQUEST_STATE_KEYS", "k1, k2", ("k1", "k2")),
     "request_state_ttl": ("TRIO_MCP_REQUEST_STATE_TTL", "60", 60.0),
+    "auth_issuer": ("TRIO_MCP_AUTH_ISSUER", "https://as.example", "https://as.example"),
+    "auth_resource": ("TRIO_MCP_AUTH_RESOURCE", "https://mcp.example/mcp", "https://mcp.example/mcp"),
+    "auth_jwks_url": ("TRIO_MCP_AUTH_JWKS_URL", "https://as.example/jwks", "https://as.example/jwks"),
+    "auth_introspection_url": (
+        "TRIO_MCP_AUTH_INTROSPECTION_URL",
+        "https://as.example/introspect",
+        "https://as.example/introspect",
+    ),
+    "auth_introspection_client_id": ("TRIO_MCP_AUTH_INTROSPECTION_CLIENT_ID", "rs", "rs"),
+    "auth_introspection_client_secret": ("TRIO_MCP_AUTH_INTROSPECTION_CLIENT_SECRET", "s3", "s3"),
+    "auth_scopes": ("TRIO_MCP_AUTH_SCOPES", "mcp, files:read", ("mcp", "files:read")),
 }
 
 # An explicit value for each knob, different from both the default and ENV's value.
@@ -98,9 +109,16 @@ EXPLICIT: dict[str, Any] = {
     "cache_scope": "private",
     "request_state_keys": ("k3",),
     "request_state_ttl": 30.0,
+    "auth_issuer": "https://other-as.example",
+    "auth_resource": "https://other.example/mcp",
+    "auth_jwks_url": "https://other-as.example/jwks",
+    "auth_introspection_url": "https://other-as.example/introspect",
+    "auth_introspection_client_id": "rs2",
+    "auth_introspection_client_secret": "s4",
+    "auth_scopes": ("mcp",),
 }
 
-KNOBS = [f.name for f in attrs.fields(HttpConfig) if f.name not in ("principal", "origins")]
+KNOBS = [f.name for f in attrs.fields(HttpConfig) if f.name not in ("principal", "origins", "auth")]
 
 
 def test_the_tables_cover_every_knob() -> None:

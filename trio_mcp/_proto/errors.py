@@ -18,6 +18,8 @@ SESSION_NOT_FOUND = -32001
 RESOURCE_NOT_FOUND = -32002
 REQUEST_TIMEOUT = -32003
 REQUEST_CANCELLED = -32004
+# A request over a socket (no HTTP 403 to send) whose token lacks a scope it needs; data: the RFC 6750 challenge.
+INSUFFICIENT_SCOPE = -32005
 URL_ELICITATION_REQUIRED = -32042
 
 

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from .dispatcher import Dispatcher, SessionHook
 from .hub import ConnectionHub, NotificationHub
@@ -21,6 +21,15 @@ class Application(Protocol):
         ...
 
     def remove_hub(self, hub: NotificationHub) -> None: ...
+
+    def required_scopes(self, method: str, params: Any) -> frozenset[str]:
+        """The OAuth scopes a request needs beyond the app's own (a scoped tool, prompt or resource);
+        `params` raw (a JSON object) or typed."""
+        ...
+
+    def declared_scopes(self) -> frozenset[str]:
+        """Every scope the application declares (the protected resource metadata lists them)."""
+        ...
 
     @property
     def connections(self) -> ConnectionHub:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 import attrs
 import trio
 
+from .._auth.tokens import AccessToken
 from .._proto import types as t
 from .._proto.errors import INVALID_PARAMS, McpError, RemoteProtocolError
 from .._proto.jsonrpc import RequestId
@@ -37,7 +38,7 @@ class ElicitationResult(Generic[T]):
 class Context:
     """Handed to every handler that declares it; valid for the duration of that request."""
 
-    __slots__ = ("_inputs", "_outbound", "_session", "method", "progress_token", "request_id")
+    __slots__ = ("_inputs", "_outbound", "_session", "access_token", "method", "progress_token", "request_id")
 
     def __init__(
         self,
@@ -48,7 +49,11 @@ class Context:
         method: str,
         progress_token: t.ProgressToken | None = None,
         inputs: InputRound | None = None,
+        access_token: AccessToken | None = None,
     ) -> None:
+        #: the verified OAuth token this request came with (None when the app has no `auth`): its subject,
+        #: client id, scopes and every claim, for the handler's own rules (docs/architecture.md §10)
+        self.access_token = access_token
         self._session = session
         self._outbound = outbound
         self.request_id = request_id

@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 import trio
 
+from .._auth.tokens import AccessToken
 from .._proto import types as t
 from .._proto.errors import INTERNAL_ERROR, METHOD_NOT_FOUND, McpError, ProtocolError, RemoteProtocolError
 from .._proto.jsonrpc import ErrorResponse, Message, Notification, Request, Response, error_response
@@ -85,20 +86,22 @@ class Dispatcher:
         *,
         scope: trio.CancelScope | None = None,
         inputs: InputRound | None = None,
+        access: AccessToken | None = None,
     ) -> Message | None:
         """Run one request to completion; None when `notifications/cancelled` cancelled it (no reply is sent).
 
         A caller that starts this in a new task passes the `scope` it already put in `session.in_flight` (see
         `register_request`), so a cancellation read before the task first runs still finds the request.
         `inputs`: this run's round of a 2026-07-28 multi-round-trip request (input_round.py); the handler's
-        asks then end in an input_required result instead of requests to the client.
+        asks then end in an input_required result instead of requests to the client. `access`: the verified
+        token the request came with (the handler's `ctx.access_token`).
         """
         if scope is None:
             scope = self.register_request(session, event)
         try:
             with scope:
                 try:
-                    result = await self._call(session, event, outbound, inputs)
+                    result = await self._call(session, event, outbound, inputs, access)
                     return session.protocol.send_result(event.id, result)
                 except McpError as exc:
                     return error_response(event.id, exc.code, exc.message, exc.data)
@@ -126,20 +129,24 @@ class Dispatcher:
         return scope
 
     async def _call(
-        self, session: ServerSession, event: RequestReceived, outbound: Outbound, inputs: InputRound | None
+        self,
+        session: ServerSession,
+        event: RequestReceived,
+        outbound: Outbound,
+        inputs: InputRound | None,
+        access: AccessToken | None,
     ) -> Any:
+        context = self._context(session, event, outbound, inputs, access)
         if inputs is None:
-            return await self._call_handler(session, event, outbound, None)
+            return await self._call_handler(session, event, context)
         try:
-            return await self._call_handler(session, event, outbound, inputs)
+            return await self._call_handler(session, event, context)
         except BaseException as exc:
             if not only_input_required(exc):
                 raise
         return inputs.result()
 
-    async def _call_handler(
-        self, session: ServerSession, event: RequestReceived, outbound: Outbound, inputs: InputRound | None
-    ) -> Any:
+    async def _call_handler(self, session: ServerSession, event: RequestReceived, context: Context) -> Any:
         method, params = event.method, event.params
         if method == "initialize":
             ident = self.identity()
@@ -159,7 +166,7 @@ class Dispatcher:
         handler = self.registry.requests.get(method)
         if method in ("resources/subscribe", "resources/unsubscribe"):
             if handler is not None:
-                await handler(self._context(session, event, outbound, None), params)
+                await handler(context, params)
             if method == "resources/subscribe":
                 session.subscriptions.add(params.uri)
             else:
@@ -168,7 +175,7 @@ class Dispatcher:
             return t.EmptyResult()
         if handler is None:
             raise McpError(METHOD_NOT_FOUND, f"Method not found: this server does not offer {method}")
-        return await handler(self._context(session, event, outbound, inputs), params)
+        return await handler(context, params)
 
     def discover(self) -> t.DiscoverResult:
         """`server/discover` (2026-07-28, SEP-2575): both eras' versions, the capabilities (list changes and
@@ -184,7 +191,11 @@ class Dispatcher:
 
     @staticmethod
     def _context(
-        session: ServerSession, event: RequestReceived, outbound: Outbound, inputs: InputRound | None
+        session: ServerSession,
+        event: RequestReceived,
+        outbound: Outbound,
+        inputs: InputRound | None,
+        access: AccessToken | None,
     ) -> Context:
         return Context(
             session,
@@ -193,6 +204,7 @@ class Dispatcher:
             method=event.method,
             progress_token=event.progress_token,
             inputs=inputs,
+            access_token=access,
         )
 
     # -- notifications --

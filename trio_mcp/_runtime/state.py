@@ -20,6 +20,10 @@ class ServerSession:
     protocol: ProtocolSession
     peer: Peer
     principal: str | None = None
+    # The OAuth client beside the principal, and the transport the session was created on ("http" |
+    # "websocket"): kept in the record for the session admin API.
+    client_id: str | None = None
+    transport: str = "http"
     subscriptions: set[str] = attrs.field(factory=set[str])
     # A request's CancelScope under its JSON-RPC id, so `notifications/cancelled` cancels exactly that one.
     in_flight: dict[RequestId, trio.CancelScope] = attrs.field(factory=dict[RequestId, trio.CancelScope])

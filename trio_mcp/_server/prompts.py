@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 import attrs
@@ -16,7 +16,7 @@ from .content import to_content
 from .handlers import context_parameter, description_of, invoke
 from .pagination import registration_number
 from .schema import resolve_hints
-from .tools import RegistrationError
+from .tools import RegistrationError, required_scopes
 
 
 @attrs.define(eq=False)
@@ -29,6 +29,8 @@ class PromptDefinition:
     title: str | None = None
     icons: list[t.Icon] | None = None
     meta: dict[str, Any] | None = None
+    #: OAuth scopes a token needs to see and get it (docs/architecture.md §10)
+    scopes: frozenset[str] = frozenset()
     #: registration number: list order and the key of pagination cursors (pagination.py)
     order: int = attrs.field(factory=registration_number, kw_only=True)
 
@@ -42,6 +44,7 @@ class PromptDefinition:
         description: str | None = None,
         icons: list[t.Icon] | None = None,
         meta: dict[str, Any] | None = None,
+        scopes: Iterable[str] = (),
     ) -> PromptDefinition:
         prompt_name = name or func.__name__
         desc = description_of(func, description)
@@ -71,6 +74,7 @@ class PromptDefinition:
             title=title,
             icons=icons,
             meta=meta,
+            scopes=required_scopes(f"prompt {prompt_name!r}", scopes),
         )
 
     def to_wire(self) -> t.Prompt:

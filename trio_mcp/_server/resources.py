@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -15,7 +15,7 @@ from .._runtime.context import Context
 from .content import b64, to_jsonable
 from .handlers import context_parameter, description_of, invoke
 from .pagination import registration_number
-from .tools import RegistrationError
+from .tools import RegistrationError, required_scopes
 from .uri_template import UriTemplate
 
 
@@ -37,6 +37,8 @@ class ResourceDefinition:
     #: 2026-07-28 caching hints of this resource's reads (SEP-2549); None: the server's
     cache_ttl_ms: int | None = None
     cache_scope: str | None = None
+    #: OAuth scopes a token needs to see and read it (docs/architecture.md §10)
+    scopes: frozenset[str] = frozenset()
     #: registration number: list order and the key of pagination cursors (pagination.py)
     order: int = attrs.field(factory=registration_number, kw_only=True)
 
@@ -57,6 +59,7 @@ class ResourceDefinition:
         blocking: bool = False,
         cache_ttl_ms: int | None = None,
         cache_scope: str | None = None,
+        scopes: Iterable[str] = (),
     ) -> ResourceDefinition:
         try:
             template = UriTemplate(uri)
@@ -95,6 +98,7 @@ class ResourceDefinition:
             blocking=blocking,
             cache_ttl_ms=cache_ttl_ms,
             cache_scope=cache_scope,
+            scopes=required_scopes(f"resource {uri!r}", scopes),
         )
 
     def to_resource(self) -> t.Resource:
@@ -164,6 +168,9 @@ class ResourceTable:
         self.static.pop(uri, None)
         self.templates = [r for r in self.templates if r.uri != uri]
         return before != len(self.static) + len(self.templates)
+
+    def every(self) -> list[ResourceDefinition]:
+        return [*self.static.values(), *self.templates]
 
     def find(self, uri: str) -> tuple[ResourceDefinition, dict[str, str]]:
         resource = self.static.get(uri)

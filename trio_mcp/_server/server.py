@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 import trio
 
@@ -100,6 +100,38 @@ class Server:
         if hub in self._hubs:
             self._hubs.remove(hub)
 
+    # -- authorization: which scopes a request needs (the transport refuses it before it runs) --
+
+    def required_scopes(self, method: str, params: Any) -> frozenset[str]:
+        """The scopes declared on what the request names (a tool, a prompt, a resource); none when the name is
+        unknown (the handler answers that). `params`: the raw JSON object or the typed params."""
+
+        def field(name: str) -> str:
+            if isinstance(params, Mapping):
+                return str(cast(Mapping[str, object], params).get(name))
+            return str(getattr(params, name, None))
+
+        if method == "tools/call":
+            tool = self.tools.get(field("name"))
+            return tool.scopes if tool is not None else frozenset()
+        if method == "prompts/get":
+            prompt = self.prompts.get(field("name"))
+            return prompt.scopes if prompt is not None else frozenset()
+        if method in ("resources/read", "resources/subscribe"):
+            try:
+                resource, _ = self.resources.find(field("uri"))
+            except McpError:
+                return frozenset()
+            return resource.scopes
+        return frozenset()
+
+    def declared_scopes(self) -> frozenset[str]:
+        """Every scope a tool, resource or prompt declares (the resource metadata's `scopes_supported`)."""
+        found: set[str] = set()
+        for definition in [*self.tools.values(), *self.prompts.values(), *self.resources.every()]:
+            found |= definition.scopes
+        return frozenset(found)
+
     # -- decorators --
 
     @overload
@@ -121,10 +153,14 @@ class Server:
         icons: list[t.Icon] | None = None,
         mime_type: str | None = None,
         meta: dict[str, Any] | None = None,
+        scopes: Iterable[str] = (),
     ) -> Callable[[F], F]: ...
 
     def tool(self, func: F | None = None, /, **options: Any) -> F | Callable[[F], F]:
-        """Register a tool: name from the function, description from the docstring, schemas from the hints."""
+        """Register a tool: name from the function, description from the docstring, schemas from the hints.
+
+        `scopes`: the OAuth scopes a token needs to see it in tools/list and to call it; a call without them
+        is refused with 403 `insufficient_scope` naming them (step-up; docs/architecture.md §10)."""
 
         def register(fn: F) -> F:
             self._put_tool(ToolDefinition.from_function(fn, **options))
@@ -148,6 +184,7 @@ class Server:
         blocking: bool = False,
         cache_ttl_ms: int | None = None,
         cache_scope: Literal["private", "public"] | None = None,
+        scopes: Iterable[str] = (),
     ) -> Callable[[F], F]: ...
 
     @overload
@@ -180,6 +217,7 @@ class Server:
         description: str | None = None,
         icons: list[t.Icon] | None = None,
         meta: dict[str, Any] | None = None,
+        scopes: Iterable[str] = (),
     ) -> Callable[[F], F]: ...
 
     def prompt(self, func: F | None = None, /, **options: Any) -> F | Callable[[F], F]:
@@ -265,7 +303,7 @@ class Server:
 
         @reg.request("tools/list")
         async def list_tools(ctx: Context, params: t.PaginatedRequestParams) -> t.ListToolsResult:
-            page, cursor = paginate(list(self.tools.values()), params.cursor, self.page_size)
+            page, cursor = paginate(visible(ctx, self.tools.values()), params.cursor, self.page_size)
             return t.ListToolsResult(tools=[d.to_wire() for d in page], next_cursor=cursor)
 
         @reg.request("tools/call")
@@ -277,14 +315,16 @@ class Server:
 
         @reg.request("resources/list")
         async def list_resources(ctx: Context, params: t.PaginatedRequestParams) -> t.ListResourcesResult:
-            page, cursor = paginate(list(self.resources.static.values()), params.cursor, self.page_size)
+            page, cursor = paginate(
+                visible(ctx, self.resources.static.values()), params.cursor, self.page_size
+            )
             return t.ListResourcesResult(resources=[r.to_resource() for r in page], next_cursor=cursor)
 
         @reg.request("resources/templates/list")
         async def list_templates(
             ctx: Context, params: t.PaginatedRequestParams
         ) -> t.ListResourceTemplatesResult:
-            page, cursor = paginate(self.resources.templates, params.cursor, self.page_size)
+            page, cursor = paginate(visible(ctx, self.resources.templates), params.cursor, self.page_size)
             return t.ListResourceTemplatesResult(
                 resource_templates=[r.to_template() for r in page], next_cursor=cursor
             )
@@ -296,7 +336,7 @@ class Server:
 
         @reg.request("prompts/list")
         async def list_prompts(ctx: Context, params: t.PaginatedRequestParams) -> t.ListPromptsResult:
-            page, cursor = paginate(list(self.prompts.values()), params.cursor, self.page_size)
+            page, cursor = paginate(visible(ctx, self.prompts.values()), params.cursor, self.page_size)
             return t.ListPromptsResult(prompts=[p.to_wire() for p in page], next_cursor=cursor)
 
         @reg.request("prompts/get")
@@ -325,3 +365,15 @@ class Server:
             total=len(values),
             has_more=len(values) > MAX_COMPLETION_VALUES,
         )
+
+
+Scoped = TypeVar("Scoped", ToolDefinition, ResourceDefinition, PromptDefinition)
+
+
+def visible(ctx: Context, definitions: Iterable[Scoped]) -> list[Scoped]:
+    """What a list shows this request: with a token, only what its scopes open (MCP basic/authorization
+    §Scope Challenge Handling: the rest asks for step-up); without auth, everything."""
+    token = ctx.access_token
+    if token is None:
+        return list(definitions)
+    return [d for d in definitions if d.scopes <= token.scopes]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 import attrs
@@ -29,6 +29,22 @@ class RegistrationError(ValueError):
     """A decorator was applied to something that cannot be served as declared."""
 
 
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), no space, quote or backslash.
+SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
+
+
+def required_scopes(what: str, scopes: Iterable[str]) -> frozenset[str]:
+    """The `scopes=` of a registration, checked: each an RFC 6749 scope token (a lone string is one scope)."""
+    names = (scopes,) if isinstance(scopes, str) else tuple(scopes)
+    for scope in names:
+        if not isinstance(scope, str) or not SCOPE_TOKEN.fullmatch(scope):
+            raise RegistrationError(
+                f"{what}: scope {scope!r} is not an OAuth scope token (printable ASCII without spaces, quotes or "
+                "backslashes)"
+            )
+    return frozenset(names)
+
+
 @attrs.define(eq=False)
 class ToolDefinition:
     name: str
@@ -48,6 +64,8 @@ class ToolDefinition:
     # Built once per tool: binding arguments is on every call.
     binder: ArgumentBinder | None = None
     validator: Check | None = None
+    #: OAuth scopes a token needs to see and call it (docs/architecture.md §10)
+    scopes: frozenset[str] = frozenset()
     #: registration number: list order and the key of pagination cursors (pagination.py)
     order: int = attrs.field(factory=registration_number, kw_only=True)
 
@@ -66,6 +84,7 @@ class ToolDefinition:
         icons: list[t.Icon] | None = None,
         mime_type: str | None = None,
         meta: dict[str, Any] | None = None,
+        scopes: Iterable[str] = (),
     ) -> ToolDefinition:
         tool_name = name or func.__name__
         if not TOOL_NAME.fullmatch(tool_name):
@@ -102,6 +121,7 @@ class ToolDefinition:
             mime_type=mime_type,
             meta=meta,
             schema_is_raw=input_schema is not None,
+            scopes=required_scopes(f"tool {tool_name!r}", scopes),
         )
 
     def to_wire(self) -> t.Tool:

@@ -44,6 +44,8 @@ class SessionRecord:
 
     session_id: str
     principal: str | None = None
+    # The OAuth client the principal's token was issued to (recorded beside the principal, for the admin API).
+    client_id: str | None = None
     status: SessionStatus = "pending"
     protocol_version: str | None = None
     client_capabilities: t.ClientCapabilities | None = None
@@ -53,6 +55,9 @@ class SessionRecord:
     last_progress_token: str | int | None = None
     created_at: float = 0.0
     last_accessed_at: float = 0.0
+    # The transport the session was created on: "http" | "websocket". A plain str, not a Literal: a record
+    # written by a newer version naming another transport must still load here, not be quarantined.
+    transport: str = "http"
     schema_version: int = RECORD_SCHEMA_VERSION
 
 
@@ -149,6 +154,13 @@ class SessionStore(Protocol):
 
     async def count(self) -> int:
         """Live (non-expired) sessions."""
+        ...
+
+    async def cleanup_expired(self) -> int:
+        """Remove expired records and their index entries now (the per-user indexes too), rather than when
+        they are next read or swept; returns how many expired sessions it removed (Redis: how many left the
+        session index). Live sessions are never touched. For operators (`trio-mcp sessions cleanup`); the
+        stores need no call of it to stay correct."""
         ...
 
     async def create(self, record: SessionRecord, *, max_sessions: int) -> bool:

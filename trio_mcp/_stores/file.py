@@ -234,6 +234,7 @@ class FileSessionStore(Lifetime):
         self._write_lock = trio.Lock()
         self._writes = 0
         self._write_errors = 0
+        self._dropped_at_load = 0  # expired records the load dropped, not yet counted by cleanup_expired
 
     def __repr__(self) -> str:
         return f"<FileSessionStore {str(self.path)!r} {self._state}>"
@@ -248,6 +249,7 @@ class FileSessionStore(Lifetime):
         await trio.to_thread.run_sync(self._lock.acquire)
         try:
             self._entries = {}
+            self._dropped_at_load = 0
             self._dirty = False
             self._dirty_event = trio.Event()
             self._state = "loading"
@@ -356,6 +358,12 @@ class FileSessionStore(Lifetime):
         self._sweep()
         return len(self._entries)
 
+    async def cleanup_expired(self) -> int:
+        # Loading already dropped what had expired in the file: those are removed (from the file, at the next
+        # write) by this store too, so the first cleanup counts them; a CLI run would otherwise always say 0.
+        removed, self._dropped_at_load = self._sweep() + self._dropped_at_load, 0
+        return removed
+
     async def create(self, record: SessionRecord, *, max_sessions: int) -> bool:
         # One process owns the file (its lock), and there is no checkpoint between the count and the write.
         self._sweep()
@@ -387,7 +395,7 @@ class FileSessionStore(Lifetime):
             return None
         return entry
 
-    def _sweep(self) -> None:
+    def _sweep(self) -> int:
         self._require_open()
         now = self._clock()
         dead = [sid for sid, e in self._entries.items() if self._expired(e, now)]
@@ -395,6 +403,7 @@ class FileSessionStore(Lifetime):
             del self._entries[sid]
         if dead:
             self._mark_dirty()
+        return len(dead)
 
     # -- internals: loading --
 
@@ -460,6 +469,7 @@ class FileSessionStore(Lifetime):
                 dropped += 1
                 continue
             self._entries[sid] = entry
+        self._dropped_at_load = dropped
         if bad:
             await trio.to_thread.run_sync(self._copy_aside, bad)
         if bad or dropped:

@@ -85,6 +85,7 @@ def full_record(
     return SessionRecord(
         session_id=session_id,
         principal=principal,
+        client_id="kit-oauth-client",
         status="active",
         protocol_version="2025-11-25",
         client_capabilities=t.ClientCapabilities(
@@ -112,6 +113,7 @@ def full_record(
         last_progress_token=token,
         created_at=1_700_000_000.123456,
         last_accessed_at=1_700_000_123.654321,
+        transport="websocket",
     )
 
 
@@ -121,6 +123,8 @@ def _minimal(session_id: str, **changes: Any) -> SessionRecord:
 
 async def _basics(s: _Section) -> None:
     store = s.store
+    missing = [name for name in _PROTOCOL_METHODS if not callable(getattr(store, name, None))]
+    s.check(not missing, f"does not implement the SessionStore protocol: no {', '.join(missing)}")
     s.check(isinstance(store, SessionStore), "does not implement the SessionStore protocol")
     s.check(
         store.policy == KIT_POLICY, f"store.policy is {store.policy!r}, expected the factory's {KIT_POLICY!r}"
@@ -305,6 +309,17 @@ async def _expiry(s: _Section) -> None:
 
     await trio.sleep(SLEEP)
 
+    # First, before any read sweeps them: the expired ones go now, and nothing live goes with them. (A
+    # backend that drops expired records by itself may have fewer left to remove.)
+    removed = await store.cleanup_expired()
+    s.check(
+        isinstance(removed, int) and 0 <= removed <= len(short_lived),
+        f"cleanup_expired() returned {removed!r}: expected the number of expired sessions it removed, "
+        f"between 0 and {len(short_lived)}",
+    )
+    again = await store.cleanup_expired()
+    s.check(again == 0, f"a second cleanup_expired() right after the first returned {again!r}, expected 0")
+
     reasons = {
         "pending": f"a pending record outlived pending_timeout ({SHORT_TTL} s)",
         "explicit-short": f"a record set with ttl={SHORT_TTL} outlived it",
@@ -376,6 +391,21 @@ async def _create(s: _Section) -> None:
     s.check(await store.count() == 5, f"after the race count() is {await store.count()}, expected 5")
     s.check(await s.ids() == sorted(admitted), "the admitted records are not exactly the stored ones")
 
+
+_PROTOCOL_METHODS = (
+    "get",
+    "get_many",
+    "set",
+    "delete",
+    "has",
+    "keys",
+    "touch",
+    "clear",
+    "list_for_user",
+    "count",
+    "cleanup_expired",
+    "create",
+)
 
 _SECTIONS: tuple[tuple[str, Callable[[_Section], Awaitable[None]]], ...] = (
     ("basics", _basics),

@@ -33,10 +33,12 @@ class MemorySessionStore(Lifetime):
             return None
         return entry
 
-    def _sweep(self) -> None:
+    def _sweep(self) -> int:
         now = trio.current_time()
-        for sid in [sid for sid, e in self._entries.items() if e.deadline <= now]:
+        dead = [sid for sid, e in self._entries.items() if e.deadline <= now]
+        for sid in dead:
             del self._entries[sid]
+        return len(dead)
 
     async def get(self, session_id: str) -> SessionRecord | None:
         entry = self._live(session_id)
@@ -85,6 +87,9 @@ class MemorySessionStore(Lifetime):
     async def count(self) -> int:
         self._sweep()
         return len(self._entries)
+
+    async def cleanup_expired(self) -> int:
+        return self._sweep()  # the one index is the dict itself
 
     async def create(self, record: SessionRecord, *, max_sessions: int) -> bool:
         self._sweep()  # no checkpoint between the count and the write: atomic within the process

@@ -6,6 +6,7 @@ Key layout (``prefix`` defaults to ``mcp:``):
 ``{prefix}session:{sid}``          STRING  the record as cattrs JSON; TTL = the record's TTL (SET PX)
 ``{prefix}sessions``               ZSET    sid -> expiry time (epoch seconds); ``count`` is
                                            ``ZCOUNT (now +inf``, swept with ``ZREMRANGEBYSCORE``; no TTL
+                                           (``cleanup_expired`` sweeps it and every user zset, found by SCAN)
 ``{prefix}user:{p}:sessions``      ZSET    the same for principal ``p``; expires with its last member
 ``{prefix}corrupt:{sid}``          STRING  an unreadable record moved aside (kept one day)
 =================================  ======  =========================================================
@@ -369,6 +370,29 @@ class RedisSessionStore(Lifetime):
 
         return await self._conn.run("count", operation)
 
+    async def cleanup_expired(self) -> int:
+        # The records themselves expire by their key TTL; what stays behind are their ids in the zsets.
+        now = self._clock()
+        removed = await self._conn.run(
+            "cleanup_expired", lambda r: r.zremrangebyscore(self.layout.index, float("-inf"), now)
+        )
+        pattern = f"{_glob_escape(self.prefix)}user:*{self.layout.user_tail}"
+        cursor = 0
+        while True:
+            cursor, found = await self._scan_page(cursor, pattern, action="cleanup_expired", type_="zset")
+            if found:
+                await self._sweep_user_indexes(list(found), now)
+            if cursor == 0:
+                return int(removed)
+
+    async def _sweep_user_indexes(self, keys: list[str], now: float) -> None:
+        async def operation(client: coredis.Redis[str]) -> None:
+            async with client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.zremrangebyscore(key, float("-inf"), now)
+
+        await self._conn.run("cleanup_expired", operation)
+
     async def create(self, record: SessionRecord, *, max_sessions: int) -> bool:
         lifetime = self.policy.ttl_for(record)
         now = self._clock()
@@ -405,9 +429,11 @@ class RedisSessionStore(Lifetime):
             "keys", lambda r: r.zscan(self.layout.index, cursor=cursor, count=_SCAN_COUNT)
         )
 
-    async def _scan_page(self, cursor: int, pattern: str) -> tuple[int, tuple[str, ...]]:
+    async def _scan_page(
+        self, cursor: int, pattern: str, *, action: str = "clear", type_: str | None = None
+    ) -> tuple[int, tuple[str, ...]]:
         return await self._conn.run(
-            "clear", lambda r: r.scan(cursor=cursor, match=pattern, count=_SCAN_COUNT)
+            action, lambda r: r.scan(cursor=cursor, match=pattern, count=_SCAN_COUNT, type_=type_)
         )
 
     async def _delete_keys(self, keys: list[str]) -> None:

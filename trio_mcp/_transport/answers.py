@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager, nullcontext
 
 import trio
 
+from .._auth.tokens import AccessToken
 from .._proto.errors import INVALID_REQUEST, PARSE_ERROR
 from .._proto.jsonrpc import ErrorResponse, Message, ParsedBody, RequestId, Response, encode
 from .._proto.session import RequestReceived
@@ -72,6 +73,7 @@ class Answers:
         headers: Headers,
         *,
         stateless: bool,
+        access: AccessToken | None = None,
     ) -> None:
         outbound: Outbound
         if stateless or session.session_id is None:
@@ -81,7 +83,7 @@ class Answers:
         finished: set[RequestId] = set()
         with self.drain.work() as work:
             for event in requests:
-                reply = await self.dispatcher.handle_request(session, event, outbound)
+                reply = await self.dispatcher.handle_request(session, event, outbound, access=access)
                 finished.add(event.id)
                 if reply is not None:
                     replies.append(reply)
@@ -96,6 +98,7 @@ class Answers:
         requests: list[RequestReceived],
         replies: list[Message],
         headers: Headers,
+        access: AccessToken | None = None,
     ) -> None:
         stream_id = POST_STREAM_MARK + secrets.token_hex(4)
         awaiting: set[RequestId] = {event.id for event in requests}
@@ -126,7 +129,7 @@ class Answers:
                 outbound: Outbound = ChannelOutbound(
                     channel, on_close_stream=close_stream if closable else None
                 )
-                reply = await self.dispatcher.handle_request(session, event, outbound)
+                reply = await self.dispatcher.handle_request(session, event, outbound, access=access)
                 if reply is not None:
                     await outbound.send(reply)
 

@@ -8,7 +8,9 @@ keyword or variable the user set. Also the app's notification hub, and the outbo
 from __future__ import annotations
 
 import logging
+from typing import cast
 
+from .._auth.tokens import TokenVerifier
 from .._proto.jsonrpc import Message, encode
 from .._redis import require_coredis
 from .._runtime.input_round import RequestStates
@@ -182,3 +184,37 @@ class SessionStreamOutbound:
 
     def close_stream(self, retry_ms: int | None) -> bool:
         return False  # no SSE stream of its own
+
+
+def select_verifier(config: HttpConfig) -> TokenVerifier | None:
+    """The token verifier: `auth=` as given, else one from `auth_jwks_url` or `auth_introspection_url` (one of
+    them, with `auth_issuer`); None: the app has no auth."""
+    named = config.named
+    sources = [k for k in ("auth", "auth_jwks_url", "auth_introspection_url") if getattr(config, k) is not None]
+    if len(sources) > 1:
+        raise ConfigError(f"{' and '.join(named(k) for k in sources)}: choose one way to verify tokens")
+    if not sources:
+        return None
+    issuer = config.auth_issuer
+    if issuer is None:
+        # MCP basic/authorization: the protected resource metadata MUST name the authorization server.
+        raise ConfigError(
+            f"{named(sources[0])} needs auth_issuer (TRIO_MCP_AUTH_ISSUER): the authorization server that "
+            "issues the tokens, named in the protected resource metadata"
+        )
+    if config.auth is not None:
+        return cast(TokenVerifier, config.auth)
+    # Imported here: an app without auth never loads PyJWT.
+    if config.auth_jwks_url is not None:
+        from .._auth.jwt import JWTVerifier
+
+        return JWTVerifier(issuer, config.auth_jwks_url)
+    from .._auth.introspection import IntrospectionVerifier
+
+    assert config.auth_introspection_url is not None
+    return IntrospectionVerifier(
+        config.auth_introspection_url,
+        client_id=config.auth_introspection_client_id,
+        client_secret=config.auth_introspection_client_secret,
+        issuer=issuer,
+    )

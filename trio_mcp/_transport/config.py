@@ -93,6 +93,20 @@ class HttpConfig:
     request_state_keys: tuple[str, ...] | None = None
     #: ... and how long a sealed requestState stays valid
     request_state_ttl: float = _knob(DEFAULT_REQUEST_STATE_TTL, above=0, rule=_SECONDS)
+    #: OAuth 2.1 resource server (docs/architecture.md §10): a TokenVerifier; or one is built from the knobs below
+    auth: Any = None
+    #: the authorization server issuing this server's tokens: the JWT `iss` checked, the metadata's server
+    auth_issuer: str | None = None
+    #: this server's resource URL (the tokens' audience); default: the request's scheme, Host and path
+    auth_resource: str | None = None
+    #: verify JWTs with the keys at this JWKS URL ...
+    auth_jwks_url: str | None = None
+    #: ... or ask this RFC 7662 introspection endpoint (with this client's credentials, when it needs them)
+    auth_introspection_url: str | None = None
+    auth_introspection_client_id: str | None = None
+    auth_introspection_client_secret: str | None = None
+    #: scopes every request needs (named in every challenge and in the metadata)
+    auth_scopes: tuple[str, ...] | None = None
     principal: PrincipalHook = default_principal
     #: where each value came from, for error messages: the keyword, or `TRIO_MCP_X='raw'`
     origins: Mapping[str, str] = attrs.field(factory=dict[str, str], eq=False, repr=False)
@@ -105,6 +119,7 @@ class HttpConfig:
 attrs.resolve_types(HttpConfig)  # field types as objects, for `_parse`
 
 _ENV_NAMES = {"redis_url": "REDIS_URL"}
+_CODE_ONLY = ("principal", "auth")  # a callable or an object: no environment twin
 _NAMES = tuple[str, ...] | None  # a comma-separated list in the environment
 _AUTO_OR_BOOL = bool | Literal["auto"]
 _OPTIONAL_SECONDS = float | None  # "off" in the environment: None
@@ -175,7 +190,7 @@ def load_config(environ: Mapping[str, str] | None = None, **explicit: Any) -> Ht
                 value = tuple(value)
             values[name] = value
             origin[name] = name
-        elif name != "principal" and (raw := env.get(_env_name(name))) is not None and raw != "":
+        elif name not in _CODE_ONLY and (raw := env.get(_env_name(name))) is not None and raw != "":
             values[name] = _parse(field, raw)
             origin[name] = f"{_env_name(name)}={raw!r}"
     config = HttpConfig(**values, origins=origin)
@@ -192,6 +207,7 @@ def _check(config: HttpConfig, named: Callable[[str], str]) -> None:
         )
     if config.cache_scope not in ("private", "public"):
         raise ConfigError(f"{named('cache_scope')}: use private or public, not {config.cache_scope!r}")
+    _check_auth(config, named)
     for knob in ("path", "health_path", "ready_path"):
         route: str = getattr(config, knob)
         if not route.startswith("/"):
@@ -210,3 +226,15 @@ def _check(config: HttpConfig, named: Callable[[str], str]) -> None:
             or (at_least is not None and value < at_least)
         ):
             raise ConfigError(f"{named(field.name)}: {field.name} must be {field.metadata['rule']}")
+
+
+def _check_auth(config: HttpConfig, named: Callable[[str], str]) -> None:
+    # Each knob on its own; how they combine is checked where the verifier is chosen (backends.py).
+    if config.auth is not None and not callable(getattr(config.auth, "verify", None)):
+        raise ConfigError(
+            f"{named('auth')}: a TokenVerifier (an object with `async verify(token)`), not {config.auth!r}"
+        )
+    for knob in ("auth_issuer", "auth_resource", "auth_jwks_url", "auth_introspection_url"):
+        url: str | None = getattr(config, knob)
+        if url is not None and (not url.startswith(("https://", "http://")) or "#" in url):
+            raise ConfigError(f"{named(knob)}: an absolute http(s) URL without a fragment, not {url!r}")

@@ -83,7 +83,7 @@ class Gate:
         assert h.origin is not None
         return [
             (b"access-control-allow-origin", h.origin.encode("latin-1")),
-            (b"access-control-expose-headers", b"Mcp-Session-Id, MCP-Protocol-Version"),
+            (b"access-control-expose-headers", b"Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate"),
             (b"vary", b"Origin"),
         ]
 

@@ -17,6 +17,7 @@ import attrs
 import sniffio
 import trio
 
+from .._auth.tokens import AccessToken, VerifierUnavailable
 from .._exceptions import first_leaf
 from .._proto.errors import (
     INTERNAL_ERROR,
@@ -25,8 +26,8 @@ from .._proto.errors import (
 from .._runtime.application import Application
 from .._stores._base import StoreError, StoreUnavailable
 from .._streams._base import StreamError, StreamUnavailable
-from .._streams.control import SessionDeleted
 from .._tasks import guarded, supervised
+from .admin import SessionAdmin
 from .asgi import (
     Receive,
     RequestHeaders,
@@ -35,7 +36,15 @@ from .asgi import (
     respond,
     respond_error,
 )
-from .backends import HttpHub, select_events, select_request_states, select_store, select_streams
+from .auth import ResourceGuard
+from .backends import (
+    HttpHub,
+    select_events,
+    select_request_states,
+    select_store,
+    select_streams,
+    select_verifier,
+)
 from .config import ConfigError, load_config
 from .drain import Drain, drain_on_hypercorn_shutdown, hypercorn_shutdown
 from .fanout import ControlFanout
@@ -61,7 +70,6 @@ class McpASGIApp:
         self.store = select_store(self.config)
         self.streams = select_streams(self.config, self.store)
         self.events = select_events(self.config, self.streams)
-        # Private: `app.sessions` is kept for the public session admin API.
         self._sessions = SessionManager(
             self.store,
             self.streams,
@@ -72,12 +80,21 @@ class McpASGIApp:
                 self.config.session_cache_ttl, self.config.pending_timeout / 4, self.config.idle_timeout / 4
             ),
         )
+        # The public session admin API (list, revoke across instances); `_sessions` stays private.
+        self.sessions = SessionAdmin(self.store, self.streams, self.events, self._sessions)
         self.dispatcher = server.dispatcher(self._sessions.save)
         self.request_states = select_request_states(
             self.config, self.streams, audience=self.dispatcher.identity().info.name
         )
         self.hub = HttpHub(self.streams)
         self.gate = Gate(self.config)
+        verifier = select_verifier(self.config)
+        self.guard = None if verifier is None else ResourceGuard(self.config, verifier, server)
+        if self.guard is None and server.declared_scopes():
+            log.warning(
+                "tools, resources or prompts declare OAuth scopes, but the app has no auth (auth=, "
+                "auth_jwks_url or auth_introspection_url): the scopes are not enforced"
+            )
         self._drain = Drain(timeout=self.config.drain_timeout, notice=self.config.drain_notice)
         self.health = Health(self.store, self.streams, lambda: self._started, self._drain)
         self.sessions_hub = HttpSessionsHub(self._sessions, self.streams, self.store, self.events)
@@ -97,6 +114,7 @@ class McpASGIApp:
             self._drain,
             self.listen_hub,
             self.request_states,
+            self.guard,
         )
         self.websocket = WebSocketEndpoint(
             self.gate,
@@ -109,6 +127,7 @@ class McpASGIApp:
                 dispatcher=self.dispatcher,
                 hub=self.sessions_hub,
                 drain=self._drain,
+                guard=self.guard,
             ),
         )
         self._started = False
@@ -271,6 +290,9 @@ class McpASGIApp:
         if path == self.config.ready_path:
             await self.health.ready(send)
             return
+        if self.guard is not None and self.guard.is_metadata(path):
+            await self.guard.metadata(scope, send, RequestHeaders.from_scope(scope))
+            return
         if not self._is_endpoint(path):
             await respond(send, 404, b"Not Found", [(b"content-type", b"text/plain")])
             return
@@ -292,6 +314,8 @@ class McpASGIApp:
             await respond_error(send, status, INVALID_REQUEST, message, headers=self.gate.cors(h))
             return
         method = scope["method"]
+        if self.guard is not None and method != "OPTIONS" and not await self._authorized(scope, send, h):
+            return
         try:
             if method == "POST":
                 await self.post(scope, receive, send, h)
@@ -311,6 +335,19 @@ class McpASGIApp:
                 )
         except (StoreError, StreamUnavailable, StreamError) as exc:
             await self._unavailable(send, exc)
+
+    async def _authorized(self, scope: Scope, send: Send, h: RequestHeaders) -> bool:
+        """Authenticate the request (auth.py); False when it was refused."""
+        assert self.guard is not None
+        try:
+            verdict = await self.guard.admit(scope, h)
+        except VerifierUnavailable as exc:
+            await self.guard.unavailable(send, exc, self.gate.cors(h))
+            return False
+        if isinstance(verdict, AccessToken):
+            return True
+        await self.guard.refuse(send, scope, h, verdict, self.gate.cors(h))
+        return False
 
     async def _unavailable(self, send: Send, exc: StoreError | StreamUnavailable | StreamError) -> None:
         what = "session store" if isinstance(exc, StoreError) else "stream manager"
@@ -339,10 +376,7 @@ class McpASGIApp:
         ):
             await self.gate.session_not_found(send, cors)
             return
-        await self._sessions.end(h.session_id)
-        await self.streams.broadcast(SessionDeleted(session=h.session_id))
-        if self.events is not None:
-            await self.events.delete_session(h.session_id)
+        await self.sessions.revoke(h.session_id)
         await respond(send, 200, b"", cors)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import trio
 
+from .._auth.tokens import AccessToken
 from .._proto import modern, sse
 from .._proto.errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, McpError
 from .._proto.jsonrpc import (
@@ -94,6 +95,7 @@ class ModernPost:
         *,
         sse_ok: bool = True,
         principal: str | None = None,
+        access: AccessToken | None = None,
     ) -> None:
         """`sse_ok`: the client's Accept allows `text/event-stream`; without it the answer is always JSON and a
         handler's notifications are dropped. `principal`: who sends it (the app's principal hook), whom a
@@ -168,7 +170,7 @@ class ModernPost:
                     send, message.method, error_response(message.id, exc.code, exc.message), cors
                 )
                 return
-        await self._run(receive, send, session, event, cors, sse_ok, inputs)
+        await self._run(receive, send, session, event, cors, sse_ok, inputs, access)
 
     async def _listen(self, receive: Receive, send: Send, request: Request, cors: Headers) -> None:
         """`subscriptions/listen` (listen.py): acknowledge, then what any instance announces, until the client
@@ -228,6 +230,7 @@ class ModernPost:
         cors: Headers,
         sse_ok: bool,
         inputs: InputRound | None,
+        access: AccessToken | None,
     ) -> None:
         """The handler in its own task; its first message decides the answer: the result alone is JSON, a
         notification first opens an SSE stream."""
@@ -238,7 +241,9 @@ class ModernPost:
             async with send_channel:
                 reply: Message | None = None
                 with self.drain.work() as work:
-                    reply = await self.dispatcher.handle_request(session, event, outbound, inputs=inputs)
+                    reply = await self.dispatcher.handle_request(
+                        session, event, outbound, inputs=inputs, access=access
+                    )
                 if work.cancelled_caught:
                     reply = drain_deadline_error(event.id)
                 if reply is not None:

@@ -13,6 +13,7 @@ from typing import cast
 
 import attrs
 
+from .._auth.tokens import AccessToken
 from .._proto.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, RemoteProtocolError
 from .._proto.jsonrpc import (
     ErrorResponse,
@@ -47,6 +48,7 @@ from .asgi import (
     read_body,
     respond_error,
 )
+from .auth import ResourceGuard, access_of
 from .config import HttpConfig
 from .drain import Drain, refuse_while_draining
 from .gate import Gate, Headers
@@ -70,6 +72,8 @@ class Post:
     accept: AcceptDecision
     parsed: ParsedBody
     cors: Headers
+    #: the verified token (None without auth)
+    access: AccessToken | None
 
 
 class PostHandler:
@@ -85,8 +89,10 @@ class PostHandler:
         drain: Drain,
         listeners: ListenHub,
         request_states: RequestStates,
+        guard: ResourceGuard | None = None,
     ) -> None:
         self.config = config
+        self.guard = guard
         self.gate = gate
         self.sessions = sessions
         self.streams = streams
@@ -142,11 +148,26 @@ class PostHandler:
                 send, 400, PARSE_ERROR, "Parse error: the JSON body is nested too deeply", headers=cors
             )
             return
+        access = access_of(scope)
+        if self.guard is not None:
+            challenge = self.guard.step_up(
+                access, [(m.method, m.params) for m in parsed.messages if isinstance(m, Request)]
+            )
+            if challenge is not None:
+                await self.guard.refuse(send, scope, h, challenge, cors)
+                return
         first = next((m for m in parsed.messages if isinstance(m, Request | Notification)), None)
         if is_modern(first.params if first is not None else None, h.protocol_version):
             # 2026-07-28: no session, its own rules.
             await self.modern(
-                receive, send, h, parsed, cors, sse_ok=accept.sse, principal=self.config.principal(scope)
+                receive,
+                send,
+                h,
+                parsed,
+                cors,
+                sse_ok=accept.sse,
+                principal=self.config.principal(scope),
+                access=access,
             )
             return
         problem = self.gate.version_verdict(h)
@@ -156,7 +177,7 @@ class PostHandler:
         initialize = next(
             (m for m in parsed.messages if isinstance(m, Request) and m.method == "initialize"), None
         )
-        post = Post(scope=scope, send=send, h=h, accept=accept, parsed=parsed, cors=cors)
+        post = Post(scope=scope, send=send, h=h, accept=accept, parsed=parsed, cors=cors, access=access)
         if initialize is not None:
             await self._initialize(post)
         elif h.session_id is not None:
@@ -168,7 +189,7 @@ class PostHandler:
             session.protocol.restore(active=True, protocol_version=h.protocol_version or HEADERLESS_VERSION)
             if not await self._batch_allowed(send, session, parsed, cors):
                 return
-            await self._process(session, parsed, send, accept, cors, stateless=True)
+            await self._process(session, parsed, send, accept, cors, stateless=True, access=access)
         else:
             await respond_error(
                 send,
@@ -204,10 +225,16 @@ class PostHandler:
             await refuse_while_draining(send, cors, "new sessions")
             return
         if self.gate.stateless_for(post.accept):
-            await self._process(_stateless_session(), parsed, send, post.accept, cors, stateless=True)
+            await self._process(
+                _stateless_session(), parsed, send, post.accept, cors, stateless=True, access=post.access
+            )
             return
         session_id = new_session_id()
-        session = self.sessions.new_session(session_id, self.config.principal(post.scope))
+        session = self.sessions.new_session(
+            session_id,
+            self.config.principal(post.scope),
+            client_id=post.access.client_id if post.access is not None else None,
+        )
         if not await self.sessions.reserve(session, self.config.max_sessions):
             await respond_error(
                 send,
@@ -229,7 +256,7 @@ class PostHandler:
                 event
                 if isinstance(event, ErrorResponse)
                 else await self.dispatcher.handle_request(
-                    session, cast(RequestReceived, event), NoBackChannel(JSON_MODE_REASON)
+                    session, cast(RequestReceived, event), NoBackChannel(JSON_MODE_REASON), access=post.access
                 )
             )
             assert reply is not None
@@ -251,7 +278,13 @@ class PostHandler:
                 return
             if await self._batch_allowed(post.send, live.session, post.parsed, post.cors):
                 await self._process(
-                    live.session, post.parsed, post.send, post.accept, post.cors, stateless=False
+                    live.session,
+                    post.parsed,
+                    post.send,
+                    post.accept,
+                    post.cors,
+                    stateless=False,
+                    access=post.access,
                 )
 
     async def _batch_allowed(
@@ -276,6 +309,7 @@ class PostHandler:
         headers: Headers,
         *,
         stateless: bool,
+        access: AccessToken | None = None,
     ) -> None:
         intake = triage(self.dispatcher, session, parsed)
         if intake.refused and not parsed.is_batch:
@@ -296,9 +330,11 @@ class PostHandler:
         if not requests:
             await self.answers.without_requests(send, parsed, replies, headers)
         elif self.config.json_response or not accept.sse or stateless:
-            await self.answers.json(session, send, parsed, requests, replies, headers, stateless=stateless)
+            await self.answers.json(
+                session, send, parsed, requests, replies, headers, stateless=stateless, access=access
+            )
         else:
-            await self.answers.sse(session, send, requests, replies, headers)
+            await self.answers.sse(session, send, requests, replies, headers, access)
 
     async def _cancel_elsewhere(self, session: ServerSession, request_id: RequestId | None) -> None:
         """U§Cancellation: the request may run on another instance of the session (any instance serves any

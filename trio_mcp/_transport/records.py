@@ -17,6 +17,8 @@ def record_of(session: ServerSession) -> SessionRecord:
     return SessionRecord(
         session_id=session.session_id or "",
         principal=session.principal,
+        client_id=session.client_id,
+        transport=session.transport,
         status="active" if proto.state is READY else "pending",
         protocol_version=proto.protocol_version,
         client_capabilities=proto.client_capabilities,
@@ -44,5 +46,7 @@ def apply_record(session: ServerSession, record: SessionRecord) -> None:
     )
     session.subscriptions = set(record.subscriptions)
     session.principal = record.principal
+    session.client_id = record.client_id
+    session.transport = record.transport
     session.stored_status = record.status
     session.created_at = record.created_at

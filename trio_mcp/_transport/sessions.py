@@ -55,7 +55,9 @@ class SessionManager:
 
     # -- new sessions --
 
-    def new_session(self, session_id: str, principal: str | None) -> ServerSession:
+    def new_session(
+        self, session_id: str, principal: str | None, *, client_id: str | None = None, transport: str = "http"
+    ) -> ServerSession:
         # MCP basic §Requests: a request id MUST NOT be reused within a session. A session gets a new live
         # copy (and so a new id counter) whenever it becomes active here again: the copy's number keeps its
         # ids apart from every earlier copy's, so a late reply can never answer a later request.
@@ -65,6 +67,8 @@ class SessionManager:
             reply_timeout=self.reply_timeout,
         )
         session.principal = principal
+        session.client_id = client_id
+        session.transport = transport
         # Before each server-to-client request goes out, record that this instance waits for its reply: the
         # client may POST the answer to any instance, which forwards it here (route key, TTL 5 min).
         session.peer.on_request = functools.partial(self.streams.set_route, session_id)

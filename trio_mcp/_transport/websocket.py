@@ -12,14 +12,15 @@ import logging
 
 import trio
 
+from .._auth.tokens import AccessToken, VerifierUnavailable
 from .._exceptions import first_leaf
 from .._proto.websocket import SUBPROTOCOL, Close
 from .._stores._base import StoreError, StoreUnavailable
 from .._streams._base import StreamError, StreamUnavailable
-from .asgi import Receive, RequestHeaders, Scope, Send
+from .asgi import JSON_HEADERS, Receive, RequestHeaders, Scope, Send
 from .gate import Gate
 from .sessions import new_session_id
-from .ws_connection import SHUTTING_DOWN, AppParts, WsConnection
+from .ws_connection import SHUTTING_DOWN, AppParts, SocketGrant, WsConnection
 from .ws_socket import Closing, WebSocket, accept
 
 log = logging.getLogger("trio_mcp.websocket")
@@ -40,6 +41,15 @@ class WebSocketEndpoint:
         h = RequestHeaders.from_scope(scope)
         subprotocols = [str(p) for p in scope.get("subprotocols") or ()]
         refusal = self._refusal(h, subprotocols, started)
+        grant = None
+        if refusal is None and self.app.guard is not None:
+            verdict = await self._authenticate(scope, h, send)
+            if verdict is None:
+                return
+            if isinstance(verdict, Closing):
+                refusal = verdict
+            else:
+                grant = SocketGrant(verdict, self.app.guard.metadata_url(scope, h))
         # A fresh connection's session id is known from the start, so the accept response can carry it (the
         # client resumes with it); its record is made only by a successful initialize.
         session_id = new_session_id() if refusal is None and h.session_id is None else None
@@ -50,7 +60,7 @@ class WebSocketEndpoint:
             with trio.CancelScope(shield=True), trio.move_on_after(1):
                 await socket.close(refusal)
             return
-        connection = WsConnection(socket, self.app)
+        connection = WsConnection(socket, self.app, grant)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(connection.write)
             closing = Closing(Close.SERVICE_RESTART, SHUTTING_DOWN)  # if the server cancels us
@@ -60,6 +70,33 @@ class WebSocketEndpoint:
                 closing = _failure(exc)
             finally:
                 connection.end(closing)
+
+    async def _authenticate(
+        self, scope: Scope, h: RequestHeaders, send: Send
+    ) -> AccessToken | Closing | None:
+        """The upgrade's bearer token (auth.py). A refusal is the HTTP 401/403 with its challenge where the
+        server can answer an upgrade with a response (ASGI `websocket.http.response`; None: answered), else a
+        policy close saying why."""
+        guard = self.app.guard
+        assert guard is not None
+        try:
+            verdict = await guard.admit(scope, h)
+        except VerifierUnavailable:
+            return Closing(Close.TRY_AGAIN_LATER, "the token cannot be verified now; retry shortly")
+        if isinstance(verdict, AccessToken):
+            return verdict
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            return Closing(Close.POLICY, f"unauthorized: {verdict.description}")
+        header = verdict.www_authenticate(guard.metadata_url(scope, h)).encode("latin-1", "replace")
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": verdict.status,
+                "headers": [*JSON_HEADERS, (b"www-authenticate", header)],
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": verdict.body()})
+        return None
 
     def _refusal(self, h: RequestHeaders, subprotocols: list[str], started: bool) -> Closing | None:
         if not started:
@@ -89,7 +126,11 @@ class WebSocketEndpoint:
         principal = self.app.config.principal(scope)
         if h.session_id is None:
             assert session_id is not None
-            return await connection.run(self.app.sessions.new_session(session_id, principal), None)
+            client_id = connection.grant.token.client_id if connection.grant is not None else None
+            session = self.app.sessions.new_session(
+                session_id, principal, client_id=client_id, transport="websocket"
+            )
+            return await connection.run(session, None)
         # The record is restored as for an HTTP request of the session: same principal rule (SBP §Session
         # Hijacking: another principal's session is unknown), same live copy.
         async with self.app.sessions.hold(h.session_id, principal) as live:

@@ -17,6 +17,7 @@ from contextlib import AsyncExitStack
 import attrs
 import trio
 
+from .._auth.tokens import AccessToken
 from .._proto.errors import REQUEST_TIMEOUT, McpError
 from .._proto.jsonrpc import ErrorResponse, Message, RequestId, Response, encode
 from .._proto.session import RequestReceived
@@ -24,10 +25,11 @@ from .._proto.websocket import Close
 from .._runtime.connection import WRITE_QUEUE, handle_frame
 from .._runtime.dispatcher import Dispatcher
 from .._runtime.state import ServerSession
-from .._stores._base import SessionStore
+from .._stores._base import SessionStore, wall_clock
 from .._streams._base import StreamError, StreamManager, StreamUnavailable
 from .._streams.control import CancelRequest, StreamTaken
 from .._streams.events import EventStore
+from .auth import ResourceGuard
 from .config import HttpConfig
 from .drain import Drain
 from .live_hub import HttpSessionsHub
@@ -93,14 +95,25 @@ class AppParts:
     dispatcher: Dispatcher
     hub: HttpSessionsHub
     drain: Drain
+    guard: ResourceGuard | None = None
+
+
+@attrs.frozen
+class SocketGrant:
+    """The verified token a socket was opened with (docs/architecture.md §10): it holds for the socket's
+    lifetime, which ends when the token expires; `metadata_url` goes into step-up errors."""
+
+    token: AccessToken
+    metadata_url: str
 
 
 class WsConnection:
     """Serves one accepted socket; `run` returns how it ends (the close frame to send)."""
 
-    def __init__(self, socket: WebSocket, app: AppParts) -> None:
+    def __init__(self, socket: WebSocket, app: AppParts, grant: SocketGrant | None = None) -> None:
         self.socket = socket
         self.app = app
+        self.grant = grant
         self.closing: Closing | None = None
         self._scope = trio.CancelScope()  # everything of the connection: cancelled by `close`
         self._receiving: trio.CancelScope | None = None
@@ -150,6 +163,8 @@ class WsConnection:
                     if live is not None:
                         await self._hold_stream(live, resumed=True)
                     tasks.start_soon(self._keepalive, session)
+                    if self.grant is not None and self.grant.token.expires_at is not None:
+                        tasks.start_soon(self._expire, self.grant.token.expires_at)
                     if live is None:
                         tasks.start_soon(self._initialize_within, self.app.config.pending_timeout)
                     await self._read(session)
@@ -193,6 +208,12 @@ class WsConnection:
             # sends it again on its next socket.
             handlers.cancel_scope.cancel()
 
+    async def _expire(self, expires_at: float) -> None:
+        # An expired token must not keep a connection open (MCP basic/authorization §Token Handling: tokens
+        # are short-lived); the client reconnects with a fresh one and resumes the session.
+        await trio.sleep_until(trio.current_time() + max(0.0, expires_at - wall_clock()))
+        self.close(Closing(Close.POLICY, "the access token expired: reconnect with a fresh token"))
+
     def _check(self, frame: Frame) -> str | Closing:
         if frame.binary or frame.text is None:
             return Closing(
@@ -217,9 +238,12 @@ class WsConnection:
             admitting = event.method == "initialize" and self._stream is None
             if admitting and not await self._admit(session):
                 return
-            reply = None
+            reply = self._step_up(event)
             with self.app.drain.work():
-                reply = await self.app.dispatcher.handle_request(session, event, self.outbound, scope=scope)
+                if reply is None:
+                    reply = await self.app.dispatcher.handle_request(
+                        session, event, self.outbound, scope=scope, access=self._token
+                    )
                 if reply is not None:
                     await self.outbound.send(reply)
             if admitting and isinstance(reply, ErrorResponse):
@@ -235,6 +259,18 @@ class WsConnection:
             self._working -= 1
             if self._working == 0 and self.app.drain.draining:
                 self._on_drain()
+
+    @property
+    def _token(self) -> AccessToken | None:
+        return None if self.grant is None else self.grant.token
+
+    def _step_up(self, event: RequestReceived) -> Message | None:
+        """A request the token's scopes do not cover is answered with the challenge, not run."""
+        guard, grant = self.app.guard, self.grant
+        if guard is None or grant is None:
+            return None
+        challenge = guard.step_up(grant.token, [(event.method, event.params)])
+        return None if challenge is None else guard.socket_error(event.id, challenge, grant.metadata_url)
 
     async def _admit(self, session: ServerSession) -> bool:
         """A fresh connection's initialize: a place under the session cap (its pending record), then the
