@@ -20,7 +20,10 @@ def test_no_auth_knob_means_no_verifier() -> None:
 def test_the_jwks_knob_builds_a_jwt_verifier_and_introspection_an_introspecting_one() -> None:
     jwt = select_verifier(
         load_config(
-            environ={"TRIO_MCP_AUTH_ISSUER": "https://as.example", "TRIO_MCP_AUTH_JWKS_URL": "https://as.example/k"}
+            environ={
+                "TRIO_MCP_AUTH_ISSUER": "https://as.example",
+                "TRIO_MCP_AUTH_JWKS_URL": "https://as.example/k",
+            }
         )
     )
     assert isinstance(jwt, JWTVerifier)
@@ -37,7 +40,9 @@ def test_two_ways_to_verify_are_refused_naming_both() -> None:
         auth_issuer="https://as.example",
         auth_introspection_url="https://as.example/i",
     )
-    with pytest.raises(ConfigError, match=r"TRIO_MCP_AUTH_JWKS_URL='https://as.example/k' and auth_introspection_url"):
+    with pytest.raises(
+        ConfigError, match=r"TRIO_MCP_AUTH_JWKS_URL='https://as.example/k' and auth_introspection_url"
+    ):
         select_verifier(config)
 
 
@@ -49,7 +54,7 @@ def test_a_verifier_without_an_issuer_is_refused() -> None:
 
 
 def test_bad_values_are_refused_at_load() -> None:
-    with pytest.raises(ConfigError, match="TRIO_MCP_AUTH_RESOURCE='mcp.example/mcp': an absolute"):
+    with pytest.raises(ConfigError, match=r"TRIO_MCP_AUTH_RESOURCE='mcp\.example/mcp': an absolute"):
         load_config(environ={"TRIO_MCP_AUTH_RESOURCE": "mcp.example/mcp"})
     with pytest.raises(ConfigError, match="without a fragment"):
         load_config(auth_issuer="https://as.example#x")

@@ -11,6 +11,7 @@ from trio_mcp._proto.jsonrpc import Notification
 from trio_mcp._proto.session import CLOSED, INITIALIZING, READY
 from trio_mcp._stores._base import SessionRecord, SessionStatus
 from trio_mcp._stores.memory import MemorySessionStore
+from trio_mcp._transport import sessions as sessions_module
 from trio_mcp._transport.live_table import StandaloneStream
 from trio_mcp._transport.sessions import SessionManager
 from trio_mcp.streams import MemoryStreamManager, RecordingEvents, SessionChanged
@@ -228,3 +229,10 @@ async def test_flush_touches_refreshes_the_marked_sessions_in_the_store() -> Non
     assert record is not None
     assert record.last_accessed_at == 42.0
     assert manager.take_touched() == []
+
+
+def test_a_session_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A leading '-' would read as an option on the command line (`trio-mcp sessions revoke SID`)."""
+    drawn = iter(["-dash-first", "plain-id"])
+    monkeypatch.setattr(sessions_module.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert sessions_module.new_session_id() == "plain-id"

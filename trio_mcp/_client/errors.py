@@ -19,7 +19,14 @@ def http_error(response: httpx.Response) -> McpError:
     try:
         body = response.json()
         error = body["error"]
-        code, message, data = int(error["code"]), str(error["message"]), error.get("data")
+        if isinstance(error, str):  # an OAuth resource server's refusal (RFC 6750 §3): its challenge as data
+            code, message = (
+                INTERNAL_ERROR,
+                f"{error}: {body.get('error_description') or response.reason_phrase}",
+            )
+            data = {"error": error, "www_authenticate": response.headers.get("www-authenticate")}
+        else:
+            code, message, data = int(error["code"]), str(error["message"]), error.get("data")
     except Exception:
         code, message, data = INTERNAL_ERROR, response.text[:200] or response.reason_phrase, None
     if response.status_code == 404:

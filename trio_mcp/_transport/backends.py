@@ -190,7 +190,9 @@ def select_verifier(config: HttpConfig) -> TokenVerifier | None:
     """The token verifier: `auth=` as given, else one from `auth_jwks_url` or `auth_introspection_url` (one of
     them, with `auth_issuer`); None: the app has no auth."""
     named = config.named
-    sources = [k for k in ("auth", "auth_jwks_url", "auth_introspection_url") if getattr(config, k) is not None]
+    sources = [
+        k for k in ("auth", "auth_jwks_url", "auth_introspection_url") if getattr(config, k) is not None
+    ]
     if len(sources) > 1:
         raise ConfigError(f"{' and '.join(named(k) for k in sources)}: choose one way to verify tokens")
     if not sources:

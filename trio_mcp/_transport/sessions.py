@@ -28,8 +28,12 @@ from .touches import TouchBatch
 
 
 def new_session_id() -> str:
-    # T§Session Management: globally unique, cryptographically secure, visible ASCII only.
-    return secrets.token_urlsafe(24)
+    # T§Session Management: globally unique, cryptographically secure, visible ASCII only. Never with a
+    # leading '-', which a command line (`trio-mcp sessions revoke SID`) would take for an option; drawing
+    # again keeps every id equally likely.
+    while (session_id := secrets.token_urlsafe(24)).startswith("-"):
+        pass
+    return session_id
 
 
 @attrs.define(eq=False)
