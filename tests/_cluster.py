@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -69,12 +69,16 @@ async def eventually(condition: Callable[[], bool], what: str, timeout: float = 
     raise AssertionError(f"{what} within {timeout:g} s")
 
 
-async def open_get(target: Target, session_id: str) -> RawConnection:
+async def open_get(
+    target: Target, session_id: str, extra: Sequence[tuple[str | bytes, str | bytes]] = ()
+) -> RawConnection:
+    """The session's GET stream on `target` (asserts the 200); `extra`: more headers (a user, a token)."""
     conn = await target.connect()
     headers = [
         ("accept", "text/event-stream"),
         ("mcp-session-id", session_id),
         ("mcp-protocol-version", VERSION),
+        *extra,
     ]
     await conn.send("GET", target.path, headers, None)
     head = await conn.read_head()

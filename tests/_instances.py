@@ -160,15 +160,21 @@ STREAM_WAIT = 10.0
 
 @contextmanager
 def run_cluster(
-    redis_server: RedisServer, logs: Path, prefix: str, *, names: str = "ABC", **env: str
+    redis_server: RedisServer,
+    logs: Path,
+    prefix: str,
+    *,
+    names: str = "ABC",
+    app: str = "examples.cluster:app",
+    **env: str,
 ) -> Iterator[list[Instance]]:
-    """`examples.cluster:app` once per name, sharing the test Redis under `prefix` (Redis streams, a 1 s
-    heartbeat and keep-alive; `env` adds or overrides variables); stopped, then checked for tracebacks."""
+    """`app` once per name, sharing the test Redis under `prefix` (Redis streams, a 1 s heartbeat and
+    keep-alive; `env` adds or overrides variables); stopped, then checked for tracebacks."""
     environment = cluster_env(redis_server, prefix, **env)
     instances: list[Instance] = []
     try:
         for name in names:
-            instances.append(spawn(name, "examples.cluster:app", environment, logs))
+            instances.append(spawn(name, app, environment, logs))
         deadline = time.monotonic() + START_TIMEOUT
         for instance in instances:
             wait_ready(instance, deadline)
@@ -251,3 +257,25 @@ async def open_stream(
             head = await conn.read_head()
         assert head.status == 200, (instance.name, head)
         yield Stream(conn, instance.name)
+
+
+@contextmanager
+def serving(app: str, env: dict[str, str] | None = None, timeout: float = 60) -> Iterator[str]:
+    """`python -m trio_mcp serve app` on a free port, as a user starts it; yields the endpoint's URL once its
+    startup line is out, and stops it (SIGTERM) when the block ends."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "trio_mcp", "serve", app, "--bind", f"127.0.0.1:{port}"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().startswith("trio-mcp ")  # serving
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        server.terminate()
+        server.communicate(timeout=timeout)  # waits, and closes its pipe

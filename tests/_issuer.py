@@ -79,17 +79,9 @@ class Issuer:
         )
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (message := await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        body = await request_body(scope, receive, send)
+        if body is None:
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
         if scope["path"] == "/jwks.json":
             self.jwks_fetches += 1
             await _json(send, 200, {"keys": [key.jwk() for key in self.keys]})
@@ -100,6 +92,21 @@ class Issuer:
             await _json(send, 200, self.active.get(form.get("token", ""), {"active": False}))
         else:
             await _json(send, 404, {"error": "not found"})
+
+
+async def request_body(scope: Any, receive: Any, send: Any) -> bytes | None:
+    """For a test ASGI app: the HTTP request's whole body; None for a lifespan, which this serves to its end."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return None
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
 
 
 async def _json(send: Any, status: int, document: Json) -> None:

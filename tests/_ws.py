@@ -11,6 +11,7 @@ import urllib.parse
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 
+import pytest
 import trio
 import trio_websocket
 
@@ -38,3 +39,22 @@ async def open_ws(
             with trio.CancelScope(shield=True), trio.move_on_after(2):
                 await ws.aclose()
             nursery.cancel_scope.cancel()
+
+
+async def rejected_upgrade(host: str, port: int, path: str = "/mcp") -> trio_websocket.ConnectionRejected:
+    """The server's HTTP answer to an upgrade it refuses (status, headers, body). `open_websocket_url` raises the
+    same ConnectionRejected but leaks its socket on a rejection (trio-websocket 0.12 never closes it): the client
+    runs on a stream this helper owns."""
+    stream = await trio.open_tcp_stream(host, port)
+    try:
+        with pytest.RaisesGroup(trio_websocket.ConnectionRejected) as info:
+            async with trio.open_nursery() as nursery:
+                await trio_websocket.wrap_client_stream(
+                    nursery, stream, f"{host}:{port}", path, subprotocols=["mcp"]
+                )
+                pytest.fail(f"the upgrade of {path} was accepted")
+    finally:
+        await stream.aclose()
+    rejection = info.value.exceptions[0]
+    assert isinstance(rejection, trio_websocket.ConnectionRejected)
+    return rejection

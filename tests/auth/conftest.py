@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import pytest
 import trio
+from _issuer import request_body
 from _redis_server import free_port
 
 from trio_mcp._transport.serve import serve
@@ -68,17 +69,9 @@ class Endpoints:
         return sum(1 for s in self.seen if s.path == path)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        body = await request_body(scope, receive, send)
+        if body is None:
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         seen = Seen(scope["method"], scope["path"], headers, body)
         self.seen.append(seen)

@@ -190,7 +190,7 @@ async def test_an_unreachable_endpoint_makes_the_verifier_unavailable(closed_url
     [
         (500, b"{}", "answered HTTP 500"),
         (401, b'{"error": "invalid_client"}', "answered HTTP 401"),
-        (200, b"<html>", "did not answer a JSON object"),
+        (200, b"<html>", "is not JSON"),
         (200, b"[true]", "did not answer a JSON object"),
     ],
 )

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _instances import serving
 from _redis_server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -17,21 +18,8 @@ WAIT = 60
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "trio_mcp", "serve", "examples.everything:app", "-b", f"127.0.0.1:{port}"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        assert server.stdout.readline().startswith("trio-mcp ")  # serving
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        server.terminate()
-        server.communicate(timeout=WAIT)  # waits, and closes its pipe
+    with serving("examples.everything:app") as endpoint:
+        yield endpoint
 
 
 def test_the_client_example(url: str) -> None:

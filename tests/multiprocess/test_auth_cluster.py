@@ -6,7 +6,6 @@ later request of those sessions is 404 everywhere, and other users are untouched
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,7 +13,8 @@ from typing import Any
 
 import pytest
 import trio
-from _instances import START_TIMEOUT, Instance, assert_clean, bounded, cluster_env, spawn, stop, wait_ready
+from _cluster import open_get
+from _instances import Instance, bounded, run_cluster
 from _rawhttp import RawConnection
 from _redis_server import RedisServer
 
@@ -38,23 +38,16 @@ def cluster(
     redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory, key_file: Path
 ) -> Iterator[list[Instance]]:
     logs = tmp_path_factory.mktemp("auth-cluster")
-    env = cluster_env(
-        redis_server, PREFIX, TRIO_MCP_DEV_ISSUER_KEY=str(key_file), TRIO_MCP_AUTH_RESOURCE=RESOURCE
-    )
     DevelopmentIssuer(key_file=key_file)  # the key exists before the instances read it
-    instances: list[Instance] = []
-    try:
-        for name in "ABC":
-            instances.append(spawn(name, "examples.auth:app", env, logs))
-        deadline = time.monotonic() + START_TIMEOUT
-        for instance in instances:
-            wait_ready(instance, deadline)
+    with run_cluster(
+        redis_server,
+        logs,
+        PREFIX,
+        app="examples.auth:app",
+        TRIO_MCP_DEV_ISSUER_KEY=str(key_file),
+        TRIO_MCP_AUTH_RESOURCE=RESOURCE,
+    ) as instances:
         yield instances
-    finally:
-        for instance in instances:
-            stop(instance)
-    for instance in instances:
-        assert_clean(instance)
 
 
 @pytest.fixture(scope="module")
@@ -115,12 +108,9 @@ async def open_session(instance: Instance, bearer: str) -> str:
 
 @asynccontextmanager
 async def get_stream(instance: Instance, bearer: str, sid: str) -> AsyncIterator[RawConnection]:
-    async with await RawConnection.open("127.0.0.1", instance.port) as conn:
-        stream_headers = [h for h in headers(bearer, sid) if h[0] != "content-type"]
-        await conn.send("GET", "/mcp", [*stream_headers, ("accept", "text/event-stream")], None)
-        with trio.fail_after(10):
-            head = await conn.read_head()
-        assert head.status == 200, (instance.name, head)
+    with trio.fail_after(10):
+        conn = await open_get(instance.target, sid, [("authorization", f"Bearer {bearer}")])
+    async with conn:
         yield conn
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _instances import serving
 from _issuer import parse_challenge
-from _redis_server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 60
@@ -28,22 +28,8 @@ def key_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def url(key_env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "trio_mcp", "serve", "examples.auth:app", "--bind", f"127.0.0.1:{port}"],
-        cwd=REPO,
-        env=key_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        assert server.stdout.readline().startswith("trio-mcp ")  # serving
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        server.terminate()
-        server.communicate(timeout=WAIT)
+    with serving("examples.auth:app", key_env) as endpoint:
+        yield endpoint
 
 
 def mint(key_env: dict[str, str], url: str, subject: str, *scopes: str) -> str:

@@ -12,9 +12,9 @@ import pytest
 import trio
 from _issuer import ISSUER, Issuer, parse_challenge, start_issuer
 from _rawhttp import Target, start_app
-from _ws import open_ws
+from _ws import open_ws, rejected_upgrade
 from test_auth_http import server
-from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnection, wrap_client_stream
+from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from trio_mcp._proto.errors import INSUFFICIENT_SCOPE
 from trio_mcp._proto.websocket import Close
@@ -78,17 +78,7 @@ async def start_session(ws: WebSocketConnection) -> None:
 
 async def test_an_upgrade_without_a_token_is_refused_with_the_http_challenge(target: Target) -> None:
     with trio.fail_after(WAIT):
-        stream = await trio.open_tcp_stream(target.host, target.port)
-        try:
-            with pytest.RaisesGroup(ConnectionRejected) as info:
-                async with trio.open_nursery() as nursery:
-                    await wrap_client_stream(
-                        nursery, stream, f"{target.host}:{target.port}", "/mcp", subprotocols=["mcp"]
-                    )
-                    pytest.fail("an upgrade without a token was accepted")
-        finally:
-            await stream.aclose()
-    rejection = info.value.exceptions[0]
+        rejection = await rejected_upgrade(target.host, target.port)
     assert rejection.status_code == 401
     headers = {k.decode().lower(): v.decode() for k, v in rejection.headers}
     challenge = parse_challenge(headers["www-authenticate"])

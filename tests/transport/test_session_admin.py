@@ -85,17 +85,7 @@ async def assert_gone(target: Target, session_id: str, user: str | None = None) 
 
 
 async def open_stream(target: Target, session_id: str, user: str | None) -> RawConnection:
-    conn = await target.connect()
-    headers: Headers = [
-        ("accept", "text/event-stream"),
-        ("mcp-session-id", session_id),
-        ("mcp-protocol-version", VERSION),
-        *as_user(user),
-    ]
-    await conn.send("GET", target.path, headers, None)
-    head = await conn.read_head()
-    assert head.status == 200, head
-    return conn
+    return await open_get(target, session_id, as_user(user))
 
 
 async def assert_stream_ends(conn: RawConnection) -> None:

@@ -12,19 +12,17 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
-import pytest
 import trio
 import trio.lowlevel
 import wsproto
 import wsproto.events as wse
 from _rawhttp import Target, body_message, post_headers, rpc, start_app
 from _ws import open_ws as open_url
+from _ws import rejected_upgrade
 from trio_websocket import (
     ConnectionClosed,
-    ConnectionRejected,
     HandshakeError,
     WebSocketConnection,
-    wrap_client_stream,
 )
 from wsproto.utilities import RemoteProtocolError as WsProtocolError
 
@@ -474,18 +472,8 @@ async def test_an_unknown_session_id_closes_with_4404(target: Target) -> None:
 
 
 async def test_a_path_other_than_the_endpoint_is_rejected_in_the_handshake(target: Target) -> None:
-    # open_websocket_url raises the same ConnectionRejected but leaks its socket on a rejection (trio-websocket
-    # 0.12 never closes it): the client runs on a stream the test owns.
     with trio.fail_after(WAIT):
-        stream = await trio.open_tcp_stream(target.host, target.port)
-        try:
-            with pytest.RaisesGroup(ConnectionRejected) as info:
-                async with trio.open_nursery() as nursery:
-                    await wrap_client_stream(nursery, stream, target.host, "/nope", subprotocols=["mcp"])
-                    pytest.fail("the upgrade of /nope was accepted")
-        finally:
-            await stream.aclose()
-        rejection = info.value.exceptions[0]
+        rejection = await rejected_upgrade(target.host, target.port, "/nope")
         assert isinstance(rejection, HandshakeError)
         assert rejection.status_code == 404, rejection
         await assert_healthy(target)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import math
 import time
 from collections import OrderedDict
@@ -17,10 +16,10 @@ from typing import Any, cast
 from urllib.parse import quote_plus
 
 import attrs
-import httpx
 import trio
 
-from .jwt import MAX_TOKEN_CHARS, quoted, read_limited, redact_url, tls_context
+from .fetch import FetchFailed, fetch_json, redact_url
+from .jwt import MAX_TOKEN_CHARS, quoted
 from .tokens import AccessToken, InvalidToken, VerifierUnavailable, audience_of, scopes_of
 
 #: an introspection answer is a small JSON object; anything larger is not one
@@ -168,30 +167,17 @@ class IntrospectionVerifier:
         elif self.client_id is not None:
             form["client_id"] = self.client_id
         try:
-            with trio.fail_after(self.timeout):
-                async with (
-                    httpx.AsyncClient(timeout=self.timeout, verify=tls_context()) as client,
-                    client.stream("POST", self.url, data=form, headers=headers) as response,
-                ):
-                    if response.status_code != 200:
-                        raise VerifierUnavailable(
-                            f"the introspection endpoint {shown} answered HTTP {response.status_code}"
-                        )
-                    body = await read_limited(response, MAX_RESPONSE_BYTES)
-        except trio.TooSlowError:
-            raise VerifierUnavailable(
-                f"the introspection endpoint {shown} gave no answer within {self.timeout:g} s"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise VerifierUnavailable(
-                f"the introspection endpoint {shown} could not be reached ({type(exc).__name__})"
-            ) from None
-        if body is None:
-            raise VerifierUnavailable(f"the introspection endpoint {shown} sent an oversized answer")
-        try:
-            answer: Any = json.loads(body)
-        except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
-            answer = None
+            answer = await fetch_json(
+                "POST",
+                self.url,
+                what="the introspection endpoint",
+                limit=MAX_RESPONSE_BYTES,
+                timeout=self.timeout,
+                headers=headers,
+                form=form,
+            )
+        except FetchFailed as exc:
+            raise VerifierUnavailable(str(exc)) from None
         if not isinstance(answer, dict):
             raise VerifierUnavailable(f"the introspection endpoint {shown} did not answer a JSON object")
         return cast(dict[str, Any], answer)

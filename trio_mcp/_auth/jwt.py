@@ -8,24 +8,21 @@ the configured key set only; the token's `jku`, `x5u` and `jwk` headers are igno
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
-import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 import attrs
-import httpx
 import jwt
 import trio
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt.algorithms import get_default_algorithms
 from jwt.utils import base64url_decode
 
+from .fetch import FetchFailed, fetch_json, redact_url
 from .tokens import AccessToken, InvalidToken, VerifierUnavailable, audience_of, normalize_resource, scopes_of
 
 log = logging.getLogger("trio_mcp")
@@ -91,8 +88,8 @@ class _KeySet:
         return self.keys[0] if len(self.keys) == 1 else None
 
 
-class _FetchFailed(Exception):
-    pass
+class _NoKeys(Exception):
+    """A key set that holds no key this verifier can use (the message ends a sentence about the set)."""
 
 
 class JWTVerifier:
@@ -145,7 +142,7 @@ class JWTVerifier:
         if jwks is not None:
             try:
                 self._keys = _key_set(jwks)
-            except _FetchFailed as exc:
+            except _NoKeys as exc:
                 raise ValueError(f"jwks= {exc}") from None
 
     def __repr__(self) -> str:
@@ -224,7 +221,7 @@ class JWTVerifier:
                     self._forced_at = now
                 try:
                     keys = await self._fetch(self.jwks_url)
-                except _FetchFailed as exc:
+                except FetchFailed as exc:
                     self._last_error = str(exc)
                     if self._keys is not None:
                         log.warning("%s; the cached keys stay in use", self._last_error)
@@ -239,38 +236,21 @@ class JWTVerifier:
             return self._keys
 
     async def _fetch(self, url: str) -> _KeySet:
-        shown = redact_url(url)
         try:
-            with trio.fail_after(self.timeout):
-                async with (
-                    httpx.AsyncClient(
-                        timeout=self.timeout, verify=tls_context(), follow_redirects=True
-                    ) as client,
-                    client.stream(
-                        "GET", url, headers={"accept": "application/jwk-set+json, application/json"}
-                    ) as response,
-                ):
-                    if response.status_code != 200:
-                        raise _FetchFailed(
-                            f"the issuer's key set at {shown} answered HTTP {response.status_code}"
-                        )
-                    body = await read_limited(response, MAX_JWKS_BYTES)
-        except trio.TooSlowError:
-            raise _FetchFailed(
-                f"the issuer's key set at {shown} gave no answer within {self.timeout:g} s"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise _FetchFailed(
-                f"the issuer's key set at {shown} could not be fetched ({type(exc).__name__})"
-            ) from None
-        if body is None:
-            raise _FetchFailed(f"the issuer's key set at {shown} is larger than {MAX_JWKS_BYTES // 1024} KiB")
-        try:
-            return _key_set(json.loads(body))
-        except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
-            raise _FetchFailed(f"the issuer's key set at {shown} is not JSON") from None
-        except _FetchFailed as exc:
-            raise _FetchFailed(f"the issuer's key set at {shown} {exc}") from None
+            document = await fetch_json(
+                "GET",
+                url,
+                what="the issuer's key set at",
+                limit=MAX_JWKS_BYTES,
+                timeout=self.timeout,
+                headers={"accept": "application/jwk-set+json, application/json"},
+                follow_redirects=True,
+            )
+            return _key_set(document)
+        except FetchFailed:
+            raise
+        except _NoKeys as exc:
+            raise FetchFailed(f"the issuer's key set at {redact_url(url)} {exc}") from None
 
     # -- claims (RFC 7519 §4.1) --
 
@@ -334,7 +314,7 @@ def _key_set(document: Any) -> _KeySet:
     """The usable signing keys of a JWK Set (RFC 7517 §5), the first MAX_KEYS; the first of a kid wins."""
     members = cast(Mapping[str, Any], document).get("keys") if isinstance(document, Mapping) else None
     if not isinstance(members, list):
-        raise _FetchFailed("is not a JWK set (no `keys` list)")
+        raise _NoKeys("is not a JWK set (no `keys` list)")
     keys: list[_Key] = []
     by_kid: dict[str, _Key] = {}
     for member in members:  # pyright: ignore[reportUnknownVariableType]
@@ -347,7 +327,7 @@ def _key_set(document: Any) -> _KeySet:
         if len(keys) == MAX_KEYS:
             break
     if not keys:
-        raise _FetchFailed("holds no usable signing key")
+        raise _NoKeys("holds no usable signing key")
     return _KeySet(tuple(keys), by_kid)
 
 
@@ -443,44 +423,3 @@ def quoted(value: str | None, limit: int = 80) -> str:
         return "(none)"
     text = "".join(c if " " <= c <= "~" and c not in "'\"\\" else "?" for c in value)
     return f"'{text[: limit - 3]}...'" if len(text) > limit else f"'{text}'"
-
-
-def redact_url(url: str) -> str:
-    """The URL for a message or a log: no user info, no query, no fragment (they may hold credentials)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = f":{parts.port}" if parts.port is not None else ""
-    except ValueError:
-        port = ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """httpx's default TLS context, built once (loading the CA bundle per request would block the loop)."""
-    return httpx.create_ssl_context()
-
-
-async def read_limited(response: httpx.Response, limit: int) -> bytes | None:
-    """The (decoded) body, or None when it is longer than `limit` bytes; stops reading there."""
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size <= limit:
-                chunks.append(chunk)
-            elif not response.is_closed:
-                # Not `break`: httpx's nested generators would be left half-run (a ResourceWarning each).
-                # Closed, the stream's next read fails, and the failure unwinds every one of them.
-                await response.aclose()
-    except (httpx.HTTPError, httpx.StreamError):
-        if size <= limit:
-            raise
-    return b"".join(chunks) if size <= limit else None

@@ -95,7 +95,7 @@ class SessionAdmin:
         Sessions the principal opens while this runs are not included: stop the credential first.
         """
         removed = 0
-        for session_id in await self.store.list_for_user(principal):
+        for session_id in await self.list_ids(principal):  # checked against the records: only theirs
             removed += await self.revoke(session_id)
         return removed
 
