@@ -38,7 +38,8 @@ MEMORY_REFUSED = (
     "Point this command at the store the servers share: --store redis --redis-url redis://host:6379/0 "
     "(or --store file --store-file PATH while no server holds that file)"
 )
-# Session ids are URL-safe base64: one may start with '-', which argparse would take for an option.
+# Session ids are URL-safe base64: one made before new_session_id avoided it may start with '-', which
+# argparse would take for an option.
 DASH_HINT = "an id that starts with '-' goes after `--` (trio-mcp sessions revoke -- -AbC...)"
 COLUMNS = ("ID", "PRINCIPAL", "CLIENT ID", "STATUS", "TRANSPORT", "CREATED", "LAST ACCESS", "CLIENT")
 
