@@ -8,7 +8,14 @@ import pytest
 
 import trio_mcp
 
-PUBLIC_MODULES = ["trio_mcp", "trio_mcp.types", "trio_mcp.stores", "trio_mcp.streams", "trio_mcp.testing"]
+PUBLIC_MODULES = [
+    "trio_mcp",
+    "trio_mcp.types",
+    "trio_mcp.stores",
+    "trio_mcp.streams",
+    "trio_mcp.testing",
+    "trio_mcp.client_sessions",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)
@@ -67,9 +74,37 @@ def test_store_and_stream_backends_are_public() -> None:
         assert attr in streams.__all__
 
 
+def test_client_session_registry_is_public() -> None:
+    client_sessions = importlib.import_module("trio_mcp.client_sessions")
+    for attr in (
+        "ClientSessionRecord",
+        "ClientSessionRegistry",
+        "MemoryClientRegistry",
+        "FileClientRegistry",
+        "RedisClientRegistry",
+        "open_client_registry",
+        "ClientSessionExists",
+        "ClientSessionNotFound",
+        "ClientAuthUnreadable",
+    ):
+        assert attr in client_sessions.__all__
+    for method in (
+        "create",
+        "update",
+        "get",
+        "list",
+        "list_ids",
+        "delete",
+        "list_all_ids",
+        "cleanup_expired",
+    ):
+        assert callable(getattr(client_sessions.MemoryClientRegistry, method)), method
+
+
 def test_testing_kit() -> None:
     testing = importlib.import_module("trio_mcp.testing")
     assert set(testing.__all__) == {
+        "check_client_registry",
         "check_event_store",
         "check_session_store",
         "check_stream_manager",

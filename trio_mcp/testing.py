@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import trio
 
+from ._client.registry.kit import check_client_registry as check_client_registry
 from ._client.session import (
     ClientSession,
     ElicitationCallback,
@@ -26,7 +27,13 @@ from ._stores.kit import check_session_store as check_session_store
 from ._streams.event_kit import check_event_store as check_event_store
 from ._streams.kit import check_stream_manager as check_stream_manager
 
-__all__ = ["check_event_store", "check_session_store", "check_stream_manager", "open_memory_client"]
+__all__ = [
+    "check_client_registry",
+    "check_event_store",
+    "check_session_store",
+    "check_stream_manager",
+    "open_memory_client",
+]
 
 BUFFER = 256
 
