@@ -15,6 +15,8 @@ PUBLIC_MODULES = [
     "trio_mcp.streams",
     "trio_mcp.testing",
     "trio_mcp.client_sessions",
+    "trio_mcp.auth",
+    "trio_mcp.client_auth",
 ]
 
 

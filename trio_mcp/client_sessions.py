@@ -6,9 +6,16 @@
             transport="http", server_url="https://weather.example.com/mcp"))
         await registry.update(user, record.session_id, status="active", mcp_session_id=sid)
 
+or let `open_client(url, registry=registry, user_id=user, server_id="weather", auth=OAuthClient(...))` keep
+the record: it resumes the stored session, follows a new one, keeps the OAuth tokens in the record, and
+leaves the session open for the next process; `complete_authorization(registry, user, session_id, code=...,
+state=...)` finishes an authorization that raised `AuthorizationRequired`.
+
 See docs/architecture.md §7 and the README's "The client".
 """
 
+from ._client.options import Resume as Resume
+from ._client.registered import complete_authorization as complete_authorization
 from ._client.registry._base import DEFAULT_DORMANT_AGE as DEFAULT_DORMANT_AGE
 from ._client.registry._base import DEFAULT_PENDING_TTL as DEFAULT_PENDING_TTL
 from ._client.registry._base import ClientAuthUnreadable as ClientAuthUnreadable
@@ -45,6 +52,8 @@ __all__ = [
     "FileClientRegistry",
     "MemoryClientRegistry",
     "RedisClientRegistry",
+    "Resume",
     "client_registry_from_config",
+    "complete_authorization",
     "open_client_registry",
 ]

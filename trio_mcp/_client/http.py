@@ -38,7 +38,8 @@ from .._proto.jsonrpc import (
 from .._proto.sse import SSEDecoder
 from .connect import FIRST_BACKOFF, MAX_BACKOFF, send_with_retry
 from .errors import TransportError, http_error
-from .options import ClientOptions
+from .oauth.errors import OAuthError
+from .options import ClientOptions, Resume
 from .reopen import Reopener, SessionReplaced
 from .session import (
     ClientSession,
@@ -286,7 +287,7 @@ class HttpTransport:
             await self._consume(response, position, awaited)
             if awaited:
                 await self._resume(position, awaited, session_id, method)
-        except (McpError, TransportError) as exc:
+        except (McpError, TransportError, OAuthError) as exc:
             for request_id in awaited:
                 self.session().peer.fail(request_id, exc)
 
@@ -373,6 +374,10 @@ class HttpTransport:
                 log.warning("the GET stream cannot reconnect yet: %s", exc)
                 await trio.sleep(MAX_BACKOFF)
                 continue
+            except OAuthError as exc:
+                first_answer.set()
+                log.warning("the GET stream stops: it cannot be authorized (%s)", exc)
+                return
             first_answer.set()
             status = response.status_code
             if status == 200:
@@ -407,25 +412,35 @@ class HttpTransport:
 
     # -- closing --
 
-    async def aclose(self) -> None:
-        """DELETE the session (L§Shutdown for HTTP), then end the transport's tasks."""
+    async def aclose(self, *, end_session: bool = True) -> None:
+        """DELETE the session (L§Shutdown for HTTP; not when `end_session` is false: another process of the
+        app resumes it), then end the transport's tasks."""
         if self.closed:
             return
         self.closed = True
         for scope in list(self._tasks):
             scope.cancel()
-        if self.session_id is None:
+        if self.session_id is None or not end_session:
             return
         try:
             await self.http.delete(self.url, headers=self.headers())
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OAuthError) as exc:
             log.debug("DELETE failed: %s", exc)
+
+
+async def _resume(transport: HttpTransport, client: ClientSession, resume: Resume) -> None:
+    """Take up a session initialized before; a ping checks it is still there. A 404 opens a new one, as for
+    any request (the recovery, with `on_session_replaced` told); without recovery it is the McpError."""
+    transport.session_id = resume.session_id
+    client.resume(resume.protocol_version)
+    transport.protocol_version = client.protocol.protocol_version
+    await client.ping()
 
 
 async def connect_http_client(nursery: trio.Nursery, url: str, opts: ClientOptions) -> ClientSession:
     """`connect_client` for an http(s) URL: Streamable HTTP."""
     http = opts.http_client or httpx.AsyncClient(
-        headers=opts.headers, timeout=httpx.Timeout(opts.request_timeout, read=None)
+        headers=opts.headers, timeout=httpx.Timeout(opts.request_timeout, read=None), auth=opts.auth
     )
     transport = HttpTransport(
         http,
@@ -441,7 +456,7 @@ async def connect_http_client(nursery: trio.Nursery, url: str, opts: ClientOptio
     async def close() -> None:
         try:
             with trio.CancelScope(shield=True), trio.move_on_after(5):
-                await transport.aclose()
+                await transport.aclose(end_session=not opts.keep_session)
         finally:
             if opts.http_client is None:
                 with trio.CancelScope(shield=True):
@@ -453,11 +468,13 @@ async def connect_http_client(nursery: trio.Nursery, url: str, opts: ClientOptio
         if discovered is not None:
             client.use_modern(discovered)
             return client  # 2026-07-28: no handshake, no session, no GET stream
-        result = await client.initialize()
+        if opts.resume is not None:
+            await _resume(transport, client, opts.resume)
+        else:
+            transport.protocol_version = (await client.initialize()).protocol_version
     except BaseException:
         await close()
         raise
-    transport.protocol_version = result.protocol_version
     if opts.listen:
         # Open before the application's first request: a server may send that request's own requests (an
         # elicitation) on the GET stream, and without an event store it drops what finds no stream open.

@@ -11,6 +11,7 @@ import trio
 
 from .._proto import types as t
 from .._proto.jsonrpc import Message
+from .oauth.flow import OAuthClient
 from .reopen import SessionReplaced
 from .session import (
     ClientSession,
@@ -19,6 +20,14 @@ from .session import (
     NotificationCallback,
     SamplingCallback,
 )
+
+
+@attrs.frozen(kw_only=True)
+class Resume:
+    """A session this app initialized before, to take up instead of a new initialize (a registry record's)."""
+
+    session_id: str
+    protocol_version: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -41,10 +50,21 @@ class ClientOptions:
     #: the protocol era over HTTP: "legacy" (initialize, a session), "modern" (2026-07-28), or "auto" (probe
     #: server/discover, fall back to initialize); WebSocket is legacy only
     mode: Literal["legacy", "auto", "modern"] = "legacy"
+    #: authorizes every HTTP request and WebSocket upgrade: an `OAuthClient` (MCP basic/authorization) or any
+    #: other httpx.Auth
+    auth: httpx.Auth | OAuthClient | None = None
+    #: take up this session instead of initializing (a 404 for it: a new one, as the recovery does)
+    resume: Resume | None = None
+    #: leave the session open on the server when the client closes (no DELETE), for the next process to resume
+    keep_session: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.mode not in ("legacy", "auto", "modern"):
             raise ValueError(f"mode must be 'legacy', 'auto' or 'modern', not {self.mode!r}")
+        if self.auth is not None and self.http_client is not None:
+            raise ValueError(
+                "auth= and http_client= together: give your client the auth instead (httpx.AsyncClient(auth=...))"
+            )
 
     def session(self, send: Callable[[Message], Awaitable[None]], nursery: trio.Nursery) -> ClientSession:
         """The ClientSession these options describe, sending through `send`."""

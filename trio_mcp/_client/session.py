@@ -98,6 +98,10 @@ class ClientSession:
     era: str = attrs.field(default="legacy", init=False)
     discover_result: t.DiscoverResult | None = attrs.field(default=None, init=False)
 
+    def resume(self, protocol_version: str | None) -> None:
+        """Take up a session initialized earlier (the transport holds its id): no handshake now."""
+        self.protocol.resume(protocol_version or self.protocol_version)
+
     def use_modern(self, discovered: t.DiscoverResult) -> None:
         """Speak 2026-07-28 from now on: no initialize; the transport adds each request's `_meta`."""
         self.era = "modern"

@@ -22,6 +22,7 @@ import urllib.parse
 from typing import Any, cast
 
 import attrs
+import httpx
 import trio
 import trio_websocket
 
@@ -40,6 +41,8 @@ from .._proto.jsonrpc import (
 from .._proto.websocket import SUBPROTOCOL, Close
 from .connect import FIRST_BACKOFF, MAX_BACKOFF, retry_unreached
 from .errors import TransportError
+from .oauth.errors import OAuthError
+from .oauth.upgrade import upgrade_with_auth
 from .options import ClientOptions
 from .reopen import SessionReplaced
 from .session import ClientSession
@@ -89,8 +92,11 @@ class WebSocketTransport:
         reconnect_timeout: float = 10.0,
         recover: bool = True,
         on_session_replaced: SessionReplaced | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
         self.url = url
+        #: authorizes each upgrade (an OAuthClient: a refused upgrade runs its flow, upgrade.py)
+        self.auth = auth
         self.nursery = nursery
         self.headers = dict(headers or {})
         self.reconnect_timeout = reconnect_timeout
@@ -101,7 +107,7 @@ class WebSocketTransport:
         self.closed = False
         self._socket: trio_websocket.WebSocketConnection | None = None
         self._ready = trio.Event()  # set while a socket is open
-        self._failure: TransportError | None = None  # set once the transport is broken for good
+        self._failure: Exception | None = None  # set once the transport is broken for good
         # Requests not answered yet: a new socket of the same session sends again those the old one sent.
         self._unanswered: dict[RequestId, _Unanswered] = {}
         self._raw_ids = itertools.count(1)
@@ -121,7 +127,11 @@ class WebSocketTransport:
 
         async def attempt() -> trio_websocket.WebSocketConnection:
             try:
-                return await self.nursery.start(self._hold_socket, headers)
+                if self.auth is None:
+                    return await self.nursery.start(self._hold_socket, headers)
+                return await upgrade_with_auth(
+                    self.auth, self.url, lambda extra: self.nursery.start(self._hold_socket, headers + extra)
+                )
             except trio_websocket.ConnectionRejected as exc:
                 if exc.status_code in (502, 503, 504):  # a proxy in front has no instance right now
                     raise
@@ -174,11 +184,25 @@ class WebSocketTransport:
                 # Once open, the socket's end is what its reader (`_read`) sees: nothing to raise here.
                 log.debug("the WebSocket to %s ended: %r", self.url, leaf)
 
-    async def start(self) -> None:
-        """The first socket (a new session: initialize follows), and the reader."""
-        socket = await self._connect(None)
+    async def start(self, resume: str | None = None) -> bool:
+        """The first socket, and the reader: session `resume` taken up when it still exists (True; a ping
+        answered on it says so), else a new session (False: initialize follows)."""
+        resumed = False
+        socket = None
+        if resume is not None:
+            socket = await self._connect(resume)
+            try:
+                await self._raw_request(socket, "ping", None)
+                resumed = True
+            except _Closed:  # 4404: gone; a new socket for a new session
+                socket = None
+        if socket is None:
+            socket = await self._connect(None)
+        if resumed:
+            self.session_id = resume
         self._opened(socket)
         self.nursery.start_soon(self._read_all)
+        return resumed
 
     def _opened(self, socket: trio_websocket.WebSocketConnection) -> None:
         self._socket = socket
@@ -235,6 +259,8 @@ class WebSocketTransport:
                 self._fail(TransportError(f"the server closed the WebSocket while opening a session: {exc}"))
             except McpError as exc:
                 self._fail(TransportError(f"could not open a new session: {exc.message}"))
+            except OAuthError as exc:  # a new socket could not be authorized: each waiter gets why
+                self._fail(exc)
 
     async def _read(self, socket: trio_websocket.WebSocketConnection) -> trio_websocket.CloseReason | None:
         while True:
@@ -276,7 +302,10 @@ class WebSocketTransport:
             if code == Close.SESSION_NOT_FOUND and self.recover and self.session_id is not None:
                 await self._new_session(why)
                 return
-            if code not in RESUME or self.session_id is None:
+            # The server ends a socket whose token expired (1008): with auth, a new upgrade gets a fresh one.
+            reason = (closed.reason if closed is not None else None) or ""
+            expired = code == Close.POLICY and self.auth is not None and "token" in reason
+            if (code not in RESUME and not expired) or self.session_id is None:
                 raise TransportError(f"the server closed the WebSocket: {why}")
             if trio.current_time() > deadline:
                 raise TransportError(
@@ -369,7 +398,7 @@ class WebSocketTransport:
                 return
             await self._deliver(text)  # a notification on the way
 
-    def _fail(self, exc: TransportError) -> None:
+    def _fail(self, exc: Exception) -> None:
         """Broken for good: every waiting request and every later send gets `exc`."""
         self._failure = exc
         self._ready.set()  # senders waiting for a socket wake up and raise
@@ -400,6 +429,7 @@ async def connect_websocket_client(nursery: trio.Nursery, url: str, opts: Client
         reconnect_timeout=opts.reconnect_timeout,
         recover=opts.recover,
         on_session_replaced=opts.on_session_replaced,
+        auth=opts.auth,
     )
     client = transport.client = opts.session(transport.send, nursery)
     client.session_id_source = lambda: transport.session_id
@@ -409,9 +439,16 @@ async def connect_websocket_client(nursery: trio.Nursery, url: str, opts: Client
             await transport.aclose()
 
     client.closer = close
+    resume = opts.resume
     try:
-        await transport.start()
-        await client.initialize()
+        if await transport.start(None if resume is None else resume.session_id):
+            client.resume(resume.protocol_version if resume is not None else None)
+        else:
+            await client.initialize()
+            if resume is not None and opts.on_session_replaced is not None and transport.session_id:
+                outcome = opts.on_session_replaced(resume.session_id, transport.session_id)
+                if outcome is not None:
+                    await outcome
     except BaseException:
         await close()
         raise

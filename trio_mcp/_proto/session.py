@@ -261,6 +261,12 @@ class ProtocolSession:
         self.client_info = client_info
         self.log_level = log_level
 
+    def resume(self, protocol_version: str) -> None:
+        """A client taking up a session it initialized before (another process of the same app, from a client
+        session registry): operating at once, in the version that session negotiated."""
+        self._transition(Transition.START_STATELESS)
+        self.protocol_version = protocol_version
+
     def start_stateless(self, protocol_version: str) -> None:
         """A client of the 2026-07-28 era: operating at once, with no initialize (SEP-2575)."""
         self._transition(Transition.START_STATELESS)

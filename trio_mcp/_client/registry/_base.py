@@ -69,6 +69,7 @@ class ClientSessionRecord:
     created_at: float = 0.0  # wall clock; 0.0: stamped by create()
     updated_at: float = 0.0  # wall clock; stamped by create() and every update()
     mcp_session_id: str | None = None  # the server's Mcp-Session-Id, to resume the session
+    protocol_version: str | None = None  # the version that session negotiated (its MCP-Protocol-Version)
     command: str | None = None  # stdio only
     args: list[str] = attrs.field(factory=list[str])  # stdio only
     env: dict[str, str] | None = None  # stdio only
