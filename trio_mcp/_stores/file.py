@@ -125,6 +125,35 @@ def _write_atomically(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+# An exclusive, non-blocking lock of a whole open file (its first byte on Windows), for the processes of one host;
+# `try_lock` raises OSError (BlockingIOError, PermissionError) while another process holds it.
+if sys.platform == "win32":
+
+    def try_lock(fd: int) -> None:
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)  # msvcrt locks from the current position
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+    def unlock(fd: int) -> None:
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+
+    def try_lock(fd: int) -> None:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def unlock(fd: int) -> None:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 class _Lock:
     """An exclusive, non-blocking lock on ``<path>.lock`` (flock; msvcrt.locking on Windows)."""
 
@@ -141,7 +170,7 @@ class _Lock:
                 f"cannot create the lock file {self.path} of session file {self.data_path}: {exc}"
             ) from exc
         try:
-            self._lock(fd)
+            try_lock(fd)
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES, errno.EDEADLK):
                 os.close(fd)
@@ -167,7 +196,7 @@ class _Lock:
         if fd is None:
             return
         try:
-            self._unlock(fd)
+            unlock(fd)
         finally:
             os.close(fd)
 
@@ -178,35 +207,6 @@ class _Lock:
             return int(os.read(fd, 32).decode().strip())
         except (OSError, ValueError):
             return None
-
-    if sys.platform == "win32":
-
-        @staticmethod
-        def _lock(fd: int) -> None:
-            import msvcrt
-
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-
-        @staticmethod
-        def _unlock(fd: int) -> None:
-            import msvcrt
-
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-    else:
-
-        @staticmethod
-        def _lock(fd: int) -> None:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-        @staticmethod
-        def _unlock(fd: int) -> None:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class FileSessionStore(Lifetime):

@@ -13,7 +13,7 @@ import attrs
 from ..._auth.fetch import redact_url
 from .challenge import BearerChallenge
 from .errors import DiscoveryError, OAuthError
-from .fetch import Fetcher
+from .fetch import Answer, Fetcher
 from .metadata import ResourceMetadata, ServerMetadata, issuers_match
 from .urls import (
     AS_WELL_KNOWN,
@@ -122,16 +122,20 @@ async def _resource_metadata(
     return None
 
 
+async def _get_server_metadata(fetcher: Fetcher, url: str) -> Answer:
+    return await fetcher.request(
+        "GET",
+        url,
+        what="the authorization server metadata at",
+        failure=DiscoveryError,
+        headers=DISCOVERY_HEADERS,
+    )
+
+
 async def _server_metadata(fetcher: Fetcher, issuer: str) -> ServerMetadata:
     tried: list[str] = []
     for url in authorization_server_metadata_urls(issuer):
-        answer = await fetcher.request(
-            "GET",
-            url,
-            what="the authorization server metadata at",
-            failure=DiscoveryError,
-            headers=DISCOVERY_HEADERS,
-        )
+        answer = await _get_server_metadata(fetcher, url)
         document = answer.object
         if answer.status == 200 and document is not None:
             return ServerMetadata.parse(document, issuer, url)
@@ -151,13 +155,7 @@ async def _legacy_server(fetcher: Fetcher, server_url: str) -> ServerMetadata:
     default endpoints there."""
     base = origin(server_url)
     url = base + AS_WELL_KNOWN
-    answer = await fetcher.request(
-        "GET",
-        url,
-        what="the authorization server metadata at",
-        failure=DiscoveryError,
-        headers=DISCOVERY_HEADERS,
-    )
+    answer = await _get_server_metadata(fetcher, url)
     document = answer.object
     if answer.status == 200 and document is not None:
         log.info(

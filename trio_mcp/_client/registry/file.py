@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any, TypeVar, cast
 import trio
 
 from ..._stores._base import Clock, dump_json, wall_clock
-from ..._stores.file import _corrupt_path, _write_atomically
+from ..._stores.file import _corrupt_path, _write_atomically, try_lock, unlock
 from ._base import DEFAULT_DORMANT_AGE, DEFAULT_PENDING_TTL, ClientRegistryError, ClientRegistryUnavailable
 from .codec import peek
 from .engine import RegistryEngine
@@ -88,7 +87,7 @@ class _FileLock:
     def try_acquire(self) -> bool:
         assert self._fd is not None
         try:
-            self._lock(self._fd)
+            try_lock(self._fd)
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES, errno.EDEADLK):
                 return False
@@ -97,37 +96,7 @@ class _FileLock:
 
     def release(self) -> None:
         assert self._fd is not None
-        self._unlock(self._fd)
-
-    if sys.platform == "win32":
-
-        @staticmethod
-        def _lock(fd: int) -> None:
-            import msvcrt
-
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-
-        @staticmethod
-        def _unlock(fd: int) -> None:
-            import msvcrt
-
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-    else:
-
-        @staticmethod
-        def _lock(fd: int) -> None:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-        @staticmethod
-        def _unlock(fd: int) -> None:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        unlock(self._fd)
 
 
 class FileClientRegistry(RegistryEngine):
