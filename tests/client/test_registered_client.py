@@ -4,6 +4,9 @@ connection kept in a client session registry: resumed from the record, followed 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import httpx
 import pytest
 import trio
@@ -11,7 +14,7 @@ from _oauth_servers import REDIRECT_URI, start_authorization_server, start_resou
 from _rawhttp import Target, start_app
 
 from examples.everything import server
-from trio_mcp import ClientSession, open_client
+from trio_mcp import ClientSession, open_client, open_stdio_client
 from trio_mcp import types as t
 from trio_mcp._transport.http import McpASGIApp
 from trio_mcp.client_auth import AuthorizationRequired, AuthorizationResponse, OAuthClient, OAuthState
@@ -159,3 +162,25 @@ async def test_an_app_finishes_the_oauth_flow_in_the_record_and_the_next_open_is
         auth=OAuthClient(redirect_uri=REDIRECT_URI),
     ) as client:
         assert (await client.list_tools()).tools
+
+
+async def test_a_stdio_connection_records_its_command_instead_of_a_url() -> None:
+    registry = MemoryClientRegistry()
+    script = str(Path(__file__).with_name("servers") / "sdk_stdio.py")
+    with trio.fail_after(30):
+        async with open_stdio_client(
+            sys.executable, [script], env={"X_TEST": "1"}, registry=registry, user_id="fay", server_id="local"
+        ) as client:
+            assert (await client.list_tools()).tools
+    (record,) = await registry.list("fay")
+    assert record.transport == "stdio"
+    assert record.status == "active"
+    assert (record.command, record.args, record.env, record.server_url) == (
+        sys.executable,
+        [script],
+        {"X_TEST": "1"},
+        None,
+    )
+    with pytest.raises(ValueError, match="is over stdio"):
+        async with open_client("http://127.0.0.1:1/mcp", registry=registry, user_id="fay", server_id="local"):
+            pytest.fail("an http URL opened a stdio record")

@@ -62,6 +62,41 @@ def record_storage(registry: ClientSessionRegistry, user_id: str, session_id: st
     return JSONTokenStorage(load, save)
 
 
+async def stdio_record(
+    registry: ClientSessionRegistry,
+    user_id: str,
+    server_id: str,
+    command: str,
+    args: list[str],
+    env: dict[str, str] | None,
+    server_name: str | None,
+) -> ClientSessionRecord:
+    """The record of a stdio connection: made if missing, its command, args and env brought up to date (the
+    app's configuration may have changed); another transport's record is an error, as for URLs."""
+    record = await find(registry, user_id, server_id)
+    if record is None:
+        return await registry.create(
+            ClientSessionRecord(
+                session_id=registry.generate_session_id(),
+                user_id=user_id,
+                server_id=server_id,
+                transport="stdio",
+                server_name=server_name,
+                command=command,
+                args=args,
+                env=env,
+            )
+        )
+    if record.transport != "stdio":
+        raise ValueError(
+            f"user {user_id!r}'s connection to {server_id!r} is over {record.transport}, not stdio: delete the "
+            "record (registry.delete) to change transports"
+        )
+    if (record.command, record.args, record.env) != (command, args, env):
+        record = await registry.update(user_id, record.session_id, command=command, args=args, env=env)
+    return record
+
+
 async def _record_for(
     registry: ClientSessionRegistry,
     url: str,

@@ -22,6 +22,8 @@ import trio
 from .._proto import types as t
 from .._proto.jsonrpc import InvalidMessage, Message, encode, parse_body
 from .errors import TransportError
+from .registered import stdio_record
+from .registry._base import ClientSessionRegistry
 from .session import (
     ClientSession,
     ElicitationCallback,
@@ -133,9 +135,21 @@ async def open_stdio_client(
     roots: list[t.Root] | None = None,
     client_info: t.Implementation | None = None,
     request_timeout: float = 60.0,
+    registry: ClientSessionRegistry | None = None,
+    user_id: str | None = None,
+    server_id: str | None = None,
+    server_name: str | None = None,
 ) -> AsyncGenerator[ClientSession]:
     """Start `command args` (with `env` added to this process's environment), initialize, and stop the process
-    on exit. Errors are plain: `McpError` from the server, `TransportError` when the process is gone."""
+    on exit. Errors are plain: `McpError` from the server, `TransportError` when the process is gone.
+
+    `registry=` with `user_id=` and `server_id=`: the user's connection is kept in its record (transport
+    stdio; the command, args and env recorded instead of a URL), active once initialized (registered.py)."""
+    record = None
+    if registry is not None:
+        if user_id is None or server_id is None:
+            raise ValueError("registry= needs the user_id= and server_id= of the connection")
+        record = await stdio_record(registry, user_id, server_id, command, list(args), env, server_name)
     failure: Exception | None = None
     environment = None if env is None else {**os.environ, **env}
 
@@ -188,6 +202,8 @@ async def open_stdio_client(
             nursery.start_soon(transport.read)
             try:
                 await client.initialize()
+                if registry is not None and record is not None and user_id is not None:
+                    await registry.update(user_id, record.session_id, status="active")
                 yield client
             except Exception as exc:
                 failure = exc  # raised outside the nursery: one plain exception, never a group
