@@ -14,7 +14,7 @@ from _oauth_servers import REDIRECT_URI, start_authorization_server, start_resou
 from _rawhttp import Target, start_app
 
 from examples.everything import server
-from trio_mcp import ClientSession, open_client, open_stdio_client
+from trio_mcp import ClientSession, McpError, TransportError, open_client, open_stdio_client
 from trio_mcp import types as t
 from trio_mcp._transport.http import McpASGIApp
 from trio_mcp.client_auth import AuthorizationRequired, AuthorizationResponse, OAuthClient, OAuthState
@@ -184,3 +184,15 @@ async def test_a_stdio_connection_records_its_command_instead_of_a_url() -> None
     with pytest.raises(ValueError, match="is over stdio"):
         async with open_client("http://127.0.0.1:1/mcp", registry=registry, user_id="fay", server_id="local"):
             pytest.fail("an http URL opened a stdio record")
+
+
+async def test_without_recovery_a_lost_session_is_not_replaced(target: Target, app: McpASGIApp) -> None:
+    for url in (target.url, target.url.replace("http://", "ws://")):
+        registry = MemoryClientRegistry()
+        async with open_client(url, registry=registry, user_id="gus", server_id="s") as client:
+            old = client.session_id
+        assert old is not None
+        await app.sessions.revoke(old)
+        with pytest.raises((McpError, TransportError)):
+            async with open_client(url, registry=registry, user_id="gus", server_id="s", recover=False):
+                pytest.fail("a lost session was replaced without recovery")

@@ -194,7 +194,10 @@ class WebSocketTransport:
             try:
                 await self._raw_request(socket, "ping", None)
                 resumed = True
-            except _Closed:  # 4404: gone; a new socket for a new session
+            except _Closed as closed:  # 4404: gone; a new socket for a new session, as the recovery does
+                if not self.recover:
+                    why = closed.reason.reason if closed.reason is not None else "closed"
+                    raise TransportError(f"could not resume session {resume} at {self.url}: {why}") from None
                 socket = None
         if socket is None:
             socket = await self._connect(None)
