@@ -72,29 +72,16 @@ async def stdio_record(
     server_name: str | None,
 ) -> ClientSessionRecord:
     """The record of a stdio connection: made if missing, its command, args and env brought up to date (the
-    app's configuration may have changed); another transport's record is an error, as for URLs."""
-    record = await find(registry, user_id, server_id)
-    if record is None:
-        return await registry.create(
-            ClientSessionRecord(
-                session_id=registry.generate_session_id(),
-                user_id=user_id,
-                server_id=server_id,
-                transport="stdio",
-                server_name=server_name,
-                command=command,
-                args=args,
-                env=env,
-            )
-        )
-    if record.transport != "stdio":
-        raise ValueError(
-            f"user {user_id!r}'s connection to {server_id!r} is over {record.transport}, not stdio: delete the "
-            "record (registry.delete) to change transports"
-        )
-    if (record.command, record.args, record.env) != (command, args, env):
-        record = await registry.update(user_id, record.session_id, command=command, args=args, env=env)
-    return record
+    app's configuration may have changed)."""
+    return await _kept_record(
+        registry,
+        user_id,
+        server_id,
+        "stdio",
+        "not stdio",
+        made_with={"server_name": server_name},
+        kept={"command": command, "args": args, "env": env},
+    )
 
 
 async def _record_for(
@@ -106,6 +93,30 @@ async def _record_for(
     callback_url: str | None,
 ) -> ClientSessionRecord:
     kind = transport_of(url)
+    # The server moved: the record follows its URL, and its session is tried anyway.
+    return await _kept_record(
+        registry,
+        user_id,
+        server_id,
+        kind,
+        f"but {url!r} is {kind}",
+        made_with={"server_name": server_name, "callback_url": callback_url},
+        kept={"server_url": url},
+    )
+
+
+async def _kept_record(
+    registry: ClientSessionRegistry,
+    user_id: str,
+    server_id: str,
+    transport: ClientTransport,
+    asked: str,
+    *,
+    made_with: dict[str, Any],
+    kept: dict[str, Any],
+) -> ClientSessionRecord:
+    """The user's record for `server_id` over `transport`: made with `made_with` and `kept` if missing, its
+    `kept` fields brought up to date; a record of another transport is an error (`asked` says what was)."""
     record = await find(registry, user_id, server_id)
     if record is None:
         return await registry.create(
@@ -113,20 +124,18 @@ async def _record_for(
                 session_id=registry.generate_session_id(),
                 user_id=user_id,
                 server_id=server_id,
-                transport=kind,
-                server_url=url,
-                server_name=server_name,
-                callback_url=callback_url,
+                transport=transport,
+                **made_with,
+                **kept,
             )
         )
-    if record.transport != kind:
+    if record.transport != transport:
         raise ValueError(
-            f"user {user_id!r}'s connection to {server_id!r} is over {record.transport}, but {url!r} is "
-            f"{kind}: delete the record (registry.delete) to change transports"
+            f"user {user_id!r}'s connection to {server_id!r} is over {record.transport}, {asked}: delete the "
+            "record (registry.delete) to change transports"
         )
-    if record.server_url != url:  # the server moved: the record follows, its session is tried anyway
-        record = await registry.update(user_id, record.session_id, server_url=url)
-    return record
+    changed = {name: value for name, value in kept.items() if getattr(record, name) != value}
+    return await registry.update(user_id, record.session_id, **changed) if changed else record
 
 
 @asynccontextmanager

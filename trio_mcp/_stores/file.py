@@ -97,6 +97,15 @@ def _corrupt_path(path: Path) -> Path:
     return candidate
 
 
+def set_aside(path: Path, what: str, problem: object, logger: logging.Logger) -> None:
+    """Move a corrupt file aside, kept for its operator, and say so; the caller goes on with no sessions."""
+    aside = _corrupt_path(path)
+    os.replace(path, aside)
+    logger.warning(
+        "%s %s is corrupt (%s); moved it to %s and starting with no sessions", what, path, problem, aside
+    )
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -418,14 +427,7 @@ class FileSessionStore(Lifetime):
         try:
             return self._parse(raw)
         except StoreCorrupt as exc:
-            aside = _corrupt_path(self.path)
-            os.replace(self.path, aside)
-            log.warning(
-                "session file %s is corrupt (%s); moved it to %s and starting with no sessions",
-                self.path,
-                exc,
-                aside,
-            )
+            set_aside(self.path, "session file", exc, log)
             return None
 
     def _remove_stale_temporaries(self) -> None:

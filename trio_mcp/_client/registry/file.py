@@ -32,7 +32,7 @@ from typing import Any, TypeVar, cast
 import trio
 
 from ..._stores._base import Clock, dump_json, wall_clock
-from ..._stores.file import _corrupt_path, _write_atomically, try_lock, unlock
+from ..._stores.file import _corrupt_path, _write_atomically, set_aside, try_lock, unlock
 from ._base import DEFAULT_DORMANT_AGE, DEFAULT_PENDING_TTL, ClientRegistryError, ClientRegistryUnavailable
 from .codec import peek
 from .engine import RegistryEngine
@@ -219,14 +219,7 @@ class FileClientRegistry(RegistryEngine):
         try:
             self._records = self._parse(raw)
         except _Corrupt as exc:
-            aside = _corrupt_path(self.path)
-            os.replace(self.path, aside)
-            log.warning(
-                "client registry file %s is corrupt (%s); moved it to %s and starting with no sessions",
-                self.path,
-                exc,
-                aside,
-            )
+            set_aside(self.path, "client registry file", exc, log)
             self._records, self._seen = RecordTable(), None
             return
         self._seen = stamp
