@@ -136,7 +136,7 @@ async def test_a_failed_write_changes_nothing(tmp_path: Path, monkeypatch: pytes
         def full_disk(target: Path, data: bytes) -> None:
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(file_module, "_write_atomically", full_disk)
+        monkeypatch.setattr(file_module, "write_atomically", full_disk)
         with pytest.raises(
             ClientRegistryError, match=r"could not write client registry file .*No space left"
         ):

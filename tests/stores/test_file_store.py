@@ -126,7 +126,7 @@ async def test_a_failing_background_write_is_logged_and_retried(
 ) -> None:
     path = tmp_path / "sessions.json"
     monkeypatch.setattr(file_module, "_RETRY_AFTER_ERROR", 0.05)
-    real_write = file_module._write_atomically
+    real_write = file_module.write_atomically
     failures = 0
 
     def flaky_write(target: Path, data: bytes) -> None:
@@ -136,7 +136,7 @@ async def test_a_failing_background_write_is_logged_and_retried(
             raise OSError(5, "Input/output error")
         real_write(target, data)
 
-    monkeypatch.setattr(file_module, "_write_atomically", flaky_write)
+    monkeypatch.setattr(file_module, "write_atomically", flaky_write)
     async with FileSessionStore(path, debounce=0.01) as store:
         await store.set(SessionRecord(session_id="a"))
         await wait_for_writes(store, 1)

@@ -31,16 +31,12 @@ place.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import glob
 import json
 import logging
 import os
 import shutil
-import sys
-import tempfile
-import time
 from collections.abc import AsyncGenerator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -62,6 +58,7 @@ from ._base import (
     record_from_obj,
     wall_clock,
 )
+from ._files import corrupt_path, set_aside, try_lock, unlock, write_atomically
 
 log = logging.getLogger("trio_mcp.stores.file")
 
@@ -85,82 +82,6 @@ class _Entry:
     obj: dict[str, Any]  # the record unstructured; replaced, never mutated (snapshots share it with a thread)
     deadline: float
     stamp: float  # clock() of the last set/touch
-
-
-def _corrupt_path(path: Path) -> Path:
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    candidate = path.with_name(f"{path.name}.corrupt-{stamp}")
-    n = 1
-    while candidate.exists():
-        candidate = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
-        n += 1
-    return candidate
-
-
-def set_aside(path: Path, what: str, problem: object, logger: logging.Logger) -> None:
-    """Move a corrupt file aside, kept for its operator, and say so; the caller goes on with no sessions."""
-    aside = _corrupt_path(path)
-    os.replace(path, aside)
-    logger.warning(
-        "%s %s is corrupt (%s); moved it to %s and starting with no sessions", what, path, problem, aside
-    )
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-# An exclusive, non-blocking lock of a whole open file (its first byte on Windows), for the processes of one host;
-# `try_lock` raises OSError (BlockingIOError, PermissionError) while another process holds it.
-if sys.platform == "win32":
-
-    def try_lock(fd: int) -> None:
-        import msvcrt
-
-        os.lseek(fd, 0, os.SEEK_SET)  # msvcrt locks from the current position
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-
-    def unlock(fd: int) -> None:
-        import msvcrt
-
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-
-    def try_lock(fd: int) -> None:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def unlock(fd: int) -> None:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class _Lock:
@@ -442,7 +363,7 @@ class FileSessionStore(Lifetime):
                 log.info("removed %s, left by a write that did not finish", leftover)
 
     def _copy_aside(self, bad: list[str]) -> None:
-        aside = _corrupt_path(self.path)
+        aside = corrupt_path(self.path)
         shutil.copy2(self.path, aside)
         shown = ", ".join(repr(sid) for sid in bad[:5]) + (" ..." if len(bad) > 5 else "")
         log.warning(
@@ -550,7 +471,7 @@ class FileSessionStore(Lifetime):
 
     def _write_snapshot(self, snapshot: dict[str, Any]) -> None:
         data = dump_json(snapshot).encode()
-        _write_atomically(self.path, data)
+        write_atomically(self.path, data)
 
     async def _writer(self) -> None:
         while True:

@@ -32,7 +32,7 @@ from typing import Any, TypeVar, cast
 import trio
 
 from ..._stores._base import Clock, dump_json, wall_clock
-from ..._stores.file import _corrupt_path, _write_atomically, set_aside, try_lock, unlock
+from ..._stores._files import corrupt_path, set_aside, try_lock, unlock, write_atomically
 from ._base import DEFAULT_DORMANT_AGE, DEFAULT_PENDING_TTL, ClientRegistryError, ClientRegistryUnavailable
 from .codec import peek
 from .engine import RegistryEngine
@@ -248,7 +248,7 @@ class FileClientRegistry(RegistryEngine):
                 continue
             table.insert(stored.user_id, stored.session_id, text, stored.deadline(self.expiry))
         if bad:
-            aside = _corrupt_path(self.path)
+            aside = corrupt_path(self.path)
             shutil.copy2(self.path, aside)
             log.warning(
                 "client registry file %s: copied it to %s before skipping %d record(s)", self.path, aside, bad
@@ -261,7 +261,7 @@ class FileClientRegistry(RegistryEngine):
         head = dump_json({"format": FILE_FORMAT, "version": FILE_VERSION})[:-1]
         data = f'{head},"records":[{",".join(texts)}]}}'.encode()
         try:
-            _write_atomically(self.path, data)
+            write_atomically(self.path, data)
             self._seen = _stamp(os.stat(self.path))  # we hold the lock: nobody wrote since
         except OSError as exc:
             raise ClientRegistryError(f"could not write client registry file {self.path}: {exc}") from exc
