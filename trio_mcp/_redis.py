@@ -190,6 +190,10 @@ class RedisConnection(Lifetime):
         )
         self._closed_once = False
 
+    def same_server(self, other: RedisConnection) -> bool:
+        """Both talk to the same Redis database (the same URL): a script sent on one may write the other's keys."""
+        return self.url == other.url
+
     # -- lifetime (Lifetime: entries counted, the client entered on the first and left on the last) --
 
     @asynccontextmanager

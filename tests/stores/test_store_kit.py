@@ -80,7 +80,7 @@ async def test_the_kit_catches_a_cleanup_that_removes_live_sessions() -> None:
     async def factory(policy: ExpiryPolicy, clock: Clock) -> AsyncGenerator[SessionStore]:
         yield OverzealousStore(policy=policy, clock=clock)
 
-    with pytest.raises(AssertionError, match=r"OverzealousStore / expiry\] cleanup_expired\(\) returned 4"):
+    with pytest.raises(AssertionError, match=r"OverzealousStore / expiry\] cleanup_expired\(\) returned 5"):
         await check_session_store(factory)
 
 

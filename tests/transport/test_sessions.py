@@ -131,7 +131,7 @@ async def test_a_stale_pending_record_does_not_undo_initialized_on_the_shared_co
 
 @pytest.mark.parametrize(
     ("stored_status", "cache_ttl", "announced"),
-    [("active", 30.0, True), ("active", 0.0, False), ("pending", 30.0, False), (None, 30.0, False)],
+    [("active", 30.0, True), ("active", 0.0, False), ("pending", 30.0, False)],
 )
 async def test_save_writes_the_record_and_announces_only_a_change_to_a_cached_active_one(
     nursery: trio.Nursery, stored_status: str | None, cache_ttl: float, announced: bool
@@ -148,6 +148,28 @@ async def test_save_writes_the_record_and_announces_only_a_change_to_a_cached_ac
     assert session.stored_status == "active"
     assert session.created_at == record.created_at
     assert events.broadcasts == ([SessionChanged(session=SID)] if announced else [])
+
+
+async def test_save_of_a_session_never_stored_waits_for_its_reservation(nursery: trio.Nursery) -> None:
+    """HTTP runs initialize before the session takes its place under the cap: the save initialize makes
+    writes nothing (no place yet), and `reserve` then writes the whole pending record in its one create."""
+    manager = manager_of(30.0)
+    events = await running(manager, nursery)
+    session = manager.new_session(SID, "alice")
+    session.protocol.restore(active=False, protocol_version=VERSION, log_level="debug")
+    await manager.save(session)
+    assert await manager.store.get(SID) is None
+    assert await manager.reserve(session, max_sessions=10)
+    record = await manager.store.get(SID)
+    assert record is not None
+    assert (record.status, record.principal, record.protocol_version, record.log_level) == (
+        "pending",
+        "alice",
+        VERSION,
+        "debug",
+    )
+    assert session.stored_status == "pending"
+    assert events.broadcasts == []
 
 
 async def test_save_of_a_session_before_initialize_writes_nothing(nursery: trio.Nursery) -> None:

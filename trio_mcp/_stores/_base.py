@@ -99,6 +99,19 @@ class ExpiryPolicy:
         return self.pending_timeout if record.status == "pending" else self.idle_timeout
 
 
+async def activate_read(
+    store: SessionStore, session_id: str, principal: str | None, now: float
+) -> SessionRecord | None:
+    """`activate` for a store whose `get` and `set` need no round trip (and whose process owns its data, so
+    nothing can come between them): read, check the principal, write it active."""
+    record = await store.get(session_id)
+    if record is None or (record.principal is not None and record.principal != principal):
+        return None
+    active = attrs.evolve(record, status="active", last_accessed_at=now)
+    await store.set(active)
+    return active
+
+
 async def get_each(
     get: Callable[[str], Awaitable[SessionRecord | None]], session_ids: Iterable[str]
 ) -> dict[str, SessionRecord]:
@@ -169,6 +182,13 @@ class SessionStore(Protocol):
         The count and the write are one atomic step, also across instances sharing the store, so concurrent
         initializes can never overshoot the cap (on Redis: one Lua script).
         """
+        ...
+
+    async def activate(self, session_id: str, principal: str | None) -> SessionRecord | None:
+        """The client's `notifications/initialized`: the record turned active and refreshed as a touch does
+        (last access now, the active TTL), in one step; the record as now stored. None, with nothing written,
+        when the session is unknown or expired, or bound to another principal than `principal` (one round
+        trip on Redis: a Lua script reads, checks and writes)."""
         ...
 
     # Its lifetime: `async with store:` opens it (lock and load a file, enter the Redis client...) and closes

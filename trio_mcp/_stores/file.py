@@ -53,6 +53,7 @@ from ._base import (
     StoreCorrupt,
     StoreError,
     _converter,
+    activate_read,
     dump_json,
     get_each,
     record_from_obj,
@@ -293,6 +294,11 @@ class FileSessionStore(Lifetime):
         # write) by this store too, so the first cleanup counts them; a CLI run would otherwise always say 0.
         removed, self._dropped_at_load = self._sweep() + self._dropped_at_load, 0
         return removed
+
+    async def activate(self, session_id: str, principal: str | None) -> SessionRecord | None:
+        return await activate_read(
+            self, session_id, principal, self._clock()
+        )  # no checkpoint between: atomic
 
     async def create(self, record: SessionRecord, *, max_sessions: int) -> bool:
         # One process owns the file (its lock), and there is no checkpoint between the count and the write.

@@ -229,6 +229,33 @@ async def _delete(s: _Section) -> None:
     await s.expect_present(record)
 
 
+async def _activate(s: _Section) -> None:
+    """`notifications/initialized`: pending turns active for the session's own principal only."""
+    store = s.store
+    record = _minimal("init", principal="hal", created_at=1_700_000_000.25)
+    await store.set(record)
+    refused = await store.activate("init", "mallory")
+    s.check(refused is None, f"activate() for another principal returned {refused!r}")
+    s.check(await store.activate("init", None) is None, "activate() without a principal took hal's session")
+    await s.expect_present(record)  # refused: nothing written
+    got = await store.activate("init", "hal")
+    s.check(got is not None, "activate() of a pending record for its principal returned None")
+    assert got is not None
+    expected = attrs.evolve(record, status="active", last_accessed_at=got.last_accessed_at)
+    s.check(got == expected, f"activate() returned {got!r}, expected {expected!r}")
+    s.check(got.last_accessed_at > record.last_accessed_at, "activate() did not refresh the last access")
+    await s.expect_present(got)
+    again = await store.activate("init", "hal")
+    s.check(again is not None and again.status == "active", "a repeated activate() lost the record")
+    s.check(await store.activate("missing", "hal") is None, "activate() of an unknown id returned a record")
+    s.check(not await store.has("missing"), "activate() created a record for an unknown id")
+    await store.set(_minimal("unbound", principal=None))
+    unbound = await store.activate("unbound", "anyone")
+    s.check(unbound is not None and unbound.status == "active", "activate() of an unbound record failed")
+    users = await store.list_for_user("hal")
+    s.check(users == ["init"], f"list_for_user('hal') is {users} after activate(), expected ['init']")
+
+
 async def _users(s: _Section) -> None:
     store = s.store
     for sid, principal in (("a1", "alice"), ("a2", "alice"), ("b1", "bob"), ("n1", None), ("c1", "alice:x")):
@@ -290,6 +317,7 @@ async def _expiry(s: _Section) -> None:
         "explicit-long": _minimal("explicit-long", principal="gus"),  # pending with an explicit long TTL
         "active-touched": _minimal("active-touched", status="active", principal="gus"),  # short TTL, touched
         "promoted": _minimal("promoted", principal="gus"),  # set pending, then set again active
+        "activated": _minimal("activated", principal="gus"),  # set pending, then activate()
     }
     await store.set(short_lived["pending"])
     await store.set(short_lived["explicit-short"], ttl=SHORT_TTL)
@@ -300,12 +328,17 @@ async def _expiry(s: _Section) -> None:
     await store.set(long_lived["promoted"])
     long_lived["promoted"] = attrs.evolve(long_lived["promoted"], status="active")
     await store.set(long_lived["promoted"])
+    await store.set(long_lived["activated"])
+    activated = await store.activate("activated", "gus")
+    s.check(activated is not None, "activate() of a pending record returned None")
+    assert activated is not None
+    long_lived["activated"] = activated
     await store.touch(["pending-touched", "active-touched"])
 
     everything = sorted([*short_lived, *long_lived])
     present = await s.ids()
     s.check(present == everything, f"right after set(), keys() yields {present}, expected {everything}")
-    s.check(await store.count() == 7, f"right after set(), count() is {await store.count()}, expected 7")
+    s.check(await store.count() == 8, f"right after set(), count() is {await store.count()}, expected 8")
 
     await trio.sleep(SLEEP)
 
@@ -339,6 +372,7 @@ async def _expiry(s: _Section) -> None:
         "explicit-long": "an explicit ttl must override the pending timeout",
         "active-touched": "touch() of an active record must extend it to idle_timeout",
         "promoted": "set() of a record that became active must give it the idle timeout",
+        "activated": "activate() must give the record the idle timeout",
     }
     for sid, record in long_lived.items():
         got = await store.get(sid)
@@ -349,18 +383,18 @@ async def _expiry(s: _Section) -> None:
     expected = sorted(long_lived)
     present = await s.ids()
     s.check(present == expected, f"after expiry keys() yields {present}, expected {expected}")
-    s.check(await store.count() == 4, f"after expiry count() is {await store.count()}, expected 4")
+    s.check(await store.count() == 5, f"after expiry count() is {await store.count()}, expected 5")
     users = sorted(await store.list_for_user("gus"))
     s.check(users == expected, f"after expiry list_for_user('gus') is {users}, expected {expected}")
     await store.touch(list(short_lived))
     for sid in short_lived:
         s.check(not await store.has(sid), f"touch() resurrected the expired session {sid!r}")
-    # Expired sessions hold no place under the cap: 4 live, so a cap of 5 admits exactly one more.
+    # Expired sessions hold no place under the cap: 5 live, so a cap of 6 admits exactly one more.
     s.check(
-        await store.create(_minimal("after-expiry"), max_sessions=5),
+        await store.create(_minimal("after-expiry"), max_sessions=6),
         "create() counted expired sessions against the cap",
     )
-    s.check(not await store.create(_minimal("over"), max_sessions=5), "create() went past the cap")
+    s.check(not await store.create(_minimal("over"), max_sessions=6), "create() went past the cap")
 
 
 async def _create(s: _Section) -> None:
@@ -405,6 +439,7 @@ _PROTOCOL_METHODS = (
     "count",
     "cleanup_expired",
     "create",
+    "activate",
 )
 
 _SECTIONS: tuple[tuple[str, Callable[[_Section], Awaitable[None]]], ...] = (
@@ -414,6 +449,7 @@ _SECTIONS: tuple[tuple[str, Callable[[_Section], Awaitable[None]]], ...] = (
     ("delete", _delete),
     ("list_for_user", _users),
     ("create", _create),
+    ("activate", _activate),
     ("touch", _touch),
     ("clear", _clear),
     ("expiry", _expiry),

@@ -9,7 +9,7 @@ import attrs
 import trio
 
 from .._lifetime import Lifetime
-from ._base import Clock, ExpiryPolicy, SessionRecord, get_each, wall_clock
+from ._base import Clock, ExpiryPolicy, SessionRecord, activate_read, get_each, wall_clock
 
 
 @attrs.define(eq=False)
@@ -90,6 +90,9 @@ class MemorySessionStore(Lifetime):
 
     async def cleanup_expired(self) -> int:
         return self._sweep()  # the one index is the dict itself
+
+    async def activate(self, session_id: str, principal: str | None) -> SessionRecord | None:
+        return await activate_read(self, session_id, principal, self.clock())  # no checkpoint between: atomic
 
     async def create(self, record: SessionRecord, *, max_sessions: int) -> bool:
         self._sweep()  # no checkpoint between the count and the write: atomic within the process

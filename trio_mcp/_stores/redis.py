@@ -11,15 +11,26 @@ Key layout (``prefix`` defaults to ``mcp:``):
 ``{prefix}corrupt:{sid}``          STRING  an unreadable record moved aside (kept one day)
 =================================  ======  =========================================================
 
-Every multi-key change is atomic: ``set`` is one MULTI/EXEC pipeline; ``delete`` and ``touch`` are Lua scripts
-(atomic, one round trip) because they need what the record says (its principal, its status) and a separate
-read would race with a concurrent ``set`` on another instance. Iteration uses ZSCAN/SCAN, never KEYS.
+Every multi-key change is atomic: ``set`` is one MULTI/EXEC pipeline; ``create``, ``activate``, ``delete``,
+``end`` and ``touch`` are Lua scripts (atomic, one round trip) because they need what the record says (its
+principal, its status) or the index (the cap), and a separate read would race with a concurrent ``set`` on
+another instance. Iteration uses ZSCAN/SCAN, never KEYS.
+
+A session's life is one round trip per step: ``create`` (initialize: the cap checked and the whole pending
+record written), ``activate`` (``notifications/initialized``: the principal checked, the record turned active
+in place, TTL and indexes refreshed, the record returned) and ``end`` (DELETE: the principal checked, the
+record and its index entries removed, and -- handed in by the transport, see ``_redis_lifecycle.py`` -- the
+session's event-store keys deleted and the stream manager's ``SessionDeleted`` message published on its
+control channel, so every instance closes its copy). The event keys and the channel are whatever the other
+backends name; the script only needs them on the same Redis.
 
 ``touch(ids)`` is ONE script call for the whole heartbeat batch. For each id still present it refreshes the
 key's TTL for the record's status (pending -> ``pending_timeout``, active -> ``idle_timeout``), the zset scores,
 and ``last_accessed_at`` -- without a read-modify-write from Python: records are written with
-``lastAccessedAt`` as their first member, which the script rewrites in place; nothing else of the record is
-touched, so a concurrent ``set`` can never be overwritten with stale data. Missing ids are ignored (a touch
+``lastAccessedAt`` as their first member and ``status`` as their second, which the touch and activate scripts
+rewrite in place (one anchored pattern: no key of a nested object can match it); nothing else of the record is
+touched, so a concurrent ``set`` can never be overwritten with stale data. A record of an older version
+(``status`` elsewhere) is activated in two steps. Missing ids are ignored (a touch
 never resurrects a deleted session).
 
 Expiry times in the zsets come from the injectable ``clock`` (the instance's wall clock); key TTLs are kept
@@ -41,9 +52,12 @@ from collections.abc import AsyncGenerator, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from .._lifetime import Lifetime
 from .._redis import DEFAULT_TIMEOUT, RedisConnection, milliseconds
 from .._redis_keys import RedisKeys
+from .._redis_lifecycle import Caller, EndOutcome, Publication, SessionEventKeys
 from ._base import (
     Clock,
     ExpiryPolicy,
@@ -120,6 +134,78 @@ end
 return 1
 """
 
+# `notifications/initialized`: the record turned active and refreshed as a touch does, in one step, for the
+# caller's principal only. KEYS[1] = the session index, KEYS[2] = the session key.
+# ARGV: 1 sid, 2 '1' with a principal / '0' without, 3 the principal, 4 now (JSON number), 5 active TTL ms,
+#       6 active expiry score, 7 active expiry epoch ms, 8/9 user zset key head/tail.
+# Returns nil (no record), {0} (another principal's: nothing written), {1, text} (active, as now stored) or
+# {2, text} (nothing written: a record this script cannot rewrite in place -- unreadable, or written by an older
+# version without `status` second -- for the caller to handle).
+_ACTIVATE_LUA = """
+local raw = redis.call('GET', KEYS[2])
+if not raw then return false end
+local ok, rec = pcall(cjson.decode, raw)
+if not ok or type(rec) ~= 'table' then return {2, raw} end
+local owner = rec['principal']
+if type(owner) == 'string' and (ARGV[2] == '0' or owner ~= ARGV[3]) then return {0} end
+local head = '{"lastAccessedAt":' .. ARGV[4]
+local text
+local _, e = string.find(raw, '^{"lastAccessedAt":[-+.%deE]+,"status":"pending"')
+if e then
+  text = head .. ',"status":"active"' .. string.sub(raw, e + 1)
+elseif rec['status'] == 'active' then
+  _, e = string.find(raw, '^{"lastAccessedAt":[-+.%deE]+')
+  if not e then return {2, raw} end
+  text = head .. string.sub(raw, e + 1)
+else
+  return {2, raw}
+end
+redis.call('SET', KEYS[2], text, 'PX', ARGV[5])
+redis.call('ZADD', KEYS[1], ARGV[6], ARGV[1])
+if type(owner) == 'string' then
+  local user_key = ARGV[8] .. owner .. ARGV[9]
+  redis.call('ZADD', user_key, ARGV[6], ARGV[1])
+  redis.call('PEXPIREAT', user_key, ARGV[7], 'NX')
+  redis.call('PEXPIREAT', user_key, ARGV[7], 'GT')
+end
+return {1, text}
+"""
+
+# A session's whole end (DELETE, revoke) in one step: the caller's principal checked, the record and its index
+# entries gone, the session's event logs gone, and the control message published (every instance closes its
+# live copy). KEYS[1] = the session index, KEYS[2] = the session key, KEYS[3]/KEYS[4] (optional) = the
+# session's SET of event logs and its parked LIST. ARGV: 1 sid, 2/3 user zset key head/tail, 4 'admin' (no
+# check) | 'anonymous' (a caller without principal) | 'principal', 5 the caller's principal, 6 the channel to
+# publish on ('' none), 7 the message, 8 the head a logged stream id completes into its log's key.
+# Returns 1 removed, 0 absent, -1 another principal's, -2 unreadable (for a caller: nothing done, the caller
+# reads it the usual way). Only an admin's end of an absent record still deletes the logs and publishes.
+_END_LUA = """
+local admin = ARGV[4] == 'admin'
+local raw = redis.call('GET', KEYS[2])
+local owner = nil
+if raw then
+  local ok, rec = pcall(cjson.decode, raw)
+  if ok and type(rec) == 'table' then
+    if type(rec['principal']) == 'string' then owner = rec['principal'] end
+  elseif not admin then
+    return -2
+  end
+  if owner and not admin and (ARGV[4] == 'anonymous' or owner ~= ARGV[5]) then return -1 end
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+if not raw and not admin then return 0 end
+if owner then redis.call('ZREM', ARGV[2] .. owner .. ARGV[3], ARGV[1]) end
+if raw then redis.call('DEL', KEYS[2]) end
+if KEYS[3] then
+  local logs = redis.call('SMEMBERS', KEYS[3])
+  for i = 1, #logs do redis.call('DEL', ARGV[8] .. logs[i]) end
+  redis.call('DEL', KEYS[3], KEYS[4])
+end
+if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
+if raw then return 1 end
+return 0
+"""
+
 # KEYS[1] = the session index, KEYS[2] = the session key; ARGV: 1 sid, 2/3 user zset key head/tail.
 _DELETE_LUA = """
 local raw = redis.call('GET', KEYS[2])
@@ -134,14 +220,21 @@ return 1
 """
 
 
+_END_OUTCOMES: dict[int, EndOutcome] = {1: "removed", 0: "absent", -1: "refused"}
+
+
 def _glob_escape(text: str) -> str:
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
 
 def dump_record(record: SessionRecord) -> str:
-    """The record's cattrs JSON with ``lastAccessedAt`` first (the touch script rewrites it in place)."""
+    """The record's cattrs JSON with ``lastAccessedAt`` first and ``status`` second: the touch and activate
+    scripts rewrite both in place, found by one anchored pattern (no key of a nested object can match it)."""
     obj: dict[str, Any] = _converter.unstructure(record)
-    ordered: dict[str, Any] = {"lastAccessedAt": obj.pop("lastAccessedAt", record.last_accessed_at)}
+    ordered: dict[str, Any] = {
+        "lastAccessedAt": obj.pop("lastAccessedAt", record.last_accessed_at),
+        "status": obj.pop("status", record.status),
+    }
     ordered.update(obj)
     return dump_json(ordered)
 
@@ -200,6 +293,11 @@ class RedisSessionStore(Lifetime):
             owner="RedisSessionStore",
         )
         return cls(connection, prefix=prefix, policy=policy, clock=clock)
+
+    @property
+    def connection(self) -> RedisConnection:
+        """The Redis this store talks to (SessionAdmin checks the other backends share it, see `end`)."""
+        return self._conn
 
     def __repr__(self) -> str:
         return f"<RedisSessionStore {self._conn.display_url} prefix={self.prefix!r}>"
@@ -412,6 +510,75 @@ class RedisSessionStore(Lifetime):
         script = self._script("create")
         return bool(await self._conn.run("create", lambda r: script(keys=keys, args=args)))
 
+    async def activate(self, session_id: str, principal: str | None) -> SessionRecord | None:
+        now = self._clock()
+        lifetime = self.policy.idle_timeout
+        expiry = now + lifetime
+        keys = [self.layout.index, self.layout.session(session_id)]
+        args: list[str | int | float] = [
+            session_id,
+            "0" if principal is None else "1",
+            principal or "",
+            json.dumps(now),
+            milliseconds(lifetime),
+            repr(expiry),
+            math.ceil(expiry * 1000),
+            self.layout.user_head,
+            self.layout.user_tail,
+        ]
+        script = self._script("activate")
+        reply = await self._conn.run("activate", lambda r: script(keys=keys, args=args))
+        if reply is None or int(reply[0]) == 0:
+            return None
+        try:
+            record = load_record(str(reply[1]))
+        except StoreCorrupt as exc:
+            await self._quarantine(session_id, str(exc))
+            return None
+        if int(reply[0]) == 2:  # an older version's layout: activated the two-step way (rare, and brief)
+            record = attrs.evolve(record, status="active", last_accessed_at=now)
+            await self.set(record)
+        return record
+
+    async def end(
+        self,
+        session_id: str,
+        *,
+        caller: Caller | None,
+        announce: Publication | None = None,
+        events: SessionEventKeys | None = None,
+    ) -> EndOutcome:
+        """End the session in one round trip (one script): the record and its index entries, the event keys
+        `events` names, and the PUBLISH of `announce` -- unless `caller` may not (another principal's record:
+        "refused", nothing done). `caller` None: an admin, who ends any session, and whose end of an absent
+        record still removes the logs and publishes (every stream of the id closes). A record the script
+        cannot read is judged by `get` (which moves it aside) and then ended the usual way."""
+        if caller is None:
+            mode, principal = "admin", ""
+        elif caller.principal is None:
+            mode, principal = "anonymous", ""
+        else:
+            mode, principal = "principal", caller.principal
+        keys = [self.layout.index, self.layout.session(session_id)]
+        if events is not None:
+            keys += [events.logs, events.parked]
+        args: list[str | int | float] = [
+            session_id,
+            self.layout.user_head,
+            self.layout.user_tail,
+            mode,
+            principal,
+            announce.channel if announce is not None else "",
+            announce.message if announce is not None else "",
+            events.log_head if events is not None else "",
+        ]
+        script = self._script("end")
+        outcome = int(await self._conn.run("end", lambda r: script(keys=keys, args=args)))
+        if outcome == -2:
+            await self.get(session_id)  # unreadable: moved aside, so for the caller the session is unknown
+            return "absent"
+        return _END_OUTCOMES[outcome]
+
     # -- internals --
 
     def _script(self, name: str) -> Any:
@@ -421,6 +588,8 @@ class RedisSessionStore(Lifetime):
                 "touch": client.register_script(_TOUCH_LUA),
                 "delete": client.register_script(_DELETE_LUA),
                 "create": client.register_script(_CREATE_LUA),
+                "activate": client.register_script(_ACTIVATE_LUA),
+                "end": client.register_script(_END_LUA),
             }
         return self._scripts[name]
 

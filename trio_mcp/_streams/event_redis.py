@@ -27,6 +27,9 @@ except:
   :data:`POLL_INTERVAL`; a missing log is waited on too (the memory store returns at once).
 * **An empty record writes nothing** (the memory store creates an empty log, which reads as unknown all the
   same, and takes its owner).
+* **A DELETE removes the logs inside the session store's end script** when the app's backends share one Redis
+  (:meth:`RedisEventStore.session_keys` names them; ``SessionAdmin``): no round trip of the event store's own.
+  :meth:`RedisEventStore.delete_session` (SSCAN pages, then DELs) is the way otherwise.
 
 ``record`` is ONE script call (atomic, one round trip): it refuses a first seq not after the log's last one
 with nothing written, which a MULTI/EXEC pipeline cannot do (a failing XADD there does not stop the later
@@ -47,6 +50,7 @@ import trio
 from .._lifetime import Lifetime
 from .._redis import DEFAULT_TIMEOUT, RedisConnection, milliseconds
 from .._redis_keys import RedisKeys
+from .._redis_lifecycle import SessionEventKeys
 from ._base import StreamError, StreamManager, StreamUnavailable
 from .events import (
     DEFAULT_EVENT_RETENTION,
@@ -168,6 +172,11 @@ class RedisEventStore(Lifetime):
             owner="RedisEventStore",
         )
         return cls(connection, prefix=prefix, retention=retention, ttl=ttl, wakeups=wakeups)
+
+    @property
+    def connection(self) -> RedisConnection:
+        """The Redis this store talks to (SessionAdmin checks the session store shares it)."""
+        return self._conn
 
     def __repr__(self) -> str:
         return f"<RedisEventStore {self._conn.display_url} prefix={self.prefix!r}>"
@@ -320,6 +329,14 @@ class RedisEventStore(Lifetime):
 
         texts, _ = await self._conn.run("take_parked", operation)
         return [str(text).encode("utf-8") for text in texts]
+
+    def session_keys(self, session_id: str) -> SessionEventKeys:
+        """The keys :meth:`delete_session` removes, for the session store's end script (one round trip)."""
+        return SessionEventKeys(
+            logs=self.layout.event_logs(session_id),
+            parked=self.layout.parked(session_id),
+            log_head=self.layout.event_log(session_id, ""),
+        )
 
     async def delete_session(self, session_id: str) -> None:
         await self._conn.run("delete_session", lambda r: r.delete([self.layout.parked(session_id)]))

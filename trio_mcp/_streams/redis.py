@@ -8,7 +8,9 @@ Channels and keys (``prefix`` defaults to ``mcp:``):
 ``{prefix}control``                 channel  ONE channel for control events: ``{"type": "broadcast",
                                              "event": {...}}`` with ``"origin"`` (the sender handles its own
                                              copy at once); ``{"type": "deleted"}`` of older versions is read
-                                             as a SessionDeleted
+                                             as a SessionDeleted. A DELETE's SessionDeleted is published by
+                                             the session store's end script (:meth:`publication`, then
+                                             :meth:`deliver_own`): the same message, no round trip of its own
 ``{prefix}instance:{instance}``     channel  forwarded replies ``{"session": sid, "payload": "<json>"}`` for
                                              server-to-client requests this instance waits for
 ``{prefix}alive:{instance}``        STRING   the instance heartbeat (wall time of the beat); PX 2x interval
@@ -66,6 +68,7 @@ import trio
 from .._lifetime import Lifetime
 from .._redis import DEFAULT_TIMEOUT, RedisConnection, milliseconds
 from .._redis_keys import RedisKeys
+from .._redis_lifecycle import Publication
 from .._tasks import supervised
 from ._base import (
     DEFAULT_HEARTBEAT,
@@ -210,6 +213,11 @@ class RedisStreamManager(Lifetime):
             instance_id=instance_id,
             reconnect_max_delay=reconnect_max_delay,
         )
+
+    @property
+    def connection(self) -> RedisConnection:
+        """The Redis this manager talks to (SessionAdmin checks the session store shares it)."""
+        return self._conn
 
     def __repr__(self) -> str:
         return f"<RedisStreamManager {self.instance_id} {self._conn.display_url} prefix={self.prefix!r}>"
@@ -547,13 +555,21 @@ class RedisStreamManager(Lifetime):
         return bool(await self._command("publish", lambda r: r.publish(channel, text)))
 
     async def broadcast(self, event: ControlEvent) -> None:
-        if self._events is not None:
-            self._events.on_broadcast(event)  # our own copy now; the others' through the control channel
-        await self._control_message({"type": "broadcast", "event": to_wire(event)})
+        self.deliver_own(event)  # our own copy now; the others' through the control channel
+        publication = self.publication(event)
+        await self._command("control", lambda r: r.publish(publication.channel, publication.message))
 
-    async def _control_message(self, body: dict[str, Any]) -> None:
-        text = json.dumps({**body, "origin": self.instance_id}, separators=(",", ":"))
-        await self._command("control", lambda r: r.publish(self.layout.control, text))
+    def publication(self, event: ControlEvent) -> Publication:
+        """The PUBLISH `broadcast(event)` sends to the other instances, for a script of another Redis backend
+        to send in its own round trip (`RedisSessionStore.end`); the sender then calls :meth:`deliver_own`.
+        It names this instance as its origin, so our pump ignores it."""
+        body = {"type": "broadcast", "event": to_wire(event), "origin": self.instance_id}
+        return Publication(self.layout.control, json.dumps(body, separators=(",", ":")))
+
+    def deliver_own(self, event: ControlEvent) -> None:
+        """This instance's copy of a broadcast event (the others get theirs from the control channel)."""
+        if self._events is not None:
+            self._events.on_broadcast(event)
 
     async def set_route(self, session_id: str, request_id: str | int) -> None:
         key = self.layout.route(session_id, request_id)

@@ -370,13 +370,10 @@ class McpASGIApp:
         if await self.gate.refuse_sessionless(send, h, cors, "has no sessions to end"):
             return
         assert h.session_id is not None
-        record = await self._sessions.record(h.session_id)
-        if record is None or (
-            record.principal is not None and record.principal != self.config.principal(scope)
-        ):
+        # SBP §Session Hijacking: another principal's session is as unknown as a missing one (404, untouched).
+        if not await self.sessions.end(h.session_id, self.config.principal(scope)):
             await self.gate.session_not_found(send, cors)
             return
-        await self.sessions.revoke(h.session_id)
         await respond(send, 200, b"", cors)
 
 

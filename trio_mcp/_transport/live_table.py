@@ -13,6 +13,7 @@ import trio
 
 from .._proto.session import CLOSED
 from .._runtime.state import ServerSession
+from .._stores._base import SessionRecord
 
 
 @attrs.define(eq=False)
@@ -39,6 +40,9 @@ class LiveSession:
     session: ServerSession
     users: int = 0
     standalone: StandaloneStream | None = None
+    #: the record this copy was last read from or written as: a save that would write the same state again
+    #: is skipped (SessionManager.save)
+    stored: SessionRecord | None = None
 
 
 @attrs.define(eq=False)

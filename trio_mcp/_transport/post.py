@@ -1,7 +1,8 @@
 """POST on the MCP endpoint: a JSON-RPC message or batch in, a JSON answer or an SSE response out.
 
 Content type, Accept and size are checked, the body goes through the one parse boundary (`parse_body`), then
-one of: `initialize` (a new session, its place under the cap taken first), a request in a session, or a
+one of: `initialize` (a new session: run, then its place under the cap taken with its one record write), a
+request in a session (`notifications/initialized` alone: the record's activation is the one read), or a
 stateless request (docs/architecture.md §2). JSON mode needs no task and no channel per request; SSE mode one
 handler task per request and one bounded channel.
 """
@@ -235,22 +236,14 @@ class PostHandler:
             self.config.principal(post.scope),
             client_id=post.access.client_id if post.access is not None else None,
         )
-        if not await self.sessions.reserve(session, self.config.max_sessions):
-            await respond_error(
-                send,
-                503,
-                INTERNAL_ERROR,
-                f"Service Unavailable: the server holds its maximum of {self.config.max_sessions} sessions; "
-                "retry later or end unused sessions with DELETE",
-                headers=[*cors, (b"retry-after", b"1")],
-            )
-            return
         (message,) = parsed.messages  # not a batch (refused above)
         assert isinstance(message, Request)
         async with self.sessions.hold_new(session):
             # Run inline, before any header goes out: only an initialize that succeeded hands out a session id
             # (T§Session Management: the server assigns it "at initialization time", in the InitializeResult's
-            # response); a refused one leaves no session behind to 404 on later.
+            # response); a refused one leaves no session behind to 404 on later. Initialize runs no application
+            # code and writes nothing (`save` waits for the reservation), so it runs before its place under
+            # the cap is taken: the reservation then writes the whole pending record in its one round trip.
             event = self.dispatcher.receive(session, message)
             reply = (
                 event
@@ -261,18 +254,31 @@ class PostHandler:
             )
             assert reply is not None
             headers = cors
-            if isinstance(reply, ErrorResponse):
-                await self.store.delete(session_id)  # give back the place reserved under the cap
-            else:
+            if not isinstance(reply, ErrorResponse):
+                if not await self.sessions.reserve(session, self.config.max_sessions):
+                    await self._at_cap(send, cors)
+                    return
                 headers = [*cors, (b"mcp-session-id", session_id.encode("ascii"))]
             if self.config.json_response or not post.accept.sse:
                 await self.answers.without_requests(send, parsed, [reply], headers)
             else:
                 await self.answers.sse(session, send, [], [reply], headers)
 
+    async def _at_cap(self, send: Send, cors: Headers) -> None:
+        await respond_error(
+            send,
+            503,
+            INTERNAL_ERROR,
+            f"Service Unavailable: the server holds its maximum of {self.config.max_sessions} sessions; "
+            "retry later or end unused sessions with DELETE",
+            headers=[*cors, (b"retry-after", b"1")],
+        )
+
     async def _in_session(self, post: Post) -> None:
         assert post.h.session_id is not None
-        async with self.sessions.hold(post.h.session_id, self.config.principal(post.scope)) as live:
+        principal = self.config.principal(post.scope)
+        activate = _only_initialized(post.parsed)
+        async with self.sessions.hold(post.h.session_id, principal, activate=activate) as live:
             if live is None:
                 await self.gate.session_not_found(post.send, post.cors)
                 return
@@ -353,3 +359,12 @@ class PostHandler:
 def _stateless_session() -> ServerSession:
     # A throwaway session for one stateless request: no id, no record, no back channel.
     return ServerSession.new(None)
+
+
+def _only_initialized(parsed: ParsedBody) -> bool:
+    """The body is the client's `notifications/initialized` alone: the session's read is then its activation
+    (`SessionStore.activate`, one round trip for the whole step)."""
+    if parsed.is_batch or len(parsed.messages) != 1:
+        return False
+    (message,) = parsed.messages
+    return isinstance(message, Notification) and message.method == "notifications/initialized"

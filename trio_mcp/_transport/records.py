@@ -5,6 +5,8 @@ Framework bookkeeping travels in typed fields of both (`created_at`, `stored_sta
 
 from __future__ import annotations
 
+import attrs
+
 from .._proto.session import READY
 from .._runtime.state import ServerSession
 from .._stores._base import SessionRecord, wall_clock
@@ -28,6 +30,11 @@ def record_of(session: ServerSession) -> SessionRecord:
         created_at=session.created_at if session.created_at is not None else now,
         last_accessed_at=now,
     )
+
+
+def same_state(a: SessionRecord, b: SessionRecord) -> bool:
+    """Whether writing `b` over `a` would change anything but the last access (which touches refresh)."""
+    return attrs.evolve(a, last_accessed_at=b.last_accessed_at) == b
 
 
 def apply_record(session: ServerSession, record: SessionRecord) -> None:

@@ -23,7 +23,7 @@ from .._streams._base import StreamManager
 from .._streams.control import SessionChanged
 from .live_table import LiveSession, LiveTable
 from .record_cache import RecordCache
-from .records import apply_record, record_of
+from .records import apply_record, record_of, same_state
 from .touches import TouchBatch
 
 
@@ -79,11 +79,16 @@ class SessionManager:
         return session
 
     async def reserve(self, session: ServerSession, max_sessions: int) -> bool:
-        """Take a place under the session cap for a new session (its pending record), atomically across
-        instances; False when the store already holds `max_sessions` live sessions."""
+        """Take a place under the session cap for a new session, writing its pending record as the session
+        now is, atomically across instances; False (nothing written) when the store already holds
+        `max_sessions` live sessions. Before it, `save` writes nothing for the session: HTTP runs initialize
+        first, so this one write (one round trip) stores the whole record."""
         record = record_of(session)
         session.created_at = record.created_at
-        return await self.store.create(record, max_sessions=max_sessions)
+        if not await self.store.create(record, max_sessions=max_sessions):
+            return False
+        self._stored(session, record)
+        return True
 
     # -- records: read (through the cache), save and announce --
 
@@ -100,12 +105,15 @@ class SessionManager:
         return record
 
     async def save(self, session: ServerSession) -> None:
-        if session.session_id is None or session.protocol.state is NEW:
+        # Never stored: the session has no place under the cap yet (`reserve` writes its first record).
+        if session.session_id is None or session.protocol.state is NEW or session.stored_status is None:
             return
         was_active = session.stored_status == "active"
         record = record_of(session)
+        if self._only_confirms(session, record):
+            return
         session.created_at = record.created_at
-        session.stored_status = record.status
+        self._stored(session, record)
         await self.store.set(record)
         if was_active and self.cache.enabled:
             # Other instances may hold this record in their cache: tell them it changed. (Pending records are
@@ -116,17 +124,49 @@ class SessionManager:
     def forget(self, session_id: str) -> None:
         self.cache.forget(session_id)
 
+    def _only_confirms(self, session: ServerSession, record: SessionRecord) -> bool:
+        """The store already holds `record` for this copy (the activation of `initialized`, a repeated
+        setLevel): writing it would only confirm it, and could revert a newer change made elsewhere."""
+        live = self.live.get(record.session_id)
+        if live is None or live.session is not session or live.stored is None:
+            return False
+        return same_state(live.stored, record)
+
+    def _stored(self, session: ServerSession, record: SessionRecord) -> None:
+        """`record` is what the store holds of `session` now (read or written)."""
+        session.stored_status = record.status
+        live = self.live.get(record.session_id)
+        if live is not None and live.session is session:
+            live.stored = record
+
     # -- live copies --
 
+    async def _activate(self, session_id: str, principal: str | None) -> SessionRecord | None:
+        # Pending records are never cached anywhere, so turning one active needs no announcement.
+        record = await self.store.activate(session_id, principal)
+        if record is None:
+            self.cache.forget(session_id)
+        else:
+            self.cache.remember(record)
+        return record
+
     @asynccontextmanager
-    async def hold(self, session_id: str, principal: str | None) -> AsyncGenerator[LiveSession | None]:
+    async def hold(
+        self, session_id: str, principal: str | None, *, activate: bool = False
+    ) -> AsyncGenerator[LiveSession | None]:
         """The session's live copy for the duration of a request or stream; None when unknown, expired, or
         bound to another principal than the request's.
 
         The record is read on every request, so a change made on another instance (log level, subscriptions)
         is seen here; the live copy keeps what only this instance has (in-flight requests, waiting replies).
+        `activate`: the request is the client's `notifications/initialized`, so the read is the store's
+        `activate` (one round trip that also writes the record active; the save after it then has nothing
+        left to write).
         """
-        record = await self.record(session_id)
+        if activate:
+            record = await self._activate(session_id, principal)
+        else:
+            record = await self.record(session_id)
         # SBP §Session Hijacking: a session bound to a user is invisible to anyone else (the caller answers
         # 404), and such a request neither refreshes its TTL nor makes a live copy of it.
         if record is None or (record.principal is not None and record.principal != principal):
@@ -135,6 +175,7 @@ class SessionManager:
         # No await between the lookup and the registration: concurrent requests share one live copy.
         live = self.table.enter(session_id, functools.partial(self.new_session, session_id, record.principal))
         apply_record(live.session, record)
+        live.stored = record
         self.touches.mark(session_id)
         try:
             yield live
@@ -154,9 +195,13 @@ class SessionManager:
         """DELETE: remove the record and close the live copy here (its streams and in-flight requests)."""
         self.forget(session_id)
         removed = await self.store.delete(session_id)
+        self.ended(session_id)
+        return removed
+
+    def ended(self, session_id: str) -> None:
+        """The session's record is gone (`end`, or a store script that ended it): close the live copy here."""
         self.close_live(session_id, ended=True)
         self.touches.discard(session_id)
-        return removed
 
     def close_live(self, session_id: str, *, ended: bool) -> None:
         """Cancel the live copy's requests and stream; `ended`: the session is gone (DELETE), not just this copy."""

@@ -247,8 +247,9 @@ class WsConnection:
                 if reply is not None:
                     await self.outbound.send(reply)
             if admitting and isinstance(reply, ErrorResponse):
-                # As over HTTP, a refused initialize leaves no session behind: its place under the cap goes
-                # back, and the socket (whose session it was to be) closes once the error went out.
+                # A refused initialize leaves no session behind (over HTTP it never takes a place): its place
+                # under the cap goes back, and the socket (whose session it was to be) closes once the error
+                # went out.
                 assert session.session_id is not None
                 await self.app.store.delete(session.session_id)
                 self._finish_reading(
