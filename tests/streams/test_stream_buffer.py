@@ -99,3 +99,25 @@ async def test_receive_waits_and_is_cancel_safe(autojump_clock: trio.abc.Clock) 
         await trio.sleep(0.1)
         buffer.close()
     assert got == [b"a", b"b"]
+
+
+async def test_an_idle_writer_holds_no_exception() -> None:
+    # A writer waiting on an empty buffer used to wait inside `except WouldBlock`, keeping the exception and
+    # its traceback alive for as long as its stream stayed idle: one per held GET stream.
+    import gc
+
+    buffer = StreamBuffer(4)
+    async with trio.open_nursery() as nursery:
+        got: list[bytes] = []
+
+        async def writer() -> None:
+            got.append(await buffer.receive())
+
+        nursery.start_soon(writer)
+        await trio.testing.wait_all_tasks_blocked()
+        waiting = [
+            o for o in gc.get_objects() if isinstance(o, trio.WouldBlock) and o.__traceback__ is not None
+        ]
+        assert waiting == []
+        buffer.offer(b"one")
+    assert got == [b"one"]

@@ -6,7 +6,6 @@ deletion, forwarded replies) go to the app's StreamEvents callbacks, which must 
 
 from __future__ import annotations
 
-import collections
 import json
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
@@ -161,8 +160,10 @@ class StreamBuffer:
         self.hard_limit = max(4 * capacity, capacity + 256)
         self.slow_timeout = slow_timeout
         self.dropped = False
-        self._queue: collections.deque[bytes] = collections.deque()
-        self._coalescible: collections.Counter[bytes] = collections.Counter()
+        # A list, not a deque: a held stream's queue is nearly always empty or short (at most `hard_limit`),
+        # and ten thousand idle streams each pay for a deque's preallocated block (docs/capacity.md).
+        self._queue: list[bytes] = []
+        self._coalescible: dict[bytes, int] | None = None  # made at the first coalescible offer
         self._closed = False
         self._full_since: float | None = None
         self._waiter: trio.Event | None = None
@@ -173,7 +174,7 @@ class StreamBuffer:
         """Queue `payload`; False when the stream is closed or was dropped (by this call or before)."""
         if self._closed:
             return False
-        if coalesce and self._coalescible[payload]:
+        if coalesce and self._coalescible is not None and payload in self._coalescible:
             return True  # an identical notification is still waiting: the client learns the same thing once
         if len(self._queue) >= self.capacity:
             now = trio.current_time()
@@ -184,7 +185,9 @@ class StreamBuffer:
                 return False
         self._queue.append(payload)
         if coalesce:
-            self._coalescible[payload] += 1
+            if self._coalescible is None:
+                self._coalescible = {}
+            self._coalescible[payload] = self._coalescible.get(payload, 0) + 1
         self._wake()
         return True
 
@@ -210,10 +213,12 @@ class StreamBuffer:
             if self._closed:
                 raise trio.EndOfChannel
             raise trio.WouldBlock
-        payload = self._queue.popleft()
-        if self._coalescible[payload]:
-            self._coalescible[payload] -= 1
-            if not self._coalescible[payload]:
+        payload = self._queue.pop(0)
+        if self._coalescible is not None and payload in self._coalescible:
+            left = self._coalescible[payload] - 1
+            if left:
+                self._coalescible[payload] = left
+            else:
                 del self._coalescible[payload]
         if len(self._queue) < self.capacity:
             self._full_since = None
@@ -222,15 +227,16 @@ class StreamBuffer:
     async def receive(self) -> bytes:
         """The next message; raises trio.EndOfChannel once the stream is closed and its queue is empty."""
         await trio.lowlevel.checkpoint_if_cancelled()
-        while True:
-            try:
-                payload = self.receive_nowait()
-            except trio.WouldBlock:
-                self._waiter = waiter = trio.Event()
-                await waiter.wait()
-                continue
+        if self._queue or self._closed:
+            payload = self.receive_nowait()  # ready now: still a schedule point, as trio's receive() is
             await trio.lowlevel.cancel_shielded_checkpoint()
             return payload
+        # Wait outside any `except` block: a waiting writer that held a caught WouldBlock would keep it and
+        # its traceback alive for as long as the stream stays idle (10,000 idle streams: 10,000 of them).
+        while not (self._queue or self._closed):
+            self._waiter = waiter = trio.Event()
+            await waiter.wait()  # the wait was the schedule point: no second one once woken
+        return self.receive_nowait()
 
     def __aiter__(self) -> StreamBuffer:
         return self

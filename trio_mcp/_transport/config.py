@@ -71,6 +71,8 @@ class HttpConfig:
     reply_timeout: float = _knob(300.0, above=0, rule=_SECONDS)
     session_cache_ttl: float = _knob(2.0, at_least=0, rule="0 (off) or more seconds")
     stream_buffer: int = _knob(64, at_least=1, rule="at least 1")
+    #: the cyclic GC's first threshold while the app runs (Python's is 700; 0 leaves it): see trio_mcp/_gc.py
+    gc_threshold: int = _knob(50_000, at_least=0, rule="0 (leave Python's) or more allocations")
     slow_stream_timeout: float = _knob(DEFAULT_SLOW_STREAM_TIMEOUT, above=0, rule=_SECONDS)
     sse_retry_ms: int = _knob(1000, at_least=0, rule="0 or more milliseconds")
     #: SSE polling: a POST stream open this long is closed (after an event id and `retry:`); None: never

@@ -19,6 +19,7 @@ import trio
 
 from .._auth.tokens import AccessToken, VerifierUnavailable
 from .._exceptions import first_leaf
+from .._gc import raised_gc_threshold
 from .._proto.errors import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -167,6 +168,7 @@ class McpASGIApp:
         if self._started:
             raise RuntimeError("this trio_mcp app is already running")
         async with AsyncExitStack() as stack:
+            stack.enter_context(raised_gc_threshold(self.config.gc_threshold))
             await stack.enter_async_context(self.store)
             await self._check_store()
             if self.events is not None:
