@@ -1732,6 +1732,55 @@ def print_profile(result: dict[str, Any]) -> None:
             print(f"    {pct:5.1f}%  {name}")
 
 
+# --------------------------------------------------------------------------- cross-instance latency and capacity
+# (bench_latency.py, bench_capacity.py: each on a Redis server of its own, its own trio_mcp instances)
+
+
+def _redis_cell(bench: Bench, name: str, body: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    if bench.args.no_redis:
+        return {"error": "skipped (--no-redis)"}
+    if bench.redis is None:
+        return {"error": bench.na.get("trio_mcp/redis", "no Redis server")}
+    redis = None
+    try:
+        redis = load_redis_helper().RedisServer()
+        redis.start()
+        return body(redis)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        log(f"{name} cell failed: {reason}")
+        return {"error": reason}
+    finally:
+        if redis is not None:
+            redis.stop()
+
+
+def latency_cell(bench: Bench) -> dict[str, Any]:
+    """bench_latency.py: one-hop notification and elicitation round trips across 3 instances."""
+    import bench_latency
+
+    log("cross-instance latency cell (3 instances, client process)")
+    result = _redis_cell(
+        bench, "latency", lambda r: bench_latency.latency_cell(r, bench.logdir, bench.args.quick)
+    )
+    if "error" not in result:
+        n = result["notification"]
+        log(f"  notification p50 {n['p50_ms']:.2f} ms, p99 {n['p99_ms']:.2f} ms, max {n['max_ms']:.2f} ms")
+    return result
+
+
+def capacity_cell(bench: Bench) -> dict[str, Any]:
+    """bench_capacity.py: Redis cost per unit, the model, its 3-instance validation (results/capacity.md)."""
+    import bench_capacity
+
+    log("Redis capacity cell (units, heartbeat, memory, 3-instance validation)")
+    result = _redis_cell(
+        bench, "capacity", lambda r: bench_capacity.capacity_cell(r, bench.logdir, bench.args.quick)
+    )
+    result.pop("markdown", None)
+    return result
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -1840,9 +1889,15 @@ def main(argv: list[str] | None = None) -> int:
         bench.stop_all()
         log(f"memory cells: {cfg.sessions} sessions each")
         memory = bench.memory()
+        latency = latency_cell(bench)
+        capacity = capacity_cell(bench)
 
     rows = summarize(bench)
     text = table(bench, rows, memory, redis, baseline_redis, noevents_redis, websocket)
+    import bench_capacity
+    import bench_latency
+
+    text += "\n" + "\n".join([*bench_latency.table_lines(latency), *bench_capacity.table_lines(capacity)])
     elapsed = time.monotonic() - started
     header = (
         f"trio_mcp benchmark {stamp}: {cfg.rounds} round(s) x {cfg.seconds:g} s cells, medians; wrk "
@@ -1897,6 +1952,8 @@ def main(argv: list[str] | None = None) -> int:
         "redis_commands": redis,
         "redis_commands_event_store_off": noevents_redis,
         "websocket": websocket,
+        "latency": latency,
+        "capacity": capacity,
         "side_benchmarks": side,
         "profile": prof,
         "table": text,
