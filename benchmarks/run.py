@@ -1781,6 +1781,29 @@ def capacity_cell(bench: Bench) -> dict[str, Any]:
     return result
 
 
+# --------------------------------------------------------------------------- many streams on one instance
+# (bench_many_streams.py: memory backends, a server and a client process of its own)
+
+
+def many_streams_cell(bench: Bench) -> dict[str, Any]:
+    """bench_many_streams.py: 10,000 (quick 2,000) GET streams: RSS, a tools/call, keep-alives, fan-out."""
+    import bench_many_streams
+
+    log("many-streams cell (one instance, GET streams held by a client process)")
+    try:
+        result = bench_many_streams.many_streams_cell(bench.logdir, bench.args.quick)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        log(f"many-streams cell failed: {reason}")
+        return {"error": reason}
+    median = result["fanout_median_s"]
+    log(
+        f"  {result['streams']} streams: RSS {result['rss']['streams_mib']:.0f} MiB, tools/call p99 "
+        f"{result['call']['p99_ms']:.2f} ms, fan-out median {'n/a' if median is None else f'{median:.2f} s'}"
+    )
+    return result
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -1889,6 +1912,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.stop_all()
         log(f"memory cells: {cfg.sessions} sessions each")
         memory = bench.memory()
+        many_streams = many_streams_cell(bench)
         latency = latency_cell(bench)
         capacity = capacity_cell(bench)
 
@@ -1896,8 +1920,10 @@ def main(argv: list[str] | None = None) -> int:
     text = table(bench, rows, memory, redis, baseline_redis, noevents_redis, websocket)
     import bench_capacity
     import bench_latency
+    import bench_many_streams
 
     text += "\n" + "\n".join([*bench_latency.table_lines(latency), *bench_capacity.table_lines(capacity)])
+    text += "\n" + "\n".join(bench_many_streams.table_lines(many_streams))
     elapsed = time.monotonic() - started
     header = (
         f"trio_mcp benchmark {stamp}: {cfg.rounds} round(s) x {cfg.seconds:g} s cells, medians; wrk "
@@ -1954,6 +1980,7 @@ def main(argv: list[str] | None = None) -> int:
         "websocket": websocket,
         "latency": latency,
         "capacity": capacity,
+        "many_streams": many_streams,
         "side_benchmarks": side,
         "profile": prof,
         "table": text,

@@ -115,10 +115,12 @@ def check_after(stream_id: str, seq: int, first: int | None, last: int | None) -
 
 @attrs.define(eq=False)
 class _Log:
-    entries: collections.deque[StoredEvent]
+    # A list trimmed to `retention` on each write, and an Event only while someone waits: ten thousand held
+    # streams each keep a log, and a deque's preallocated block and an idle Event were most of one.
+    entries: list[StoredEvent]
     owner: str
     deadline: float
-    changed: trio.Event = attrs.field(factory=trio.Event)
+    changed: trio.Event | None = None
 
 
 class MemoryEventStore(Lifetime):
@@ -153,7 +155,9 @@ class MemoryEventStore(Lifetime):
     async def record(
         self, session_id: str, stream_id: str, entries: Sequence[StoredEvent], *, owner: str
     ) -> None:
-        await trio.lowlevel.checkpoint()
+        # Not a schedule point: the caller (a stream's writer) sends right after, and that send is one. A
+        # yield here cost every event of every held stream a second pass through the scheduler.
+        await trio.lowlevel.checkpoint_if_cancelled()
         if not entries:
             return
         key = (session_id, stream_id)
@@ -166,16 +170,19 @@ class MemoryEventStore(Lifetime):
         if log is None:
             if len(self._logs) >= self.max_logs:
                 self._evict()
-            log = _Log(collections.deque(maxlen=self.retention), owner, 0.0)
+            log = _Log([], owner, 0.0)
         else:
             del self._logs[key]  # re-inserted below: the dict's order is the order of last writes
         self._logs[key] = log
         log.entries.extend(entries)
+        if len(log.entries) > self.retention:
+            del log.entries[: len(log.entries) - self.retention]
         log.owner = owner
         ended = log.entries[-1].kind == "end"
         log.deadline = trio.current_time() + (min(self.ttl, ENDED_LOG_TTL) if ended else self.ttl)
-        log.changed.set()
-        log.changed = trio.Event()
+        if log.changed is not None:
+            log.changed.set()
+            log.changed = None
 
     def _evict(self) -> None:
         now = trio.current_time()
@@ -211,6 +218,8 @@ class MemoryEventStore(Lifetime):
         with trio.move_on_after(max(0.0, timeout)):
             if log is None:
                 await trio.sleep_forever()  # nothing to wait on: the caller re-reads after the timeout
+            if log.changed is None:
+                log.changed = trio.Event()
             await log.changed.wait()
 
     async def park(self, session_id: str, payload: bytes) -> None:

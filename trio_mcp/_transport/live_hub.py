@@ -84,9 +84,10 @@ class HttpSessionsHub:
                 return
 
     def notify_all(self, method: str) -> None:
+        encoded: dict[str | None, bytes] = {}
         for sid, live in list(self._sessions.live.items()):
             # A burst of the same list_changed tells a client nothing new: keep one queued.
-            self._notify(sid, live, method, None, coalesce=True)
+            self._notify(sid, live, method, None, coalesce=True, encoded=encoded)
         self._park(self._recently_closed(), method, None)
 
     async def resource_updated(self, uri: str) -> None:
@@ -103,25 +104,45 @@ class HttpSessionsHub:
             log.warning("could not send resource updates for %s: %s", uri, exc)
             return
         params = t.ResourceUpdatedNotificationParams(uri=uri)
+        encoded: dict[str | None, bytes] = {}
         parked: list[str] = []
         for sid, record in records.items():
             if uri not in record.subscriptions:
                 continue
             live = self._sessions.live.get(sid)  # the read awaited: the session may have gone meanwhile
             if live is not None and live.standalone is not None:
-                self._notify(sid, live, "notifications/resources/updated", params, coalesce=False)
+                self._notify(
+                    sid, live, "notifications/resources/updated", params, coalesce=False, encoded=encoded
+                )
             elif sid in recent:
                 parked.append(sid)
         self._park(parked, "notifications/resources/updated", {"uri": uri})
 
-    def _notify(self, sid: str, live: LiveSession, method: str, params: Any, *, coalesce: bool) -> None:
+    def _notify(
+        self,
+        sid: str,
+        live: LiveSession,
+        method: str,
+        params: Any,
+        *,
+        coalesce: bool,
+        encoded: dict[str | None, bytes],
+    ) -> None:
         """One session's share of a fan-out, onto its GET stream if this instance holds one. Its own error
         boundary (cheap on the hot path: a try costs nothing until it catches), so one session that cannot
-        take a notification never stops the others."""
-        if live.standalone is None or live.session.protocol.state not in (INITIALIZING, READY):
+        take a notification never stops the others.
+
+        A notification has no id: every session of one protocol version gets the same bytes, so a fan-out
+        encodes it once per version (`encoded`), not once per session (10,000 JSON encodings were a third of
+        a fan-out's time)."""
+        protocol = live.session.protocol
+        if live.standalone is None or protocol.state not in (INITIALIZING, READY):
             return  # no stream here, or the session just closed (DELETE) and is unwinding
         try:
-            note = live.session.protocol.send_notification(method, params)
-            self._streams.deliver_local(sid, encode(note), coalesce=coalesce)
+            payload = encoded.get(protocol.protocol_version)
+            if payload is None:
+                payload = encode(protocol.send_notification(method, params))
+                encoded[protocol.protocol_version] = payload
+            self._streams.deliver_local(sid, payload, coalesce=coalesce)
         except Exception:
             log.exception("notifying session %s failed; the app keeps serving", sid)
