@@ -13,7 +13,7 @@ puts back what was there before the first.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 
 _holders = 0
@@ -21,7 +21,7 @@ _saved: tuple[int, int, int] | None = None
 
 
 @contextmanager
-def raised_gc_threshold(threshold: int) -> Iterator[None]:
+def raised_gc_threshold(threshold: int) -> Generator[None]:
     """While inside, the first GC threshold is at least `threshold` (0: leave it as it is)."""
     global _holders, _saved
     if threshold <= 0:

@@ -3,7 +3,6 @@ task, one bounded channel feeding the single writer; T§Sending Messages to the 
 
 from __future__ import annotations
 
-import secrets
 from contextlib import AbstractContextManager, nullcontext
 
 import trio
@@ -25,6 +24,7 @@ from .drain import Drain, drain_deadline_error
 from .gate import Headers
 from .recorder import StreamRecorder, prime_payload
 from .sse_stream import SSEWriter
+from .stream_ids import random_hex
 
 # The first letter of a stream id tells a POST stream ("p") from a session's standalone GET stream ("g").
 POST_STREAM_MARK = "p"
@@ -100,7 +100,7 @@ class Answers:
         headers: Headers,
         access: AccessToken | None = None,
     ) -> None:
-        stream_id = POST_STREAM_MARK + secrets.token_hex(4)
+        stream_id = POST_STREAM_MARK + random_hex(4)
         awaiting: set[RequestId] = {event.id for event in requests}
         recorder = None
         if self.events is not None and session.session_id is not None and awaiting:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import multiprocessing
-from collections.abc import Callable, Generator
-from contextlib import contextmanager
+from collections.abc import Callable
+from types import TracebackType
 from typing import Any, cast
 
 import attrs
@@ -69,33 +69,20 @@ class Drain:
         """A readiness probe arrived (a load balancer watches this instance)."""
         self._last_probe = trio.current_time()
 
-    @contextmanager
-    def stream(self, close: Callable[[], None]) -> Generator[None]:
+    def stream(self, close: Callable[[], None]) -> _OpenStream:
         """An open SSE stream: `close()` ends it after its last event id with `retry:`. Opened during the
         drain, it is closed at once (after the priming event its caller already wrote)."""
-        if self._draining:
-            close()
-            yield
-            return
-        self._streams.add(close)
-        try:
-            yield
-        finally:
-            self._streams.discard(close)
+        return _OpenStream(self, close)
 
-    @contextmanager
-    def work(self) -> Generator[trio.CancelScope]:
+    def work(self) -> _Work:
         """In-flight handlers run in this scope: the drain waits for them, and cancels the scope at its
         deadline; the caller then answers what is unanswered (`scope.cancelled_caught`)."""
-        scope = trio.CancelScope()
-        self._work.add(scope)
-        try:
-            with scope:
-                yield scope
-        finally:
-            self._work.discard(scope)
-            if not self._work and self._idle is not None:
-                self._idle.set()
+        return _Work(self)
+
+    def _work_done(self, scope: trio.CancelScope) -> None:
+        self._work.discard(scope)
+        if not self._work and self._idle is not None:
+            self._idle.set()
 
     def hurry(self) -> None:
         """End a running drain now (or the next one at once): in-flight handlers are cancelled as at the
@@ -230,3 +217,44 @@ def _hypercorn_version() -> str:
         return importlib.metadata.version("hypercorn")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
+
+
+# Plain classes rather than @contextmanager: every POST answered over SSE enters both (a generator-based
+# context manager costs each request a generator, its frame and two extra calls).
+
+
+class _OpenStream:
+    __slots__ = ("_close", "_drain")
+
+    def __init__(self, drain: Drain, close: Callable[[], None]) -> None:
+        self._drain = drain
+        self._close = close
+
+    def __enter__(self) -> None:
+        if self._drain.draining:
+            self._close()
+        else:
+            self._drain._streams.add(self._close)  # pyright: ignore[reportPrivateUsage]
+
+    def __exit__(self, *exc: object) -> None:
+        self._drain._streams.discard(self._close)  # pyright: ignore[reportPrivateUsage]
+
+
+class _Work:
+    __slots__ = ("_drain", "_scope")
+
+    def __init__(self, drain: Drain) -> None:
+        self._drain = drain
+        self._scope = trio.CancelScope()
+
+    def __enter__(self) -> trio.CancelScope:
+        self._drain._work.add(self._scope)  # pyright: ignore[reportPrivateUsage]
+        return self._scope.__enter__()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        try:
+            return self._scope.__exit__(exc_type, exc, tb)
+        finally:
+            self._drain._work_done(self._scope)  # pyright: ignore[reportPrivateUsage]

@@ -53,6 +53,8 @@ class StreamRecorder:
 def prime_payload(request_ids: Sequence[RequestId]) -> bytes:
     """What a POST stream's priming entry keeps (never sent: the priming event has no data): the ids of the
     requests the stream answers, so a resumed stream whose instance died can answer them with an error."""
+    if len(request_ids) == 1 and type(request_ids[0]) is int:  # the usual POST: one request, a number id
+        return b'{"requests":[%d]}' % request_ids[0]
     return json.dumps({"requests": list(request_ids)}, separators=(",", ":")).encode()
 
 

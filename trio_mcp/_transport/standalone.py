@@ -8,8 +8,6 @@ the session's DELETE writes `retry:` so the client reconnects (docs/architecture
 
 from __future__ import annotations
 
-import secrets
-
 import trio
 
 from .._proto import sse
@@ -29,6 +27,7 @@ from .recorder import StreamRecorder
 from .resume import Resumption, start_over
 from .sessions import SessionManager
 from .sse_stream import SSEWriter, watch_disconnect
+from .stream_ids import random_hex
 
 # The first letter of a standalone stream's id (a POST stream's is POST_STREAM_MARK).
 STANDALONE_STREAM_MARK = "g"
@@ -108,10 +107,10 @@ class StandaloneStreams:
         if previous is not None:
             # A new GET supersedes the old stream, so a client reconnecting after a blip is never locked out.
             previous.supersede()
-        stream = StandaloneStream(scope=trio.CancelScope(), token=secrets.token_hex(8))
+        stream = StandaloneStream(scope=trio.CancelScope(), token=random_hex(8))
         live.standalone = stream
         # Its SSE events: the resumed stream's log goes on (T§Resumability), or a fresh one starts from now.
-        stream_id = resumed[0] if resumed is not None else STANDALONE_STREAM_MARK + secrets.token_hex(6)
+        stream_id = resumed[0] if resumed is not None else STANDALONE_STREAM_MARK + random_hex(6)
         recorder = (
             None
             if self.events is None

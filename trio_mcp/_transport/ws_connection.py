@@ -10,7 +10,6 @@ instance made is forwarded there. Every frame goes through the shared intake (`h
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 
@@ -35,6 +34,7 @@ from .drain import Drain
 from .live_hub import HttpSessionsHub
 from .live_table import LiveSession, StandaloneStream
 from .sessions import SessionManager
+from .stream_ids import random_hex
 from .ws_socket import Closing, Frame, WebSocket
 
 log = logging.getLogger("trio_mcp.websocket")
@@ -295,7 +295,7 @@ class WsConnection:
         previous = live.standalone
         if previous is not None:
             previous.supersede()  # one stream per session (T§Multiple Connections): the newest wins
-        self._stream = stream = StandaloneStream(scope=self._scope, token=secrets.token_hex(8))
+        self._stream = stream = StandaloneStream(scope=self._scope, token=random_hex(8))
         live.standalone = stream
         await self._tasks.start(self._follow, live, stream, resumed)
 
