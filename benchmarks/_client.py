@@ -50,14 +50,26 @@ def add_call(id: int) -> bytes:
 class Connection:
     """One keep-alive TCP connection; `request()` sends one request and reads the whole response."""
 
-    def __init__(self, stream: trio.SocketStream, host: str) -> None:
+    def __init__(self, stream: trio.SocketStream, host: str, port: int | None = None) -> None:
         self.stream = stream
         self.host = host
+        self.port = port
         self.h11 = h11.Connection(h11.CLIENT)
+        self.reconnects = 0
 
     @classmethod
     async def open(cls, port: int, host: str = "127.0.0.1") -> Connection:
-        return cls(await trio.open_tcp_stream(host, port), f"{host}:{port}")
+        return cls(await trio.open_tcp_stream(host, port), f"{host}:{port}", port)
+
+    async def _reconnect(self) -> None:
+        # hypercorn ends a keep-alive connection after `keep_alive_max_requests` (1,000) responses, saying
+        # `Connection: close` on the last: a long cell goes on over a new connection, like any HTTP client.
+        await self.stream.aclose()
+        host = self.host.rpartition(":")[0]
+        assert self.port is not None
+        self.stream = await trio.open_tcp_stream(host, self.port)
+        self.h11 = h11.Connection(h11.CLIENT)
+        self.reconnects += 1
 
     async def aclose(self) -> None:
         await self.stream.aclose()
@@ -105,8 +117,11 @@ class Connection:
             else:
                 raise RuntimeError(f"unexpected event {event!r}")
         if self.h11.our_state is h11.MUST_CLOSE or self.h11.their_state is h11.MUST_CLOSE:
-            raise RuntimeError("the server closed a keep-alive connection")
-        self.h11.start_next_cycle()
+            if self.port is None:
+                raise RuntimeError("the server closed a keep-alive connection")
+            await self._reconnect()
+        else:
+            self.h11.start_next_cycle()
         return status, response_headers, b"".join(chunks)
 
 
