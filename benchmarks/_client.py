@@ -10,6 +10,7 @@ throughput cells.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import h11
@@ -188,6 +189,38 @@ async def open_get_stream(port: int, session_id: str, path: str = "/mcp") -> Con
         await conn.aclose()
         raise RuntimeError(f"GET stream for {session_id} answered {status}")
     return conn
+
+
+async def open_get_streams(
+    port: int, session_ids: list[str], at_once: int = 50, into: list[Connection] | None = None
+) -> list[Connection]:
+    """A GET stream held open for each session, `at_once` opening at a time; each is added to `into` as it
+    opens (so a caller's cleanup closes those opened before a failure)."""
+    limiter = trio.CapacityLimiter(at_once)
+    conns: list[Connection] = [] if into is None else into
+
+    async def hold(sid: str) -> None:
+        async with limiter:
+            conns.append(await open_get_stream(port, sid))
+
+    async with trio.open_nursery() as nursery:
+        for sid in session_ids:
+            nursery.start_soon(hold, sid)
+    return conns
+
+
+def run_client_process(main: Callable[[], Awaitable[dict[str, Any]]]) -> int:
+    """The body of a benchmark's client process: run `main` under trio and print its result as one JSON line,
+    or `{"error": ...}` (the first leaf of an exception group) with exit status 1."""
+    try:
+        result = trio.run(main)
+    except Exception as exc:
+        while isinstance(exc, BaseExceptionGroup) and isinstance(exc.exceptions[0], Exception):
+            exc = exc.exceptions[0]
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        return 1
+    print(json.dumps(result))
+    return 0
 
 
 # --------------------------------------------------------------------------- WebSocket (the same MCP endpoint)

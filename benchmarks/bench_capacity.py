@@ -390,16 +390,7 @@ def measure_memory(redis: Any, logdir: Path, quick: bool) -> dict[str, Any]:
             base = snapshot(redis).used_memory
             ids = await _client.open_sessions(server.port, sessions)
             idle = snapshot(redis).used_memory
-            limiter = trio.CapacityLimiter(50)
-            conns: list[_client.Connection] = []
-
-            async def hold(sid: str) -> None:
-                async with limiter:
-                    conns.append(await _client.open_get_stream(server.port, sid))
-
-            async with trio.open_nursery() as nursery:
-                for sid in ids:
-                    nursery.start_soon(hold, sid)
+            conns = await _client.open_get_streams(server.port, ids)
             held = snapshot(redis).used_memory
             async with trio.open_nursery() as nursery:
                 for conn in conns:

@@ -329,15 +329,7 @@ def client_main(args: argparse.Namespace) -> int:
         with trio.fail_after(900):
             return await client(args.port, args.worker, args.streams, args.seconds, args.keepalive)
 
-    try:
-        result = trio.run(main)
-    except Exception as exc:
-        while isinstance(exc, BaseExceptionGroup) and isinstance(exc.exceptions[0], Exception):
-            exc = exc.exceptions[0]
-        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
-        return 1
-    print(json.dumps(result))
-    return 0
+    return _client.run_client_process(main)
 
 
 # --------------------------------------------------------------------------- the cell

@@ -405,15 +405,7 @@ def memory_cell(server: ServerProcess, sessions: int, redis: Any = None) -> dict
             redis_idle = redis_used_memory(redis) if redis is not None else 0
             conns: list[_client.Connection] = []
             try:
-                limiter = trio.CapacityLimiter(50)
-
-                async def hold(sid: str) -> None:
-                    async with limiter:
-                        conns.append(await _client.open_get_stream(server.port, sid))
-
-                async with trio.open_nursery() as nursery:
-                    for sid in ids:
-                        nursery.start_soon(hold, sid)
+                await _client.open_get_streams(server.port, ids, into=conns)
                 await trio.sleep(1.0)
                 streams = rss_bytes(server.worker_pid)
             finally:
