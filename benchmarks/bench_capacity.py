@@ -599,9 +599,7 @@ def validate(
             result["delta"] = m.delta
 
         trio.run(main)
-        for server in servers:
-            if not server.alive():
-                raise RuntimeError(f"{server.spec.key} died:\n{server.tail(15)}")
+        run.raise_if_died(servers)
     finally:
         for server in servers:
             server.stop()

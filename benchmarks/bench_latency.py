@@ -217,18 +217,7 @@ def client_main(args: argparse.Namespace) -> int:
 
 
 def summary_ms(values_ns: list[int]) -> dict[str, float]:
-    run = harness()
-    ordered = sorted(values_ns)
-    if not ordered:
-        return {"count": 0}
-    return {
-        "count": len(ordered),
-        "p50_ms": run.percentile(ordered, 0.50) / 1e6,
-        "p90_ms": run.percentile(ordered, 0.90) / 1e6,
-        "p99_ms": run.percentile(ordered, 0.99) / 1e6,
-        "max_ms": ordered[-1] / 1e6,
-        "mean_ms": sum(ordered) / len(ordered) / 1e6,
-    }
+    return harness().summary_ms(values_ns)
 
 
 def start_instances(
@@ -264,15 +253,8 @@ def latency_cell(
         cpu_before = [run.cpu_seconds(s.worker_pid) for s in servers]
         done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=seconds * 2 + 180)
         cpu = [run.cpu_seconds(s.worker_pid) - b for s, b in zip(servers, cpu_before, strict=True)]
-        lines = [x for x in done.stdout.splitlines() if x.startswith("{")]
-        if not lines:
-            raise RuntimeError(f"the latency client failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-        data = json.loads(lines[-1])
-        if "error" in data:
-            raise RuntimeError(f"the latency client failed: {data['error']}")
-        for server in servers:
-            if not server.alive():
-                raise RuntimeError(f"{server.spec.key} died:\n{server.tail(15)}")
+        data = run.client_result(done, "latency")
+        run.raise_if_died(servers)
     finally:
         for server in servers:
             server.stop()

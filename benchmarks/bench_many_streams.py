@@ -67,11 +67,7 @@ def harness() -> Any:
 
 
 def raise_nofile() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = hard if hard != resource.RLIM_INFINITY else 65536
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    return want
+    return harness()._raise_nofile()
 
 
 # --------------------------------------------------------------------------- the client process
@@ -179,16 +175,7 @@ class Control:
 
 
 def summary_ms(values_ns: list[int]) -> dict[str, float]:
-    run = harness()
-    ordered = sorted(values_ns)
-    if not ordered:
-        return {"count": 0}
-    return {
-        "count": len(ordered),
-        "p50_ms": run.percentile(ordered, 0.50) / 1e6,
-        "p99_ms": run.percentile(ordered, 0.99) / 1e6,
-        "max_ms": ordered[-1] / 1e6,
-    }
+    return harness().summary_ms(values_ns)
 
 
 def client_cpu() -> float:
@@ -348,16 +335,8 @@ def many_streams_cell(logdir: Path, quick: bool = False, streams: int | None = N
                 "--worker", str(server.worker_pid), "--streams", str(n), "--seconds", f"{seconds:g}",
                 "--keepalive", f"{KEEPALIVE_S:g}"]  # fmt: skip
         done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=960)
-        lines = [x for x in done.stdout.splitlines() if x.startswith("{")]
-        if not lines:
-            raise RuntimeError(
-                f"the many-streams client failed ({done.returncode}): {done.stderr.strip()[-500:]}"
-            )
-        data = json.loads(lines[-1])
-        if "error" in data:
-            raise RuntimeError(f"the many-streams client failed: {data['error']}")
-        if not server.alive():
-            raise RuntimeError(f"the server died:\n{server.tail(15)}")
+        data = run.client_result(done, "many-streams")
+        run.raise_if_died([server])
     finally:
         server.stop()
     complete = [r["all_s"] for r in data["fanout"] if r["all_s"] is not None]

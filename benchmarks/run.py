@@ -104,13 +104,15 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-def _raise_nofile() -> None:
+def _raise_nofile() -> int:
+    """The soft fd limit up to the hard one; returns the limit now in force."""
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = hard if hard != resource.RLIM_INFINITY else 65536
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return max(soft, want)
 
 
 @dataclass
@@ -501,6 +503,38 @@ def percentile(ordered: list[int], q: float) -> float:
     if not ordered:
         return float("nan")
     return float(ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))])
+
+
+def summary_ms(values_ns: list[int]) -> dict[str, float]:
+    """count, p50/p90/p99, max and mean in milliseconds of latencies in nanoseconds."""
+    ordered = sorted(values_ns)
+    if not ordered:
+        return {"count": 0}
+    return {
+        "count": len(ordered),
+        "p50_ms": percentile(ordered, 0.50) / 1e6,
+        "p90_ms": percentile(ordered, 0.90) / 1e6,
+        "p99_ms": percentile(ordered, 0.99) / 1e6,
+        "max_ms": ordered[-1] / 1e6,
+        "mean_ms": sum(ordered) / len(ordered) / 1e6,
+    }
+
+
+def client_result(done: subprocess.CompletedProcess[str], what: str) -> dict[str, Any]:
+    """The JSON line a cell's client process printed (`_client.run_client_process`), or RuntimeError."""
+    lines = [x for x in done.stdout.splitlines() if x.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"the {what} client failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    data: dict[str, Any] = json.loads(lines[-1])
+    if "error" in data:
+        raise RuntimeError(f"the {what} client failed: {data['error']}")
+    return data
+
+
+def raise_if_died(servers: list[ServerProcess]) -> None:
+    for server in servers:
+        if not server.alive():
+            raise RuntimeError(f"{server.spec.key} died:\n{server.tail(15)}")
 
 
 class _Lines:

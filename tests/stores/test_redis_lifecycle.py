@@ -13,6 +13,7 @@ import attrs
 import pytest
 import trio
 from _cluster import eventually
+from _round_trips import count_round_trips
 
 from trio_mcp._redis_lifecycle import Caller, Publication
 from trio_mcp._stores.kit import full_record
@@ -34,15 +35,7 @@ def pending(sid: str, principal: str | None) -> SessionRecord:
 
 def counting(store: RedisSessionStore) -> list[str]:
     """The actions of every round trip the store makes from now on."""
-    calls: list[str] = []
-    real_run = store.connection.run
-
-    async def run(action: str, operation: Any) -> Any:
-        calls.append(action)
-        return await real_run(action, operation)
-
-    store.connection.run = run  # type: ignore[method-assign]
-    return calls
+    return count_round_trips(store.connection)
 
 
 # -- activate --

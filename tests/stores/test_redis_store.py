@@ -14,6 +14,7 @@ import attrs
 import pytest
 import trio
 from _redis_server import RedisServer, free_port
+from _round_trips import count_round_trips
 
 from trio_mcp import _redis
 from trio_mcp._stores.kit import full_record
@@ -99,14 +100,7 @@ async def test_touch_is_one_round_trip_for_the_whole_batch(redis_url: str, redis
         await store.set(SessionRecord(session_id="p", principal="bob"), ttl=5)  # pending
         await store.touch(["warm-up"])  # loads the script
 
-        calls: list[str] = []
-        real_run = store._conn.run
-
-        async def counting_run(action: str, operation: Any) -> Any:
-            calls.append(action)
-            return await real_run(action, operation)
-
-        store._conn.run = counting_run  # type: ignore[method-assign]
+        calls = count_round_trips(store.connection)
         clock.now += 10
         await redis_client.config_resetstat()
         await store.touch([*(f"a{i}" for i in range(100)), "p", "missing"])
