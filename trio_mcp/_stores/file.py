@@ -296,9 +296,8 @@ class FileSessionStore(Lifetime):
         return removed
 
     async def activate(self, session_id: str, principal: str | None) -> SessionRecord | None:
-        return await activate_read(
-            self, session_id, principal, self._clock()
-        )  # no checkpoint between: atomic
+        # One process owns the file, and there is no checkpoint between the read and the write: atomic.
+        return await activate_read(self, session_id, principal, self._clock())
 
     async def create(self, record: SessionRecord, *, max_sessions: int) -> bool:
         # One process owns the file (its lock), and there is no checkpoint between the count and the write.
