@@ -398,3 +398,28 @@ async def test_a_refused_resume_leaves_the_parked_messages_for_one_that_works(st
     got = [json.loads((await next_data(resumed)).data)["method"] for _ in range(3)]
     await resumed.aclose()
     assert got == ["notifications/message"] * 3
+
+
+async def test_a_get_stream_resumes_from_an_id_its_log_missed(start: Any) -> None:
+    """A writer sends, then records: an instance that stopped in between leaves the client an id past the
+    log's end. Those events reached the client, so the resumed stream goes on after that id (it used to be a
+    400: an id "never sent")."""
+    target: Target = await start()
+    session_id = await initialize(target)
+    await target.app.events.record(
+        session_id,
+        "gahead",
+        [
+            StoredEvent(seq=1, kind="prime"),
+            StoredEvent(seq=2, kind="message", payload=b'{"jsonrpc":"2.0","method":"x"}'),
+        ],
+        owner="an-instance-that-stopped",
+    )
+    resumed = await get_stream(target, session_id, "gahead:4")  # 3 and 4 were sent, never recorded
+    await target.app.streams.broadcast(Notify(method=TOOLS_CHANGED))
+    event = await next_data(resumed)
+    await resumed.aclose()
+    assert json.loads(event.data)["method"] == TOOLS_CHANGED  # nothing replayed: the client had it all
+    assert seq_of(event) == ("gahead", 5)
+    log = await target.app.events.after(session_id, "gahead", 4)
+    assert [entry.seq for entry in log.events] == [5]

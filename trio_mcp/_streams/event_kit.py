@@ -26,8 +26,8 @@ events per log and lets a log live ``ttl`` seconds. The kit calls it once per se
 :data:`KIT_RETENTION` and :data:`KIT_TTL`, one store open at a time.
 
 Sections: basics, round trip (entries recorded in several calls read back exactly, in order, with
-``ended``/``owner``/``last_seq``/``prime``), gone (unknown stream, unknown session, an id never sent, an empty
-record: :class:`~.events.EventsGone`), retention (the last ``retention`` events always readable, older ids
+``ended``/``owner``/``last_seq``/``prime``), gone (unknown stream, unknown session, an id past an ended log's end, an
+empty record; an id past the end of an open log reads as nothing yet: :class:`~.events.EventsGone`), retention (the last ``retention`` events always readable, older ids
 gone, a bounded log), order (a seq not after the log's last is refused with ValueError and nothing is
 written), sessions (one stream id in two sessions: two logs), delete (only that session's logs go) and wait
 (at once when entries follow, not before the timeout when none do, soon after another task records).
@@ -219,8 +219,13 @@ async def _gone(s: _Section) -> None:
     await store.record("g", "s1", [_prime(), _message(2)], owner="kit")
     await s.gone("g", "s2", 0, "an unknown stream of a known session")
     await s.gone("other", "s1", 0, "a stream id known only in another session")
-    await s.gone("g", "s1", 3, "an id after the last one", says="never sent")
-    await s.gone("g", "s1", 100, "an id long after the last one", says="never sent")
+    # An id past the end of a log still open: sent before it was recorded, the stream goes on after it.
+    open_tail = _Tail(ended=False, owner="kit", last_seq=3)
+    await s.expect("g", "s1", 3, [], open_tail)
+    await s.expect("g", "s1", 100, [], attrs.evolve(open_tail, last_seq=100))
+    await store.record("g", "s1", [_end(3)], owner="kit")
+    await s.gone("g", "s1", 4, "an id after the end of an ended log", says="never sent")
+    await s.gone("g", "s1", 100, "an id long after the end of an ended log", says="never sent")
     await store.record("g", "empty", [], owner="kit")
     await s.gone("g", "empty", 0, "a stream recorded with no entries")
 

@@ -251,13 +251,16 @@ class RedisEventStore(Lifetime):
         first = [_stored(entry) for entry in first_entries]
         later = [_stored(entry) for entry in later_entries]
         last = [_stored(entry) for entry in last_entries]
-        check_after(stream_id, seq, first[0].seq if first else None, last[0].seq if last else None)
+        ended = bool(last) and last[0].kind == "end"
+        check_after(
+            stream_id, seq, first[0].seq if first else None, last[0].seq if last else None, ended=ended
+        )
         fields = cast("dict[str, str]", last_entries[0].field_values)
         return EventLog(
             events=[entry for entry in later if entry.kind == "message"],
-            ended=last[0].kind == "end",
+            ended=ended,
             owner=fields.get("o", ""),
-            last_seq=last[0].seq,
+            last_seq=max(last[0].seq, seq),
             prime=first[0].payload if first[0].kind == "prime" else None,
         )
 

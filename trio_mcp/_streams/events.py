@@ -31,8 +31,8 @@ EntryKind = Literal["prime", "message", "end"]
 
 
 class EventsGone(Exception):
-    """The events after that id are not available: an unknown stream, an id it never sent, or events older
-    than what retention kept. The client must start over (the HTTP app answers 400)."""
+    """The events after that id are not available: an unknown stream, an id an ended stream never sent, or
+    events older than what retention kept. The client must start over (the HTTP app answers 400)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -51,6 +51,7 @@ class EventLog:
     events: list[StoredEvent]
     ended: bool
     owner: str
+    #: the id the stream goes on after: the log's last, or the client's id when it is past that (see check_after)
     last_seq: int
     #: the priming entry's payload while retention keeps it (a POST stream's request ids), else None
     prime: bytes | None = None
@@ -68,7 +69,8 @@ class EventStore(Protocol):
         ...
 
     async def after(self, session_id: str, stream_id: str, seq: int) -> EventLog:
-        """The log's entries after `seq`; raises EventsGone (see there)."""
+        """The log's entries after `seq`; raises EventsGone (see there). An id past the end of a log that has
+        not ended is no error: its writer sends before it records (check_after)."""
         ...
 
     async def wait(self, session_id: str, stream_id: str, seq: int, timeout: float) -> None:
@@ -100,11 +102,17 @@ def wake_key(session_id: str, stream_id: str) -> str:
     return f"{session_id}/{stream_id}"
 
 
-def check_after(stream_id: str, seq: int, first: int | None, last: int | None) -> None:
-    """Raise EventsGone unless `seq` is an id of the log whose kept entries run from `first` to `last`."""
+def check_after(stream_id: str, seq: int, first: int | None, last: int | None, *, ended: bool) -> None:
+    """Raise EventsGone unless `seq` is an id of the log whose kept entries run from `first` to `last`.
+
+    A stream's writer sends its events, then records them (docs/architecture.md §4): a client can hold an
+    id past the log's end when the stream's instance stopped in between (or the record is still on its way).
+    Those events reached the client, so a log that has not ended goes on after the client's id; past the end
+    of an ended log, an id was never sent.
+    """
     if first is None or last is None:
         raise EventsGone(f"stream {stream_id!r} is unknown or expired")
-    if seq > last:
+    if seq > last and ended:
         raise EventsGone(f"stream {stream_id!r} never sent event {seq} (its last is {last})")
     if seq < first - 1:
         raise EventsGone(
@@ -199,14 +207,16 @@ class MemoryEventStore(Lifetime):
         await trio.lowlevel.checkpoint()
         log = self._live((session_id, stream_id))
         entries = list(log.entries) if log is not None else []
-        check_after(stream_id, seq, entries[0].seq if entries else None, entries[-1].seq if entries else None)
+        ended = bool(entries) and entries[-1].kind == "end"
+        first, last = (entries[0].seq, entries[-1].seq) if entries else (None, None)
+        check_after(stream_id, seq, first, last, ended=ended)
         assert log is not None
         later = [entry for entry in entries if entry.seq > seq]
         return EventLog(
             events=[entry for entry in later if entry.kind == "message"],
-            ended=entries[-1].kind == "end",
+            ended=ended,
             owner=log.owner,
-            last_seq=entries[-1].seq,
+            last_seq=max(entries[-1].seq, seq),
             prime=entries[0].payload if entries[0].kind == "prime" else None,
         )
 

@@ -106,8 +106,7 @@ class Answers:
         if self.events is not None and session.session_id is not None and awaiting:
             # T§Resumability: what this stream sends is recorded, so the client can resume it on any instance.
             recorder = StreamRecorder(self.events, session.session_id, stream_id, self.streams.instance_id)
-        writer = SSEWriter(send, stream_id, recorder)
-        await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
+        writer = SSEWriter(send, stream_id, recorder, head=[*SSE_HEADERS, *headers])
         # T§Sending.6 (2025-11-25): a priming event with an id and empty data, so the client can resume. Older
         # clients get none, but the log starts with it all the same (it keeps the request ids).
         writer.prime(

@@ -20,7 +20,7 @@ log = logging.getLogger("trio_mcp.http")
 
 
 class StreamRecorder:
-    __slots__ = ("_events", "_failed", "owner", "session_id", "stream_id")
+    __slots__ = ("_events", "_failed", "owner", "session_id", "started", "stream_id")
 
     def __init__(self, events: EventStore, session_id: str, stream_id: str, owner: str) -> None:
         self._events = events
@@ -28,6 +28,7 @@ class StreamRecorder:
         self.stream_id = stream_id
         self.owner = owner
         self._failed = False
+        self.started = False  # the log exists: a record went through
 
     @property
     def failed(self) -> bool:
@@ -39,6 +40,7 @@ class StreamRecorder:
             return
         try:
             await self._events.record(self.session_id, self.stream_id, entries, owner=self.owner)
+            self.started = True
         except (StreamUnavailable, StreamError, OSError, ValueError) as exc:
             # ValueError: the log moved on without us (a newer GET on another instance took the stream).
             self._failed = True

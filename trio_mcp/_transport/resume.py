@@ -2,8 +2,8 @@
 
 The stream's events come from the event store only: what followed the client's id is replayed, then the log
 is followed until its end marker (the request's response was sent) — the writer on the instance running the
-request records each event before it sends it, so there is neither a gap nor a duplicate at the hand-off
-from replay to live. A resumed POST stream never takes the session's standalone stream. When the instance
+request records each event right after it sends it, and a client's id past the log's end is followed from
+that id (EventStore.after), so there is neither a gap nor a duplicate at the hand-off from replay to live. A resumed POST stream never takes the session's standalone stream. When the instance
 running the request is gone (its heartbeat stopped) and nothing more was recorded, the stream ends with a
 retryable error for each request still unanswered, instead of leaving the client waiting.
 """

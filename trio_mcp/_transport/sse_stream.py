@@ -23,6 +23,11 @@ async def watch_disconnect(receive: Receive, scope: trio.CancelScope) -> None:
             return
 
 
+# A writer that holds its response's head sends it with the first body: a quick answer is then one body with a
+# Content-Length (head and body in two socket writes, no chunk framing). A handler still running this long after
+# the stream opened gets the head (and the priming event) on its own, so the client knows the stream is live.
+HEAD_WITHIN = 0.05
+
 # The largest body a close() sends unrecorded when nothing went out before: within the smallest TCP segment
 # (536 bytes of IPv4's minimum MSS) with room for the HTTP chunk framing.
 WHOLE_IN_ONE_SEGMENT = 500
@@ -33,13 +38,15 @@ class SSEWriter:
 
     Events are buffered and sent together when nothing else is ready, and the last one goes out with the end
     of the body: a quick tools/call costs one body send, not one per event (each is a socket write). With a
-    recorder, the events of each send are recorded first (one event-store round trip per send), so a client
-    can resume the stream anywhere from any id it received.
+    recorder, the events of each send are recorded right after it (one event-store round trip per send; the
+    stream's last body is recorded before it goes), so a client can resume the stream anywhere from any id it
+    received.
     """
 
     __slots__ = (
         "_close_retry",
         "_entries",
+        "_head",
         "_open",
         "_pending",
         "_recorder",
@@ -50,8 +57,18 @@ class SSEWriter:
         "_wait",
     )
 
-    def __init__(self, send: Send, stream_id: str, recorder: StreamRecorder | None = None) -> None:
+    def __init__(
+        self,
+        send: Send,
+        stream_id: str,
+        recorder: StreamRecorder | None = None,
+        *,
+        head: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        """`head`: the response's headers, sent by this writer with its first body (HEAD_WITHIN); without it,
+        the caller has sent `http.response.start` already."""
         self._send = send
+        self._head = head
         self._stream = stream_id
         self._recorder = recorder
         self._seq = 0
@@ -134,18 +151,33 @@ class SSEWriter:
         body = bytes(self._pending)
         self._pending.clear()
         self._open = False
-        await self._send({"type": "http.response.body", "body": body, "more_body": False})
+        await self._body(body, more=False)
+
+    async def _body(self, body: bytes, *, more: bool) -> None:
+        if self._head is not None:
+            headers = self._head
+            if not more:  # the whole response in one body: no chunked framing (RFC 9112 §6.3)
+                headers = [*headers, (b"content-length", b"%d" % len(body))]
+            self._head = None  # never sent twice, even when this send is cut
+            await self._send({"type": "http.response.start", "status": 200, "headers": headers})
+        await self._send({"type": "http.response.body", "body": body, "more_body": more})
 
     async def flush(self) -> None:
-        # The bytes leave the buffer only once send() returned: a send cut by cancellation keeps them for
+        # Sent first, then recorded: the client gets an event one event-store round trip sooner. A client can
+        # then hold ids its log lacks (this instance stopped in between); resuming from one goes on after it
+        # (EventStore.after), and those events had reached it. Only the first record comes first: before it
+        # there is no log, and a client resuming at once would be told the stream is unknown. The bytes leave
+        # the buffer only once send() returned: a send cut by cancellation keeps them (and their entries) for
         # close(), so an event is never skipped silently (hypercorn writes a body whole or not at all).
-        if self._entries:
+        if self._entries and self._recorder is not None and not self._recorder.started:
             await self._record()
-        if self._pending and self._open:
+        if (self._pending or self._head is not None) and self._open:
             body = bytes(self._pending)
-            await self._send({"type": "http.response.body", "body": body, "more_body": True})
+            await self._body(body, more=True)
             self._sent = True
             del self._pending[: len(body)]
+        if self._entries:
+            await self._record()
 
     async def drain(
         self,
@@ -164,6 +196,7 @@ class SSEWriter:
         """
         interval = keepalive if keepalive > 0 else math.inf
         close_at = math.inf if poll_after is None else trio.current_time() + poll_after
+        head_by = trio.current_time() + HEAD_WITHIN if self._head is not None else math.inf
         while True:
             if self._close_retry is not None and self._open:
                 await self._detach(self._close_retry)
@@ -171,6 +204,8 @@ class SSEWriter:
             deadline = now + interval if self._open else math.inf
             if self._open and self._resumable():
                 deadline = min(deadline, close_at)
+            if self._head is not None:
+                deadline = min(deadline, head_by)
             message: Message | bytes | None = None
             with trio.CancelScope(deadline=deadline) as self._wait:
                 try:
@@ -179,6 +214,9 @@ class SSEWriter:
                     return
             self._wait = None
             if message is None:
+                if self._head is not None and self._open:
+                    await self.flush()  # HEAD_WITHIN: the head and what is buffered, no keep-alive yet
+                    continue
                 if self._close_retry is None and trio.current_time() >= close_at:
                     self.request_close(poll_retry_ms)
                 if self._close_retry is None:
@@ -208,7 +246,7 @@ class SSEWriter:
             self._open = False
             body = bytes(self._pending)
             self._pending.clear()
-            await self._send({"type": "http.response.body", "body": body, "more_body": False})
+            await self._body(body, more=False)
 
 
 class MessageSource(Protocol):
