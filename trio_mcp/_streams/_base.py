@@ -166,7 +166,7 @@ class StreamBuffer:
         self._coalescible: dict[bytes, int] | None = None  # made at the first coalescible offer
         self._closed = False
         self._full_since: float | None = None
-        self._waiter: trio.Event | None = None
+        self._waiter: trio.lowlevel.Task | None = None  # the writer, parked in receive()
 
     # -- the manager's side (never blocks) --
 
@@ -202,9 +202,10 @@ class StreamBuffer:
         self._wake()
 
     def _wake(self) -> None:
-        if self._waiter is not None:
-            self._waiter.set()
-            self._waiter = None
+        task = self._waiter
+        if task is not None:
+            self._waiter = None  # woken once: a second offer before it runs must not reschedule it again
+            trio.lowlevel.reschedule(task)
 
     # -- the writer's side --
 
@@ -233,10 +234,16 @@ class StreamBuffer:
             return payload
         # Wait outside any `except` block: a waiting writer that held a caught WouldBlock would keep it and
         # its traceback alive for as long as the stream stays idle (10,000 idle streams: 10,000 of them).
+        # The writer parks itself rather than on a trio.Event: an idle stream then keeps no Event, no set of
+        # waiting tasks and no abort closure (about 1 KiB each; docs/architecture.md §4).
         while not (self._queue or self._closed):
-            self._waiter = waiter = trio.Event()
-            await waiter.wait()  # the wait was the schedule point: no second one once woken
+            self._waiter = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(self._abort_wait)  # the schedule point: no second one
         return self.receive_nowait()
+
+    def _abort_wait(self, _: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
+        self._waiter = None  # cancelled: the writer is no longer parked here
+        return trio.lowlevel.Abort.SUCCEEDED
 
     def __aiter__(self) -> StreamBuffer:
         return self
@@ -273,6 +280,38 @@ def release_stream(streams: dict[str, StreamBuffer], session_id: str, buffer: St
     if streams.get(session_id) is buffer:
         del streams[session_id]
     buffer.close()
+
+
+class LocalSubscription:
+    """`subscribe` of a stream manager with nothing to tell other instances: the session's buffer while entered.
+
+    A plain class rather than an @asynccontextmanager: a held stream is inside it for its whole life, and a
+    generator-based one keeps a generator, its frame and a wrapper per stream (docs/architecture.md §4)."""
+
+    __slots__ = ("_buffer", "_capacity", "_slow_timeout", "_streams", "session_id")
+
+    def __init__(
+        self, streams: dict[str, StreamBuffer], session_id: str, capacity: int, slow_timeout: float
+    ) -> None:
+        self._streams = streams
+        self.session_id = session_id
+        self._capacity = capacity
+        self._slow_timeout = slow_timeout
+        self._buffer: StreamBuffer | None = None
+
+    def _take(self) -> StreamBuffer:
+        self._buffer = take_stream(self._streams, self.session_id, self._capacity, self._slow_timeout)
+        return self._buffer
+
+    def _release(self) -> None:
+        if self._buffer is not None:
+            release_stream(self._streams, self.session_id, self._buffer)
+
+    async def __aenter__(self) -> StreamBuffer:
+        return self._take()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._release()
 
 
 def offer(

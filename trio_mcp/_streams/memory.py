@@ -13,11 +13,10 @@ from .._lifetime import Lifetime
 from ._base import (
     DEFAULT_SLOW_STREAM_TIMEOUT,
     ROUTE_TTL,
+    LocalSubscription,
     StreamBuffer,
     StreamEvents,
     offer,
-    release_stream,
-    take_stream,
 )
 from .control import ControlEvent
 
@@ -40,15 +39,10 @@ class MemoryStreamManager(Lifetime):
         finally:
             self._events = None
 
-    @asynccontextmanager
-    async def subscribe(
+    def subscribe(
         self, session_id: str, capacity: int, *, slow_timeout: float = DEFAULT_SLOW_STREAM_TIMEOUT
-    ) -> AsyncGenerator[StreamBuffer]:
-        buffer = take_stream(self._streams, session_id, capacity, slow_timeout)
-        try:
-            yield buffer
-        finally:
-            release_stream(self._streams, session_id, buffer)
+    ) -> LocalSubscription:
+        return LocalSubscription(self._streams, session_id, capacity, slow_timeout)
 
     def deliver_local(self, session_id: str, payload: bytes, *, coalesce: bool = False) -> bool:
         return offer(self._streams, session_id, payload, coalesce=coalesce)

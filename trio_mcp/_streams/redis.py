@@ -74,14 +74,13 @@ from ._base import (
     DEFAULT_HEARTBEAT,
     DEFAULT_SLOW_STREAM_TIMEOUT,
     ROUTE_TTL,
+    LocalSubscription,
     StreamBuffer,
     StreamError,
     StreamEvents,
     StreamUnavailable,
     decode_event,
     offer,
-    release_stream,
-    take_stream,
 )
 from .control import ControlEvent, SessionDeleted, from_wire, to_wire
 
@@ -489,19 +488,15 @@ class RedisStreamManager(Lifetime):
 
     # -- StreamManager --
 
-    @asynccontextmanager
-    async def subscribe(
+    def subscribe(
         self, session_id: str, capacity: int, *, slow_timeout: float = DEFAULT_SLOW_STREAM_TIMEOUT
-    ) -> AsyncGenerator[StreamBuffer]:
-        buffer = take_stream(self._streams, session_id, capacity, slow_timeout)
-        try:
-            await self._hold(session_id)
-            yield buffer
-        finally:
-            release_stream(self._streams, session_id, buffer)
-            if session_id not in self._streams:
-                with trio.CancelScope(shield=True), trio.move_on_after(self._conn.timeout):
-                    await self._release(session_id)
+    ) -> _RedisSubscription:
+        return _RedisSubscription(self, session_id, capacity, slow_timeout)
+
+    async def _unsubscribe(self, session_id: str) -> None:
+        if session_id not in self._streams:
+            with trio.CancelScope(shield=True), trio.move_on_after(self._conn.timeout):
+                await self._release(session_id)
 
     async def _hold(self, session_id: str) -> None:
         """Subscribe the stream's channel and record this instance as its holder, or raise StreamUnavailable:
@@ -615,3 +610,28 @@ class RedisStreamManager(Lifetime):
                 f"{self!r} is not running: the app's lifespan runs it (await nursery.start(manager.run, events))"
             )
         return await self._conn.run(action, operation)
+
+
+class _RedisSubscription(LocalSubscription):
+    """`RedisStreamManager.subscribe`: the channel is subscribed (and this instance the holder) while entered."""
+
+    __slots__ = ("_manager",)
+
+    def __init__(
+        self, manager: RedisStreamManager, session_id: str, capacity: int, slow_timeout: float
+    ) -> None:
+        super().__init__(manager._streams, session_id, capacity, slow_timeout)  # pyright: ignore[reportPrivateUsage]
+        self._manager = manager
+
+    async def __aenter__(self) -> StreamBuffer:
+        buffer = self._take()
+        try:
+            await self._manager._hold(self.session_id)  # pyright: ignore[reportPrivateUsage]
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return buffer
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._release()
+        await self._manager._unsubscribe(self.session_id)  # pyright: ignore[reportPrivateUsage]

@@ -22,9 +22,11 @@ from .backends import SessionStreamOutbound
 from .config import HttpConfig
 from .drain import Drain, drain_deadline_error
 from .gate import Headers
+from .one_request import OneRequest
 from .recorder import StreamRecorder, prime_payload
 from .sse_stream import SSEWriter
 from .stream_ids import random_hex
+from .stream_timers import StreamTimers
 
 # The first letter of a stream id tells a POST stream ("p") from a session's standalone GET stream ("g").
 POST_STREAM_MARK = "p"
@@ -42,12 +44,14 @@ class Answers:
         dispatcher: Dispatcher,
         events: EventStore | None,
         drain: Drain,
+        timers: StreamTimers | None = None,
     ) -> None:
         self.config = config
         self.streams = streams
         self.dispatcher = dispatcher
         self.events = events
         self.drain = drain
+        self.timers = timers
 
     async def without_requests(
         self, send: Send, parsed: ParsedBody, replies: list[Message], headers: Headers
@@ -115,9 +119,63 @@ class Answers:
         )
         for reply in replies:
             writer.message(reply)
-        send_channel, receive_channel = trio.open_memory_channel[Message](self.config.stream_buffer)
-
+        if not awaiting:
+            await writer.close()
+            return
         closable = recorder is not None and session.protocol.protocol_version == LATEST_VERSION
+        if len(requests) == 1 and self.timers is not None and self.timers.running:
+            await self._one(session, writer, requests[0], self.timers, closable, access)
+        else:
+            await self._batch(session, writer, requests, awaiting, closable, access)
+        await writer.close(ended=True)
+
+    async def _one(
+        self,
+        session: ServerSession,
+        writer: SSEWriter,
+        event: RequestReceived,
+        timers: StreamTimers,
+        closable: bool,
+        access: AccessToken | None,
+    ) -> None:
+        """One request: its handler runs in this task (one_request.py)."""
+        stream = OneRequest(
+            writer,
+            event.id,
+            buffer=self.config.stream_buffer,
+            closable=closable,
+            keepalive=self.config.keepalive_interval,
+            poll_after=self.config.sse_poll_interval if closable else None,
+            retry_ms=self.config.sse_retry_ms,
+        )
+        # Draining (docs/architecture.md §4): as a batch's stream, below.
+        closing: AbstractContextManager[None] = (
+            self.drain.stream(stream.close_soon) if closable else nullcontext()
+        )
+        with closing, self.drain.work() as work:
+            async with trio.open_nursery() as nursery:
+                stream.opened(nursery)
+                timer = timers.call_at(stream.watch_at, stream.promote)
+                try:
+                    reply = await self.dispatcher.handle_request(session, event, stream, access=access)
+                finally:
+                    timer.cancel()
+                await stream.finish(reply)
+        if work.cancelled_caught:
+            _answer_at_deadline(writer, stream.receive, stream.awaiting)
+        stream.close()
+
+    async def _batch(
+        self,
+        session: ServerSession,
+        writer: SSEWriter,
+        requests: list[RequestReceived],
+        awaiting: set[RequestId],
+        closable: bool,
+        access: AccessToken | None,
+    ) -> None:
+        """Each request in a task of its own, one channel feeding this task, the writer."""
+        send_channel, receive_channel = trio.open_memory_channel[Message](self.config.stream_buffer)
 
         def close_stream(retry_ms: int | None) -> None:
             writer.request_close(self.config.sse_retry_ms if retry_ms is None else retry_ms)
@@ -132,9 +190,6 @@ class Answers:
                 if reply is not None:
                     await outbound.send(reply)
 
-        if not awaiting:
-            await writer.close()
-            return
         # Draining (docs/architecture.md §4): a closable stream ends after its last id with `retry:` while
         # its handlers run on into its log; at the drain's deadline they are cancelled and answered.
         closing: AbstractContextManager[None] = (
@@ -155,15 +210,14 @@ class Answers:
                     )
             if work.cancelled_caught:
                 _answer_at_deadline(writer, receive_channel, awaiting)
-        await writer.close(ended=True)
 
 
 def _answer_at_deadline(
-    writer: SSEWriter, channel: trio.MemoryReceiveChannel[Message], awaiting: set[RequestId]
+    writer: SSEWriter, channel: trio.MemoryReceiveChannel[Message] | None, awaiting: set[RequestId]
 ) -> None:
     """The drain cancelled the handlers: what they had sent still goes out, then a retryable error for each
     request that got no response, as the stream's last events."""
-    while True:
+    while channel is not None:
         try:
             message = channel.receive_nowait()
         except (trio.WouldBlock, trio.EndOfChannel):

@@ -56,6 +56,7 @@ from .live_hub import HttpSessionsHub
 from .post import PostHandler
 from .sessions import SessionManager
 from .standalone import StandaloneStreams
+from .stream_timers import StreamTimers
 from .websocket import WebSocketEndpoint
 from .ws_connection import AppParts
 
@@ -100,6 +101,7 @@ class McpASGIApp:
         self.health = Health(self.store, self.streams, lambda: self._started, self._drain)
         self.sessions_hub = HttpSessionsHub(self._sessions, self.streams, self.store, self.events)
         self.listen_hub = ListenHub()
+        self.stream_timers = StreamTimers()
         self.control = ControlFanout(self._sessions, self.dispatcher, [self.sessions_hub, self.listen_hub])
         self.get = StandaloneStreams(
             self.config, self.gate, self._sessions, self.streams, self.events, self.sessions_hub, self._drain
@@ -116,6 +118,7 @@ class McpASGIApp:
             self.listen_hub,
             self.request_states,
             self.guard,
+            self.stream_timers,
         )
         self.websocket = WebSocketEndpoint(
             self.gate,
@@ -180,6 +183,7 @@ class McpASGIApp:
             stack.callback(nursery.cancel_scope.cancel)
             await nursery.start(supervised, "stream manager", self.streams.run, self.control)
             nursery.start_soon(supervised, "session heartbeat", self._heartbeat)
+            nursery.start_soon(supervised, "stream timers", self.stream_timers.run)
             shutdown = hypercorn_shutdown()
             if shutdown is not None:  # a worker of plain hypercorn: drain when it is told to stop
                 nursery.start_soon(

@@ -57,6 +57,7 @@ from .headers import AcceptDecision, is_json_content_type
 from .listen import ListenHub
 from .modern import ModernPost
 from .sessions import SessionManager, new_session_id
+from .stream_timers import StreamTimers
 
 log = logging.getLogger("trio_mcp.http")
 
@@ -91,6 +92,7 @@ class PostHandler:
         listeners: ListenHub,
         request_states: RequestStates,
         guard: ResourceGuard | None = None,
+        timers: StreamTimers | None = None,
     ) -> None:
         self.config = config
         self.guard = guard
@@ -100,7 +102,7 @@ class PostHandler:
         self.store = store
         self.dispatcher = dispatcher
         self.drain = drain
-        self.answers = Answers(config, streams, dispatcher, events, drain)
+        self.answers = Answers(config, streams, dispatcher, events, drain, timers)
         self.modern = ModernPost(config, dispatcher, drain, listeners, request_states)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, h: RequestHeaders) -> None:

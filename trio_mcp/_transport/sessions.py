@@ -11,8 +11,6 @@ from __future__ import annotations
 import functools
 import itertools
 import secrets
-from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
 
 import attrs
 
@@ -150,10 +148,7 @@ class SessionManager:
             self.cache.remember(record)
         return record
 
-    @asynccontextmanager
-    async def hold(
-        self, session_id: str, principal: str | None, *, activate: bool = False
-    ) -> AsyncGenerator[LiveSession | None]:
+    def hold(self, session_id: str, principal: str | None, *, activate: bool = False) -> Hold:
         """The session's live copy for the duration of a request or stream; None when unknown, expired, or
         bound to another principal than the request's.
 
@@ -163,6 +158,9 @@ class SessionManager:
         `activate` (one round trip that also writes the record active; the save after it then has nothing
         left to write).
         """
+        return Hold(self, session_id, principal, activate)
+
+    async def _enter(self, session_id: str, principal: str | None, activate: bool) -> LiveSession | None:
         if activate:
             record = await self._activate(session_id, principal)
         else:
@@ -170,26 +168,16 @@ class SessionManager:
         # SBP §Session Hijacking: a session bound to a user is invisible to anyone else (the caller answers
         # 404), and such a request neither refreshes its TTL nor makes a live copy of it.
         if record is None or (record.principal is not None and record.principal != principal):
-            yield None
-            return
+            return None
         # No await between the lookup and the registration: concurrent requests share one live copy.
         live = self.table.enter(session_id, functools.partial(self.new_session, session_id, record.principal))
         apply_record(live.session, record)
         live.stored = record
         self.touches.mark(session_id)
-        try:
-            yield live
-        finally:
-            self.table.leave(live)
+        return live
 
-    @asynccontextmanager
-    async def hold_new(self, session: ServerSession) -> AsyncGenerator[LiveSession]:
-        assert session.session_id is not None
-        live = self.table.enter_new(session.session_id, session)
-        try:
-            yield live
-        finally:
-            self.table.leave(live)
+    def hold_new(self, session: ServerSession) -> HoldNew:
+        return HoldNew(self.table, session)
 
     async def end(self, session_id: str) -> bool:
         """DELETE: remove the record and close the live copy here (its streams and in-flight requests)."""
@@ -217,3 +205,52 @@ class SessionManager:
 
     async def flush_touches(self) -> None:
         await self.touches.flush(self.store, self.live.keys())
+
+
+# Plain classes rather than @asynccontextmanager: every request and every held GET stream is inside one for its
+# whole life, and a generator-based one keeps a generator, its frame and a wrapper per stream (docs/architecture.md §4).
+
+
+class Hold:
+    """`SessionManager.hold`: the live copy (or None) while entered."""
+
+    __slots__ = ("_activate", "_live", "_manager", "_principal", "_session_id")
+
+    def __init__(
+        self, manager: SessionManager, session_id: str, principal: str | None, activate: bool
+    ) -> None:
+        self._manager = manager
+        self._session_id = session_id
+        self._principal = principal
+        self._activate = activate
+        self._live: LiveSession | None = None
+
+    async def __aenter__(self) -> LiveSession | None:
+        self._live = await self._manager._enter(  # pyright: ignore[reportPrivateUsage]
+            self._session_id, self._principal, self._activate
+        )
+        return self._live
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._manager.table.leave(self._live)
+
+
+class HoldNew:
+    """`SessionManager.hold_new`: a session just created here, as its live copy while entered."""
+
+    __slots__ = ("_live", "_session", "_table")
+
+    def __init__(self, table: LiveTable, session: ServerSession) -> None:
+        self._table = table
+        self._session = session
+        self._live: LiveSession | None = None
+
+    async def __aenter__(self) -> LiveSession:
+        assert self._session.session_id is not None
+        self._live = self._table.enter_new(self._session.session_id, self._session)
+        return self._live
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._table.leave(self._live)
