@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import pytest
 import trio
@@ -63,3 +64,24 @@ async def test_when_the_task_stops_what_waits_fires_at_once(autojump_clock: trio
         nursery.cancel_scope.cancel()
     assert fired == ["waiting"]
     assert not timers.running
+
+
+async def test_a_bucket_cancelled_before_its_due_costs_no_wake_up(autojump_clock: trio.abc.Clock) -> None:
+    # Quick requests cancel their timers long before they are due: the task then sleeps on, to the next live one.
+    timers = StreamTimers()
+    fired: list[str] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(timers.run)
+        now = trio.current_time()
+        quick = [timers.call_at(now + 0.05, lambda: fired.append("quick")) for _ in range(3)]
+        slow = timers.call_at(now + 0.5, lambda: fired.append("slow"))
+        assert timers.next_due == pytest.approx(math.ceil((now + 0.05) / GRAIN) * GRAIN)
+        for timer in quick:
+            timer.cancel()
+        assert timers.next_due == pytest.approx(math.ceil((now + 0.5) / GRAIN) * GRAIN)
+        slow.cancel()
+        assert timers.next_due == math.inf
+        assert len(timers) == 0
+        await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    assert fired == []

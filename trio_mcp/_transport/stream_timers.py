@@ -2,8 +2,8 @@
 
 A quick request needs no task of its own to watch its stream; only a handler still running when its timer is
 due gets one. So a timer costs a list entry, not a task and a cancel scope. Due times are rounded up to GRAIN:
-the timers of many requests share one bucket and fire in one wake-up, and a timer cancelled before it is due is
-dropped when it is.
+the timers of many requests share one bucket and fire in one wake-up; a bucket whose timers were all cancelled
+is dropped without a wake-up (each wake-up is a cancellation delivered to this task, not free).
 """
 
 from __future__ import annotations
@@ -20,20 +20,41 @@ GRAIN = 0.025
 
 
 class Timer:
-    __slots__ = ("callback", "cancelled")
+    __slots__ = ("_bucket", "callback", "cancelled")
 
-    def __init__(self, callback: Callable[[], object]) -> None:
+    def __init__(self, callback: Callable[[], object], bucket: _Bucket) -> None:
         self.callback = callback
         self.cancelled = False
+        self._bucket = bucket
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            self._bucket.cancelled_one()
+
+
+class _Bucket:
+    """The timers due at one GRAIN; `live` of them not cancelled. An emptied first bucket is dropped at once,
+    so the task wakes only for a timer that fires (quick requests cancel theirs before it is due)."""
+
+    __slots__ = ("due", "live", "timers", "timers_task")
+
+    def __init__(self, due: float, timers_task: StreamTimers) -> None:
+        self.due = due
+        self.timers: list[Timer] = []
+        self.live = 0
+        self.timers_task = timers_task
+
+    def cancelled_one(self) -> None:
+        self.live -= 1
+        if self.live == 0:
+            self.timers_task.emptied()
 
 
 class StreamTimers:
     def __init__(self) -> None:
         self._dues: list[float] = []  # a heap of the buckets' due times
-        self._buckets: dict[float, list[Timer]] = {}  # each in the order its timers were set
+        self._buckets: dict[float, _Bucket] = {}
         self._sleep: trio.CancelScope | None = None
         self.running = False
 
@@ -41,22 +62,39 @@ class StreamTimers:
         """`callback()` in the timers' task at `due` (trio time, rounded up to GRAIN) unless cancelled first;
         only while `running` (else the caller must watch its stream itself)."""
         due = math.ceil(due / GRAIN) * GRAIN
-        timer = Timer(callback)
         bucket = self._buckets.get(due)
         if bucket is None:
-            self._buckets[due] = bucket = []
+            self._buckets[due] = bucket = _Bucket(due, self)
             heapq.heappush(self._dues, due)
-            if self._sleep is not None and due < self._sleep.deadline:
-                self._sleep.deadline = due
-        bucket.append(timer)
+            self._wake_by(self._dues[0])
+        timer = Timer(callback, bucket)
+        bucket.timers.append(timer)
+        bucket.live += 1
         return timer
 
-    def __len__(self) -> int:
-        return sum(len(bucket) for bucket in self._buckets.values())
+    def emptied(self) -> None:
+        """A bucket's last live timer was cancelled: sleep to the next bucket with a live one."""
+        self._wake_by(self.next_due)
 
-    def _fire(self, timers: list[Timer]) -> None:
-        for timer in timers:
+    @property
+    def next_due(self) -> float:
+        """When the task wakes next: the first bucket with a live timer (empty ones in front are dropped)."""
+        while self._dues and self._buckets[self._dues[0]].live == 0:
+            del self._buckets[heapq.heappop(self._dues)]
+        return self._dues[0] if self._dues else math.inf
+
+    def _wake_by(self, due: float) -> None:
+        if self._sleep is not None and self._sleep.deadline != due:
+            self._sleep.deadline = due
+
+    def __len__(self) -> int:
+        """Timers not yet fired nor cancelled."""
+        return sum(bucket.live for bucket in self._buckets.values())
+
+    def _fire(self, bucket: _Bucket) -> None:
+        for timer in bucket.timers:
             if not timer.cancelled:
+                timer.cancelled = True  # fired: a cancel after this is a no-op
                 guarded_call("a stream timer", timer.callback)
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -67,7 +105,7 @@ class StreamTimers:
                 now = trio.current_time()
                 while self._dues and self._dues[0] <= now:
                     self._fire(self._buckets.pop(heapq.heappop(self._dues)))
-                with trio.CancelScope(deadline=self._dues[0] if self._dues else math.inf) as self._sleep:
+                with trio.CancelScope(deadline=self.next_due) as self._sleep:
                     await trio.sleep_forever()
                 self._sleep = None
         finally:
