@@ -10,12 +10,16 @@ import pytest
 import trio
 from _rawhttp import Target, initialize, note, post_headers, rpc
 
+from trio_mcp._transport.sse_stream import HEAD_WITHIN
+
 Start = Callable[..., Awaitable[Target]]
 VERSION = "2025-11-25"
 ELICIT = {"name": "test_elicitation", "arguments": {"message": "Who are you?"}}
 
 
-async def _cancel_a_waiting_call(runner: Target, canceller: Target, session_id: str) -> None:
+async def _cancel_a_waiting_call(
+    runner: Target, canceller: Target, session_id: str, *, after: float = 0.0
+) -> None:
     async with await runner.connect() as conn:
         await conn.send(
             "POST", "/mcp", post_headers(session_id, version=VERSION), rpc("tools/call", ELICIT, id=41)
@@ -29,6 +33,7 @@ async def _cancel_a_waiting_call(runner: Target, canceller: Target, session_id: 
                 assert event is not None, "the stream ended before the elicitation request"
                 if event.data and json.loads(event.data).get("method") == "elicitation/create":
                     break
+        await trio.sleep(after)
         cancel = await canceller.request(
             "POST",
             post_headers(session_id, version=VERSION),
@@ -48,6 +53,14 @@ async def test_a_cancel_sent_to_the_same_instance_cancels_the_request(start: Sta
     target = await start()
     session_id = await initialize(target, capabilities={"elicitation": {}})
     await _cancel_a_waiting_call(target, target, session_id)
+
+
+async def test_a_request_cancelled_after_its_stream_got_a_writer_task_ends_its_stream(start: Start) -> None:
+    # Past HEAD_WITHIN a one-request stream has a writer task (one_request.py): a cancelled request's (no
+    # response) must still end it. It used to hang, keep-alive after keep-alive.
+    target = await start(keepalive_interval=0.05)
+    session_id = await initialize(target, capabilities={"elicitation": {}})
+    await _cancel_a_waiting_call(target, target, session_id, after=HEAD_WITHIN * 4)
 
 
 @pytest.mark.redis

@@ -130,16 +130,17 @@ class OneRequest:
         )
 
     async def finish(self, reply: Message | None) -> None:
-        """The handler returned: its response goes with the end of the body (close), after what it sent."""
+        """The handler returned: its response goes with the end of the body (close), after what it sent.
+        None (U§Cancellation: a cancelled request gets no response): the stream just ends."""
         self._done = True
-        if reply is None:
-            return
         if self._send is None:
-            self.writer.message(reply)
-            self.awaiting.clear()
+            if reply is not None:
+                self.writer.message(reply)
+                self.awaiting.clear()
             return
-        await self.send(reply)
-        await self._send.aclose()
+        if reply is not None:
+            await self.send(reply)
+        await self._send.aclose()  # the writer task's drain ends with the channel
 
     @property
     def receive(self) -> trio.MemoryReceiveChannel[Message] | None:
