@@ -1,5 +1,6 @@
-"""The answer to a POST: JSON (one body, after every request ran) or an SSE response (each request in its own
-task, one bounded channel feeding the single writer; T§Sending Messages to the Server)."""
+"""The answer to a POST: JSON (one body, after every request ran) or an SSE response (T§Sending Messages to
+the Server): one request runs in the request's own task (one_request.py); a batch's each in a task of its own,
+one bounded channel feeding the single writer."""
 
 from __future__ import annotations
 
@@ -152,18 +153,20 @@ class Answers:
         closing: AbstractContextManager[None] = (
             self.drain.stream(stream.close_soon) if closable else nullcontext()
         )
-        with closing, self.drain.work() as work:
-            async with trio.open_nursery() as nursery:
-                stream.opened(nursery)
-                timer = timers.call_at(stream.watch_at, stream.promote)
-                try:
-                    reply = await self.dispatcher.handle_request(session, event, stream, access=access)
-                finally:
-                    timer.cancel()
-                await stream.finish(reply)
-        if work.cancelled_caught:
-            _answer_at_deadline(writer, stream.receive, stream.awaiting)
-        stream.close()
+        try:
+            with closing, self.drain.work() as work:
+                async with trio.open_nursery() as nursery:
+                    stream.opened(nursery)
+                    timer = timers.call_at(stream.watch_at, stream.promote)
+                    try:
+                        reply = await self.dispatcher.handle_request(session, event, stream, access=access)
+                    finally:
+                        timer.cancel()
+                    await stream.finish(reply)
+            if work.cancelled_caught:
+                _answer_at_deadline(writer, stream.receive, stream.awaiting)
+        finally:
+            stream.close()
 
     async def _batch(
         self,
