@@ -37,10 +37,9 @@ class _Bucket:
     """The timers due at one GRAIN; `live` of them not cancelled. An emptied first bucket is dropped at once,
     so the task wakes only for a timer that fires (quick requests cancel theirs before it is due)."""
 
-    __slots__ = ("due", "live", "timers", "timers_task")
+    __slots__ = ("live", "timers", "timers_task")
 
-    def __init__(self, due: float, timers_task: StreamTimers) -> None:
-        self.due = due
+    def __init__(self, timers_task: StreamTimers) -> None:
         self.timers: list[Timer] = []
         self.live = 0
         self.timers_task = timers_task
@@ -64,7 +63,7 @@ class StreamTimers:
         due = math.ceil(due / GRAIN) * GRAIN
         bucket = self._buckets.get(due)
         if bucket is None:
-            self._buckets[due] = bucket = _Bucket(due, self)
+            self._buckets[due] = bucket = _Bucket(self)
             heapq.heappush(self._dues, due)
             self._wake_by(self._dues[0])
         timer = Timer(callback, bucket)
