@@ -20,6 +20,7 @@ class RedisKeys:
         "route_head",
         "session_head",
         "stream_head",
+        "taken_head",
         "user_head",
         "user_tail",
     )
@@ -38,6 +39,7 @@ class RedisKeys:
         self.instance_head = f"{prefix}instance:"
         self.alive_head = f"{prefix}alive:"
         self.holder_head = f"{prefix}holder:"
+        self.taken_head = f"{prefix}taken:"
         self.route_head = f"{prefix}route:"
         # the event store: the session id in braces is a hash tag, so a Redis Cluster keeps a session's logs
         # on one slot
@@ -63,6 +65,9 @@ class RedisKeys:
 
     def holder(self, session_id: str) -> str:
         return self.holder_head + session_id
+
+    def taken(self, session_id: str) -> str:
+        return self.taken_head + session_id
 
     def route(self, session_id: str, request_id: str | int) -> str:
         # str(): our own server-to-client ids are strings ("<instance>-<n>"); the waiting instance matches the

@@ -14,6 +14,7 @@ EVENTS: list[ControlEvent] = [
     ResourceUpdated(uri="file:///a"),
     SessionChanged(session="s"),
     StreamTaken(session="s", token="t"),
+    StreamTaken(session="s", token="t", order=1764700000123456),
     CancelRequest(session="s", request_id=3),
     CancelRequest(session="s", request_id="x-1"),
 ]
@@ -34,6 +35,12 @@ def test_the_wire_form_is_the_one_earlier_versions_sent() -> None:
     }
 
 
+def test_an_older_versions_stream_taken_without_order_decodes_with_order_unknown() -> None:
+    assert from_wire({"kind": "stream_taken", "session": "s", "token": "t"}) == StreamTaken(
+        session="s", token="t", order=0
+    )
+
+
 @pytest.mark.parametrize(
     "obj",
     [
@@ -45,6 +52,8 @@ def test_the_wire_form_is_the_one_earlier_versions_sent() -> None:
         {"kind": "cancel", "session": "s", "request_id": True},
         {"kind": "cancel", "session": "s", "request_id": None},
         {"kind": "stream_taken", "session": "s"},
+        {"kind": "stream_taken", "session": "s", "token": "t", "order": "5"},
+        {"kind": "stream_taken", "session": "s", "token": "t", "order": True},
     ],
 )
 def test_anything_else_decodes_to_none(obj: Any) -> None:

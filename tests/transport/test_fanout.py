@@ -23,7 +23,7 @@ from _rawhttp import RawConnection, Target, initialize
 from examples.everything import WATCHED_RESOURCE_URI
 from trio_mcp._stores._base import get_each
 from trio_mcp._stores.memory import MemorySessionStore
-from trio_mcp.streams import Notify, ResourceUpdated
+from trio_mcp.streams import Notify, ResourceUpdated, StreamTaken
 
 
 @attrs.define(eq=False)
@@ -112,3 +112,30 @@ async def test_a_resource_update_reads_the_store_once_for_all_sessions(start: An
     finally:
         for stream in streams:
             await stream.aclose()
+
+
+async def test_an_older_gets_stream_taken_arriving_late_leaves_the_newer_stream(cluster: Cluster) -> None:
+    """Each instance announces its GET stream (`StreamTaken`) after its 200, so B's announcement of an older
+    stream can reach A after A's newer stream began. The holds' orders decide: A keeps its stream, B's ends.
+    (Before the orders, A ended its own new stream and B's stayed open: two streams, neither ended.)"""
+    session_id = await initialize(cluster.target_a)
+    old = await open_get(cluster.target_b, session_id)
+    older = cluster.b._sessions.live[session_id].standalone
+    assert older is not None
+    assert older.order is not None
+    assert older.order > 0
+    new = await open_get(cluster.target_a, session_id)
+    with trio.fail_after(WAIT):
+        await old.read_events()  # B ended it (A's announcement, or the same app's newer GET)
+    await old.aclose()
+    newer = cluster.a._sessions.live[session_id].standalone
+    assert newer is not None
+    assert newer is not older
+    assert newer.order is not None
+    assert newer.order > older.order
+    # B's announcement, delivered late on A:
+    cluster.a.control.on_broadcast(StreamTaken(session=session_id, token=older.token, order=older.order))
+    assert not newer.superseded
+    await cluster.a.streams.broadcast(Notify(method=TOOLS_CHANGED))
+    assert await first_message(new) == TOOLS_CHANGED
+    await new.aclose()

@@ -112,3 +112,55 @@ async def test_close_of_an_unknown_session_changes_nothing() -> None:
     assert live.session.protocol.state is READY
     assert not request.cancel_called
     assert table.live == {"s": live}
+
+
+def _stream() -> StandaloneStream:
+    return StandaloneStream(scope=trio.CancelScope(), token="mine")
+
+
+def test_a_stream_taken_elsewhere_by_a_newer_hold_ends_this_one() -> None:
+    stream = _stream()
+    stream.held(5)
+    stream.taken_elsewhere(6)
+    assert stream.superseded
+    assert stream.scope.cancel_called
+
+
+def test_a_stream_taken_elsewhere_by_an_older_hold_stays() -> None:
+    """The older stream's instance ends its own when this one's announcement reaches it."""
+    stream = _stream()
+    stream.held(5)
+    stream.taken_elsewhere(4)
+    assert not stream.superseded
+
+
+@pytest.mark.parametrize(("ours", "theirs"), [(0, 4), (5, 0), (0, 0)])
+def test_an_unknown_order_on_either_side_lets_the_announcement_win(ours: int, theirs: int) -> None:
+    """0 is an order that could not be recorded (or an older version's announcement): the last announcement
+    wins, as it did before holds had orders."""
+    stream = _stream()
+    stream.held(ours)
+    stream.taken_elsewhere(theirs)
+    assert stream.superseded
+
+
+def test_an_older_hold_announced_while_this_one_subscribes_is_decided_once_held() -> None:
+    stream = _stream()
+    stream.taken_elsewhere(4)
+    assert not stream.superseded  # its order is not known yet
+    stream.held(5)
+    assert not stream.superseded
+
+
+def test_a_newer_hold_announced_while_this_one_subscribes_ends_it_once_held() -> None:
+    stream = _stream()
+    stream.taken_elsewhere(7)
+    stream.taken_elsewhere(4)
+    stream.held(5)
+    assert stream.superseded
+
+
+def test_an_unknown_hold_announced_while_this_one_subscribes_ends_it_at_once() -> None:
+    stream = _stream()
+    stream.taken_elsewhere(0)
+    assert stream.superseded

@@ -61,7 +61,10 @@ class StreamManager(Protocol):
         self, session_id: str, capacity: int, *, slow_timeout: float = DEFAULT_SLOW_STREAM_TIMEOUT
     ) -> AbstractAsyncContextManager[StreamBuffer]:
         """Receive the messages published for `session_id` while held, in a :class:`StreamBuffer`; it ends
-        when the subscription is superseded or the client lags (full for longer than `slow_timeout`)."""
+        when the subscription is superseded or the client lags (full for longer than `slow_timeout`).
+
+        The buffer's `order` numbers the hold after every earlier subscribe of the session on any instance
+        sharing the backend (which of two GET streams is newer, however late their `StreamTaken` arrive)."""
         ...
 
     def deliver_local(self, session_id: str, payload: bytes, *, coalesce: bool = False) -> bool:
@@ -150,6 +153,7 @@ class StreamBuffer:
         "capacity",
         "dropped",
         "hard_limit",
+        "order",
         "slow_timeout",
     )
 
@@ -160,6 +164,9 @@ class StreamBuffer:
         self.hard_limit = max(4 * capacity, capacity + 256)
         self.slow_timeout = slow_timeout
         self.dropped = False
+        #: this hold's place among the session's holds, set by the manager on subscribe: a later subscribe
+        #: (on any instance of the backend) has a greater one; 0: unknown. `StreamTaken` carries it.
+        self.order = 0
         # A list, not a deque: a held stream's queue is nearly always empty or short (at most `hard_limit`),
         # and ten thousand idle streams each pay for a deque's preallocated block (docs/capacity.md).
         self._queue: list[bytes] = []
@@ -288,19 +295,26 @@ class LocalSubscription:
     A plain class rather than an @asynccontextmanager: a held stream is inside it for its whole life, and a
     generator-based one keeps a generator, its frame and a wrapper per stream (docs/architecture.md §4)."""
 
-    __slots__ = ("_buffer", "_capacity", "_slow_timeout", "_streams", "session_id")
+    __slots__ = ("_buffer", "_capacity", "_order", "_slow_timeout", "_streams", "session_id")
 
     def __init__(
-        self, streams: dict[str, StreamBuffer], session_id: str, capacity: int, slow_timeout: float
+        self,
+        streams: dict[str, StreamBuffer],
+        session_id: str,
+        capacity: int,
+        slow_timeout: float,
+        order: int = 0,
     ) -> None:
         self._streams = streams
         self.session_id = session_id
         self._capacity = capacity
         self._slow_timeout = slow_timeout
+        self._order = order
         self._buffer: StreamBuffer | None = None
 
     def _take(self) -> StreamBuffer:
         self._buffer = take_stream(self._streams, self.session_id, self._capacity, self._slow_timeout)
+        self._buffer.order = self._order
         return self._buffer
 
     def _release(self) -> None:

@@ -43,10 +43,18 @@ class SessionDeleted:
 
 @attrs.frozen(kw_only=True)
 class StreamTaken:
-    """The session's GET stream is now the one named `token`: any other instance ends its own."""
+    """The session's GET stream is now the one named `token`: any other instance ends its own, unless its own
+    is newer.
+
+    `order` is the stream's hold in the stream manager's order of that session's holds (`StreamBuffer.order`:
+    a later hold has a greater one; 0: unknown, as from older versions). It decides which of two streams
+    wins however late this event arrives: a GET taken on B, then one on A, ends B's, even when B's own
+    `StreamTaken` reaches A after A's stream began.
+    """
 
     session: str
     token: str
+    order: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -84,6 +92,8 @@ def to_wire(event: ControlEvent) -> dict[str, Any]:
 def _field_ok(value: Any, annotation: Any) -> bool:
     if annotation == "str":
         return isinstance(value, str)
+    if annotation == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
     # "str | int": a JSON-RPC request id (never a bool)
     return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
@@ -98,6 +108,8 @@ def from_wire(obj: Any) -> ControlEvent | None:
         return None
     values: dict[str, Any] = {}
     for field in attrs.fields(kind):
+        if field.name not in fields and field.default is not attrs.NOTHING:
+            continue  # a field added later (an older sender): its default
         value = fields.get(field.name)
         if not _field_ok(value, field.type):
             return None

@@ -27,6 +27,7 @@ both roles (sender = holder), which is all a single-process backend can promise.
 the docstring of each section says which checks need a shared backend.
 
 Sections: basics (subscribe/publish/deliver_local/holder/is_alive), supersede (a second subscribe ends the first),
+order (each subscribe of a session ordered after the earlier ones, across instances),
 events (broadcast of every kind, exactly once per manager), routes (set_route/forward_reply True/False,
 one reply per route), slow consumer (a full channel ends that stream; the publisher never blocks; other
 streams receive every message), cross-instance (shared only) and aclose (held channels end; shared: the
@@ -185,6 +186,7 @@ async def check_stream_manager(
     pair = 2 if shares_backend else 1
     await _run("basics", factory, 1, _basics, wait)
     await _run("supersede", factory, 1, _supersede, wait)
+    await _run("order", factory, pair, _order, wait)
     await _run("events", factory, pair, _events, wait)
     await _run("routes", factory, pair, _routes, wait)
     await _run("slow consumer", factory, pair, _slow_consumer, wait)
@@ -261,16 +263,38 @@ async def _basics(s: _Section) -> None:
 
 
 async def _supersede(s: _Section) -> None:
-    """A second subscribe of the same session on one manager ends the first channel (a new GET wins)."""
+    """A second subscribe of the same session on one manager ends the first channel (a new GET wins), and
+    its buffer's order is the greater (``StreamBuffer.order``, never 0 for a running manager)."""
     m = s.instances[0].manager
     sid = _sid("supersede")
     async with _held(s, m, sid) as first:
+        s.check(first.order > 0, f"a subscribe's buffer has order {first.order!r}, not a positive number")
         async with _held(s, m, sid) as second:
+            s.check(
+                second.order > first.order,
+                f"the second subscribe's order {second.order} is not after the first's {first.order}",
+            )
             await s.expect_end(first, "the superseded channel", at_most=0)
             await m.publish(sid, _payload(1))
             got = await s.receive(second, "a message for the new subscription")
             s.check(got == _payload(1), f"the new subscription received {got!r}")
         s.check(await m.holder(sid) is None, "holder() still set after both subscriptions ended")
+
+
+async def _order(s: _Section) -> None:
+    """Each subscribe of a session is ordered after every earlier one, on whichever instance it was taken
+    (``StreamBuffer.order``): the app keeps the newer of two GET streams however late their announcements
+    arrive. Shared backend: alternately on A and B. Otherwise: the one manager in both roles."""
+    sid = _sid("order")
+    previous = 0
+    for n in range(6):
+        manager = s.instances[n % len(s.instances)].manager
+        async with _held(s, manager, sid) as buffer:
+            s.check(
+                buffer.order > previous,
+                f"subscribe {n + 1} (on {manager.instance_id}) has order {buffer.order}, not after {previous}",
+            )
+            previous = buffer.order
 
 
 async def _events(s: _Section) -> None:

@@ -28,6 +28,7 @@ class MemoryStreamManager(Lifetime):
     _streams: dict[str, StreamBuffer] = attrs.field(factory=dict[str, StreamBuffer])
     # (session, request id) -> expiry (trio clock); insertion order = expiry order, as every route lives ROUTE_TTL.
     _routes: dict[tuple[str, str | int], float] = attrs.field(factory=dict[tuple[str, "str | int"], float])
+    _holds: int = 0  # subscribes so far: the next one's order (one process: a counter orders them)
 
     async def run(
         self, events: StreamEvents, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -42,7 +43,8 @@ class MemoryStreamManager(Lifetime):
     def subscribe(
         self, session_id: str, capacity: int, *, slow_timeout: float = DEFAULT_SLOW_STREAM_TIMEOUT
     ) -> LocalSubscription:
-        return LocalSubscription(self._streams, session_id, capacity, slow_timeout)
+        self._holds += 1
+        return LocalSubscription(self._streams, session_id, capacity, slow_timeout, order=self._holds)
 
     def deliver_local(self, session_id: str, payload: bytes, *, coalesce: bool = False) -> bool:
         return offer(self._streams, session_id, payload, coalesce=coalesce)

@@ -16,6 +16,8 @@ Channels and keys (``prefix`` defaults to ``mcp:``):
 ``{prefix}alive:{instance}``        STRING   the instance heartbeat (wall time of the beat); PX 2x interval
 ``{prefix}holder:{sid}``            STRING   the instance holding the session's stream; set on subscribe,
                                              refreshed by the heartbeat, PX 2x interval, deleted on release
+``{prefix}taken:{sid}``             STRING   the order of the session's latest hold (Redis ``TIME`` in µs,
+                                             raised past the previous one); set on subscribe, PX 1 h
 ``{prefix}route:{sid}:{request_id}``  STRING   the instance waiting for the reply to a server-to-client
                                              request (``str(request_id)``); PX 5 min, consumed by GETDEL
 ==================================  =======  ==============================================================
@@ -94,6 +96,23 @@ T = TypeVar("T")
 
 RECONNECT_MIN_DELAY = 0.05
 RECONNECT_MAX_DELAY = 1.0
+
+# KEYS[1] = holder:{sid}, KEYS[2] = taken:{sid}; ARGV[1] = our instance id, ARGV[2] = the holder's PX,
+# ARGV[3] = the order's PX. Record us as the holder and return this hold's order: Redis' clock in µs (one clock
+# for every instance, so a later hold is greater), raised past the last order given (the clock stepped back, or
+# two holds in one µs). 1.8e15 µs fits a Lua double exactly; '%.0f' writes it without an exponent.
+_HOLD_LUA = """
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local now = redis.call('TIME')
+local order = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+if order <= last then order = last + 1 end
+redis.call('SET', KEYS[2], string.format('%.0f', order), 'PX', ARGV[3])
+return order
+"""
+
+# How long a hold's order is kept: it only guards against the Redis clock stepping back between two holds.
+TAKEN_TTL = 3600.0
 
 # KEYS[1] = holder:{sid}; ARGV[1] = our instance id. Delete the key only if we still are its holder.
 _RELEASE_LUA = """
@@ -176,6 +195,7 @@ class RedisStreamManager(Lifetime):
         self._ps: PubSub[str] | None = None
         self._pubsub_scope: trio.CancelScope | None = None
         self._release_script: Any = None
+        self._hold_script: Any = None
         self._connected = False
         self._pubsub_connections = 0
         self._delivered = 0
@@ -498,13 +518,14 @@ class RedisStreamManager(Lifetime):
             with trio.CancelScope(shield=True), trio.move_on_after(self._conn.timeout):
                 await self._release(session_id)
 
-    async def _hold(self, session_id: str) -> None:
+    async def _hold(self, session_id: str) -> int:
         """Subscribe the stream's channel and record this instance as its holder, or raise StreamUnavailable:
-        a stream that cannot hear other instances must not be answered 200 (the app answers 503)."""
+        a stream that cannot hear other instances must not be answered 200 (the app answers 503).
+        Returns the hold's order (`StreamBuffer.order`; 0 when it could not be recorded)."""
         if self._closing:
             raise StreamUnavailable("the stream manager is shutting down")
         if not self._conn.is_open:
-            return  # not running: local delivery only; the pump subscribes it when it connects
+            return 0  # not running: local delivery only; the pump subscribes it when it connects
         if self._ps is None:
             raise StreamUnavailable("the Redis Pub/Sub connection is down (reconnecting)")
         pending = _PendingSubscription(self.layout.stream(session_id))
@@ -514,13 +535,18 @@ class RedisStreamManager(Lifetime):
         if pending.error is not None:
             log.warning("could not subscribe the stream of session %s: %s", session_id, pending.error)
             raise pending.error
-        key = self.layout.holder(session_id)
+        if self._hold_script is None:
+            self._hold_script = self._conn.client().register_script(_HOLD_LUA)
+        script = self._hold_script
+        keys = [self.layout.holder(session_id), self.layout.taken(session_id)]
+        args = [self.instance_id, self._beat_ttl_ms, milliseconds(TAKEN_TTL)]
         try:
-            await self._conn.run("subscribe", lambda r: r.set(key, self.instance_id, px=self._beat_ttl_ms))
+            return int(await self._conn.run("subscribe", lambda r: script(keys=keys, args=args)))
         except StreamError as exc:
             log.warning(
                 "could not record the holder of session %s (the heartbeat retries): %s", session_id, exc
             )
+            return 0
 
     async def _release(self, session_id: str) -> None:
         if self._closing or not self._conn.is_open:
@@ -626,7 +652,7 @@ class _RedisSubscription(LocalSubscription):
     async def __aenter__(self) -> StreamBuffer:
         buffer = self._take()
         try:
-            await self._manager._hold(self.session_id)  # pyright: ignore[reportPrivateUsage]
+            buffer.order = await self._manager._hold(self.session_id)  # pyright: ignore[reportPrivateUsage]
         except BaseException:
             await self.__aexit__()
             raise

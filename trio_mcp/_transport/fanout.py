@@ -65,14 +65,15 @@ class ControlFanout:
                 self.sessions.close_live(sid, ended=True)
                 for hub in self.hubs:
                     hub.forget(sid)
-            case StreamTaken(session=sid, token=token):
+            case StreamTaken(session=sid, token=token, order=order):
                 for hub in self.hubs:
                     hub.forget(sid)  # a GET stream is open again (somewhere): nothing more to keep for it
                 live = self.sessions.live.get(sid)
                 standalone = live.standalone if live is not None else None
                 if standalone is not None and standalone.token != token:
-                    # Another instance now holds this session's GET stream: each message on one stream (T§Multiple Connections).
-                    standalone.supersede()
+                    # Another instance holds this session's GET stream too: each message on one stream
+                    # (T§Multiple Connections). The newer of the two stays, whichever announcement came last.
+                    standalone.taken_elsewhere(order)
 
     def on_reply(self, session_id: str, payload: bytes) -> None:
         guarded_call("delivering a forwarded reply", self._on_reply, session_id, payload)

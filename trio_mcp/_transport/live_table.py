@@ -29,10 +29,30 @@ class StandaloneStream:
     session_ended: bool = False
     #: ended because a newer GET took the session's stream (here or on another instance)
     superseded: bool = False
+    #: its hold's order once subscribed (`StreamBuffer.order`, 0: unknown); None while it subscribes
+    order: int | None = None
+    #: the newest order another instance announced (`StreamTaken`) while this one subscribed
+    _taken_meanwhile: int = 0
 
     def supersede(self) -> None:
         self.superseded = True
         self.scope.cancel()
+
+    def taken_elsewhere(self, order: int) -> None:
+        """Another instance took the session's stream as hold `order` (0: unknown). This one ends unless it
+        is known to be the newer: then that instance ends its own when our `StreamTaken` reaches it. Their
+        announcements may arrive in either order, so the orders decide, not the arrival. (T§Multiple
+        Connections: each message goes on one stream; which stream is ours to choose: the newest GET.)"""
+        if self.order is None and order > 0:
+            self._taken_meanwhile = max(self._taken_meanwhile, order)  # decided once ours is known (held)
+        elif not (order > 0 and self.order is not None and self.order > order):
+            self.supersede()
+
+    def held(self, order: int) -> None:
+        """Its subscription is in place as hold `order`: a newer hold announced meanwhile ends it now."""
+        self.order = order
+        if self._taken_meanwhile and not order > self._taken_meanwhile:
+            self.supersede()
 
 
 @attrs.define(eq=False)

@@ -124,6 +124,7 @@ class StandaloneStreams:
                 async with self.streams.subscribe(
                     session_id, self.config.stream_buffer, slow_timeout=self.config.slow_stream_timeout
                 ) as buffer:
+                    stream.held(buffer.order)  # a newer stream taken elsewhere meanwhile ends this one
                     # Draining closes the buffer: the writer sends what it holds, then the stream ends like
                     # any other end but DELETE, with `retry:`, and the client resumes it elsewhere.
                     with self.drain.stream(buffer.close):
@@ -134,7 +135,9 @@ class StandaloneStreams:
                             return
                         await send(_start(headers))
                         started = True
-                        await self.streams.broadcast(StreamTaken(session=session_id, token=stream.token))
+                        await self.streams.broadcast(
+                            StreamTaken(session=session_id, token=stream.token, order=buffer.order)
+                        )
                         async with trio.open_nursery() as nursery:
                             nursery.start_soon(watch_disconnect, receive, nursery.cancel_scope)
                             await writer.flush()

@@ -313,8 +313,11 @@ class WsConnection:
             async with self.app.streams.subscribe(
                 sid, self.app.config.stream_buffer, slow_timeout=self.app.config.slow_stream_timeout
             ) as buffer:
+                stream.held(buffer.order)  # a newer stream taken elsewhere meanwhile ends this one
                 task_status.started()
-                await self.app.streams.broadcast(StreamTaken(session=sid, token=stream.token))
+                await self.app.streams.broadcast(
+                    StreamTaken(session=sid, token=stream.token, order=buffer.order)
+                )
                 if resumed and self.app.events is not None:
                     # What reached no stream while the client was away (list_changed, JSON-mode requests'
                     # messages) comes first; a fresh connection starts from now.
