@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,10 +63,25 @@ class RawResponse:
         return SSEDecoder().feed(self.body)
 
 
+# Every RawConnection not yet closed: a test that fails before its aclose() leaves its sockets to the garbage
+# collector, whose ResourceWarning then fails whichever test runs next (close_left_open, in conftest).
+_OPEN: weakref.WeakSet[RawConnection] = weakref.WeakSet()
+
+
+def close_left_open() -> None:
+    """Close the sockets of the connections the test that just ran left open."""
+    for conn in list(_OPEN):
+        socket = conn.stream.socket
+        if socket.fileno() != -1:
+            os.close(socket.detach())  # no trio run here: the plain close, not trio's aclose
+    _OPEN.clear()
+
+
 class RawConnection:
     """One HTTP/1.1 connection; requests are sent and read strictly one after the other."""
 
     def __init__(self, stream: trio.SocketStream, host: str, port: int) -> None:
+        _OPEN.add(self)
         self.stream = stream
         self.host_header = f"{host}:{port}"
         self.conn = h11.Connection(h11.CLIENT)
@@ -81,6 +98,7 @@ class RawConnection:
         return cls(stream, host, port)
 
     async def aclose(self) -> None:
+        _OPEN.discard(self)
         await self.stream.aclose()
 
     async def __aenter__(self) -> RawConnection:

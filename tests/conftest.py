@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _rawhttp import close_left_open
 from _redis_server import RedisServer
 from hypothesis import HealthCheck, settings
 
@@ -41,6 +42,14 @@ for _name in [n for n in os.environ if n.startswith("TRIO_MCP_") or n == "REDIS_
 # ... but one: every app of the suite on the Redis stream manager needs the requestState key ring (the apps of
 # one test, in this process or spawned with this environment, share it, as a deployment's instances do).
 os.environ["TRIO_MCP_REQUEST_STATE_KEYS"] = new_key()
+
+
+@pytest.fixture(autouse=True)
+def _close_connections_left_open() -> Iterator[None]:
+    """A failed test's open test-client sockets are closed with it, not in a later test's garbage collection
+    (whose ResourceWarning would fail that unrelated test too)."""
+    yield
+    close_left_open()
 
 
 @pytest.fixture(scope="session")
