@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -121,3 +123,43 @@ def test_no_coredis_in_public_signatures() -> None:
         for attr in module.__all__:
             value = getattr(module, attr)
             assert "coredis" not in getattr(value, "__module__", ""), f"{name}.{attr} comes from coredis"
+
+
+def _modules_loaded_by(code: str) -> set[str]:
+    """The top-level packages (and trio_mcp's client half) a fresh interpreter has loaded after `code`."""
+    probe = (
+        code
+        + "\nimport sys\nprint('\\n'.join(sorted({m.split('.')[0] for m in sys.modules}"
+        + " | {m for m in sys.modules if m.startswith('trio_mcp._client')})))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())
+
+
+CLIENT_STACK = {"httpx", "httpcore", "trio_websocket", "jwt", "cryptography", "trio_mcp._client"}
+
+
+def test_a_server_process_never_loads_the_client_half() -> None:
+    # A server imports trio_mcp and builds its app: httpx, trio-websocket, PyJWT and cryptography (about 20 MiB
+    # of RSS per instance) stay out until something uses them.
+    loaded = _modules_loaded_by(
+        "import trio_mcp\n"
+        "server = trio_mcp.Server('s')\n"
+        "@server.tool\n"
+        "def add(a: int, b: int) -> int:\n"
+        '    """Add two integers."""\n'
+        "    return a + b\n"
+        "app = server.asgi_app()\n"
+    )
+    assert "trio_mcp" in loaded
+    assert not loaded & CLIENT_STACK, sorted(loaded & CLIENT_STACK)
+
+
+def test_a_client_name_imports_the_client_half_on_first_use() -> None:
+    loaded = _modules_loaded_by("import trio_mcp\nassert callable(trio_mcp.open_client)\n")
+    assert {"httpx", "trio_mcp._client"} <= loaded
+    assert "open_client" in dir(trio_mcp)
+    assert trio_mcp.ClientSession.__module__ == "trio_mcp._client.session"
+    with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
+        _ = trio_mcp.not_a_name  # type: ignore[attr-defined]

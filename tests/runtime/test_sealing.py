@@ -69,6 +69,12 @@ def test_an_empty_ring_is_refused() -> None:
         KeyRing([])
 
 
+def test_a_raw_key_of_the_wrong_length_is_refused_when_the_ring_is_made() -> None:
+    # Not at the first seal, which is when the cipher is built (cryptography is imported on first use).
+    with pytest.raises(KeyRingError, match="key 2 of the ring is not 32 bytes"):
+        KeyRing([b"k" * 32, b"k" * 16])
+
+
 def states(clock: float = 1000.0) -> RequestStates:
     return RequestStates(ring=ring(new_key()), audience="server-a", ttl=600, clock=lambda: clock)
 

@@ -13,9 +13,10 @@ import binascii
 import hashlib
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 KEY_BYTES = 32  # AES-256
 _NONCE_BYTES = (
@@ -60,12 +61,25 @@ def _b64decode(text: str) -> bytes | None:
 
 
 class KeyRing:
+    """`cryptography` is imported at the first seal or unseal, not with the ring: most servers never seal
+    (only a 2026-07-28 input round does), and the library is about 9 MiB of RSS (docs/architecture.md §1)."""
+
     def __init__(self, keys: Sequence[bytes]) -> None:
         if not keys:
             raise KeyRingError("a key ring needs at least one key")
-        self._sealer = AESGCM(keys[0])
+        for position, key in enumerate(keys, 1):
+            if len(key) != KEY_BYTES:
+                raise KeyRingError(f"key {position} of the ring is not {KEY_BYTES} bytes (got {len(key)})")
+        self._keys = tuple(keys)
         self._sealer_id = _key_id(keys[0])
-        self._openers = {_key_id(key): AESGCM(key) for key in keys}
+        self._ciphers: dict[bytes, AESGCM] | None = None  # by key id; the first key's seals
+
+    def _cipher(self, key_id: bytes) -> AESGCM | None:
+        if self._ciphers is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            self._ciphers = {_key_id(key): AESGCM(key) for key in self._keys}
+        return self._ciphers.get(key_id)
 
     @classmethod
     def from_strings(cls, keys: Sequence[str]) -> KeyRing:
@@ -78,7 +92,9 @@ class KeyRing:
 
     def seal(self, payload: bytes, bound_to: bytes) -> str:
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = self._sealer.encrypt(nonce, payload, bound_to)
+        sealer = self._cipher(self._sealer_id)
+        assert sealer is not None
+        sealed = sealer.encrypt(nonce, payload, bound_to)
         token = base64.urlsafe_b64encode(self._sealer_id + nonce + sealed).decode().rstrip("=")
         return _VERSION + token
 
@@ -90,9 +106,11 @@ class KeyRing:
         raw = _b64decode(token[len(_VERSION) :])
         if raw is None or len(raw) < _KEY_ID_BYTES + _NONCE_BYTES + 16:
             return None
-        opener = self._openers.get(raw[:_KEY_ID_BYTES])
+        opener = self._cipher(raw[:_KEY_ID_BYTES])
         if opener is None:
             return None
+        from cryptography.exceptions import InvalidTag
+
         nonce = raw[_KEY_ID_BYTES : _KEY_ID_BYTES + _NONCE_BYTES]
         try:
             return opener.decrypt(nonce, raw[_KEY_ID_BYTES + _NONCE_BYTES :], bound_to)
