@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -260,3 +260,22 @@ class RedisConnection(Lifetime):
 
     def __repr__(self) -> str:
         return f"<RedisConnection {self.display_url} {'open' if self.is_open else 'closed'}>"
+
+
+class Scripts:
+    """A backend's Lua scripts by name, registered together with the connection's coredis client at the first
+    use of any (the client can be used only once the connection is open). Each is a coredis ``Script``,
+    untyped here: its callback generics are unknown. Calling one sends EVALSHA (EVAL once if Redis lacks it)."""
+
+    __slots__ = ("_conn", "_registered", "_sources")
+
+    def __init__(self, conn: RedisConnection, sources: Mapping[str, str]) -> None:
+        self._conn = conn
+        self._sources = dict(sources)
+        self._registered: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if not self._registered:
+            client = self._conn.client()
+            self._registered = {key: client.register_script(source) for key, source in self._sources.items()}
+        return self._registered[name]

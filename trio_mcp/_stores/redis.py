@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._lifetime import Lifetime
-from .._redis import DEFAULT_TIMEOUT, RedisConnection, milliseconds
+from .._redis import DEFAULT_TIMEOUT, RedisConnection, Scripts, milliseconds
 from .._redis_keys import RedisKeys
 from .._redis_lifecycle import Caller, EndOutcome, Publication, SessionEventKeys
 from ._base import (
@@ -268,7 +268,16 @@ class RedisSessionStore(Lifetime):
         self._conn = connection
         self._clock = clock
         self.layout = RedisKeys(prefix)
-        self._scripts: dict[str, Any] = {}
+        self._scripts = Scripts(
+            connection,
+            {
+                "touch": _TOUCH_LUA,
+                "delete": _DELETE_LUA,
+                "create": _CREATE_LUA,
+                "activate": _ACTIVATE_LUA,
+                "end": _END_LUA,
+            },
+        )
 
     @classmethod
     def from_url(
@@ -369,7 +378,7 @@ class RedisSessionStore(Lifetime):
         await self._conn.run("set", operation)
 
     async def delete(self, session_id: str) -> bool:
-        script = self._script("delete")
+        script = self._scripts["delete"]
         keys = [self.layout.index, self.layout.session(session_id)]
         args = [session_id, self.layout.user_head, self.layout.user_tail]
         removed = await self._conn.run("delete", lambda r: script(keys=keys, args=args))
@@ -399,7 +408,7 @@ class RedisSessionStore(Lifetime):
             return
         now = self._clock()
         pending, active = self.policy.pending_timeout, self.policy.idle_timeout
-        script = self._script("touch")
+        script = self._scripts["touch"]
         keys = [self.layout.index, *(self.layout.session(sid) for sid in ids)]
         args: list[str | int | float] = [
             json.dumps(now),
@@ -507,7 +516,7 @@ class RedisSessionStore(Lifetime):
             repr(expiry),
             math.ceil(expiry * 1000),
         ]
-        script = self._script("create")
+        script = self._scripts["create"]
         return bool(await self._conn.run("create", lambda r: script(keys=keys, args=args)))
 
     async def activate(self, session_id: str, principal: str | None) -> SessionRecord | None:
@@ -526,7 +535,7 @@ class RedisSessionStore(Lifetime):
             self.layout.user_head,
             self.layout.user_tail,
         ]
-        script = self._script("activate")
+        script = self._scripts["activate"]
         reply = await self._conn.run("activate", lambda r: script(keys=keys, args=args))
         if reply is None or int(reply[0]) == 0:
             return None
@@ -572,7 +581,7 @@ class RedisSessionStore(Lifetime):
             announce.message if announce is not None else "",
             events.log_head if events is not None else "",
         ]
-        script = self._script("end")
+        script = self._scripts["end"]
         outcome = int(await self._conn.run("end", lambda r: script(keys=keys, args=args)))
         if outcome == -2:
             await self.get(session_id)  # unreadable: moved aside, so for the caller the session is unknown
@@ -580,18 +589,6 @@ class RedisSessionStore(Lifetime):
         return _END_OUTCOMES[outcome]
 
     # -- internals --
-
-    def _script(self, name: str) -> Any:
-        if not self._scripts:
-            client = self._conn.client()
-            self._scripts = {
-                "touch": client.register_script(_TOUCH_LUA),
-                "delete": client.register_script(_DELETE_LUA),
-                "create": client.register_script(_CREATE_LUA),
-                "activate": client.register_script(_ACTIVATE_LUA),
-                "end": client.register_script(_END_LUA),
-            }
-        return self._scripts[name]
 
     async def _zscan_page(self, cursor: int) -> tuple[int, tuple[Any, ...]]:
         return await self._conn.run(

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, cast
 import trio
 
 from .._lifetime import Lifetime
-from .._redis import DEFAULT_TIMEOUT, RedisConnection, milliseconds
+from .._redis import DEFAULT_TIMEOUT, RedisConnection, Scripts, milliseconds
 from .._redis_keys import RedisKeys
 from .._redis_lifecycle import SessionEventKeys
 from ._base import StreamError, StreamManager, StreamUnavailable
@@ -146,7 +146,7 @@ class RedisEventStore(Lifetime):
         # The stream manager of the same Redis and prefix, when the app has one: wait() then subscribes the
         # log's wake-up channel instead of polling.
         self._wakeups = wakeups
-        self._record_script: Any = None  # a coredis Script (untyped: its callback generics are unknown)
+        self._scripts = Scripts(connection, {"record": _RECORD_LUA})
 
     @classmethod
     def from_url(
@@ -227,7 +227,7 @@ class RedisEventStore(Lifetime):
             self.layout.stream(wake_key(session_id, stream_id)),
         ]
         keys = [self.layout.event_log(session_id, stream_id), self.layout.event_logs(session_id)]
-        script = self._script()
+        script = self._scripts["record"]
         refused: str | None = await self._conn.run(
             "record", lambda r: script(keys=keys, args=[*header, *args])
         )
@@ -361,11 +361,6 @@ class RedisEventStore(Lifetime):
         await self._conn.run("delete_session", lambda r: r.delete([index]))
 
     # -- internals --
-
-    def _script(self) -> Any:
-        if self._record_script is None:
-            self._record_script = self._conn.client().register_script(_RECORD_LUA)
-        return self._record_script
 
 
 def _describe(last_id: str) -> str:

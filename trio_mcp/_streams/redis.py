@@ -68,7 +68,7 @@ import attrs
 import trio
 
 from .._lifetime import Lifetime
-from .._redis import DEFAULT_TIMEOUT, RedisConnection, milliseconds
+from .._redis import DEFAULT_TIMEOUT, RedisConnection, Scripts, milliseconds
 from .._redis_keys import RedisKeys
 from .._redis_lifecycle import Publication
 from .._tasks import supervised
@@ -194,7 +194,7 @@ class RedisStreamManager(Lifetime):
         self._subscriptions_wanted = trio.Event()
         self._ps: PubSub[str] | None = None
         self._pubsub_scope: trio.CancelScope | None = None
-        self._scripts: dict[str, Any] = {}  # registered on first use (the client exists once running)
+        self._scripts = Scripts(connection, {"hold": _HOLD_LUA, "release": _RELEASE_LUA})
         self._connected = False
         self._pubsub_connections = 0
         self._delivered = 0
@@ -534,7 +534,7 @@ class RedisStreamManager(Lifetime):
         if pending.error is not None:
             log.warning("could not subscribe the stream of session %s: %s", session_id, pending.error)
             raise pending.error
-        script = self._script("hold")
+        script = self._scripts["hold"]
         keys = [self.layout.holder(session_id), self.layout.taken(session_id)]
         args = [self.instance_id, self._beat_ttl_ms, milliseconds(TAKEN_TTL)]
         try:
@@ -553,21 +553,12 @@ class RedisStreamManager(Lifetime):
             self._subscriptions_wanted.set()
         if session_id in self._streams or not self._conn.is_open:
             return  # taken again here meanwhile
-        script = self._script("release")
+        script = self._scripts["release"]
         keys, args = [self.layout.holder(session_id)], [self.instance_id]
         try:
             await self._conn.run("release", lambda r: script(keys=keys, args=args))
         except Exception as exc:  # it expires with the next missed heartbeats anyway
             log.debug("could not release the holder key of session %s: %s", session_id, exc)
-
-    def _script(self, name: str) -> Any:
-        if not self._scripts:
-            client = self._conn.client()
-            self._scripts = {
-                "hold": client.register_script(_HOLD_LUA),
-                "release": client.register_script(_RELEASE_LUA),
-            }
-        return self._scripts[name]
 
     def deliver_local(self, session_id: str, payload: bytes, *, coalesce: bool = False) -> bool:
         return offer(self._streams, session_id, payload, coalesce=coalesce)

@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..._redis import DEFAULT_TIMEOUT, RedisConnection, milliseconds
+from ..._redis import DEFAULT_TIMEOUT, RedisConnection, Scripts, milliseconds
 from ..._stores._base import Clock, wall_clock
 from ..._stores.redis import _glob_escape
 from ._base import DEFAULT_DORMANT_AGE, DEFAULT_PENDING_TTL, ClientRegistryError, ClientRegistryUnavailable
@@ -122,7 +122,15 @@ class RedisClientRegistry(RegistryEngine):
         self.prefix = prefix
         self.layout = ClientRegistryKeys(prefix)
         self._conn = connection
-        self._scripts: dict[str, Any] = {}
+        self._scripts = Scripts(
+            connection,
+            {
+                "write": _WRITE_LUA,
+                "remove": _REMOVE_LUA,
+                "read_user": _READ_USER_LUA,
+                "cleanup": _CLEANUP_LUA,
+            },
+        )
 
     @classmethod
     def from_url(
@@ -170,7 +178,7 @@ class RedisClientRegistry(RegistryEngine):
         return await self._conn.run("get", lambda r: r.get(key))
 
     async def _read_user(self, user_id: str, now: float) -> list[str]:
-        script = self._script("read_user")
+        script = self._scripts["read_user"]
         keys = [self.layout.user(user_id)]
         args = [repr(now), f"{self.layout.session_head}{encode_id(user_id)}:"]
         texts = await self._conn.run("list", lambda r: script(keys=keys, args=args))
@@ -183,7 +191,7 @@ class RedisClientRegistry(RegistryEngine):
         return await self._write("swap", user_id, session_id, old, new, deadline)
 
     async def _remove(self, user_id: str, session_id: str) -> str | None:
-        script = self._script("remove")
+        script = self._scripts["remove"]
         keys = self._record_keys(user_id, session_id)
         args = [encode_id(session_id), self.layout.member(user_id, session_id)]
         return await self._conn.run("delete", lambda r: script(keys=keys, args=args))
@@ -207,7 +215,7 @@ class RedisClientRegistry(RegistryEngine):
         await self._conn.run("clear_all", lambda r: r.delete([self.layout.index]))
 
     async def _cleanup(self, now: float) -> int:
-        script = self._script("cleanup")
+        script = self._scripts["cleanup"]
         keys = [self.layout.index]
         args = [repr(now), self.layout.session_head, self.layout.user_head, _CLEANUP_BATCH]
         removed = 0
@@ -239,7 +247,7 @@ class RedisClientRegistry(RegistryEngine):
     ) -> bool:
         now = self._clock()
         px = "0" if math.isinf(deadline) else str(milliseconds(deadline - now))
-        script = self._script("write")
+        script = self._scripts["write"]
         keys = self._record_keys(user_id, session_id)
         args = [
             mode,
@@ -252,17 +260,6 @@ class RedisClientRegistry(RegistryEngine):
             repr(now),
         ]
         return bool(await self._conn.run(mode, lambda r: script(keys=keys, args=args)))
-
-    def _script(self, name: str) -> Any:
-        if not self._scripts:
-            client = self._conn.client()
-            self._scripts = {
-                "write": client.register_script(_WRITE_LUA),
-                "remove": client.register_script(_REMOVE_LUA),
-                "read_user": client.register_script(_READ_USER_LUA),
-                "cleanup": client.register_script(_CLEANUP_LUA),
-            }
-        return self._scripts[name]
 
     async def _each_key(
         self, pattern: str, type_: str | None, handle: Callable[[list[str]], Awaitable[None]]
