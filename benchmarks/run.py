@@ -1200,9 +1200,10 @@ class Bench:
 
 
 def run_side_benchmarks(quick: bool) -> dict[str, Any]:
-    """bench_converter.py and (when present) bench_streams.py; the last JSON line of each is kept."""
+    """bench_converter.py, bench_streams.py and bench_redis_client.py (each when present); the last JSON line of
+    each is kept."""
     out: dict[str, Any] = {}
-    for name in ("bench_converter.py", "bench_streams.py"):
+    for name in ("bench_converter.py", "bench_streams.py", "bench_redis_client.py"):
         path = HERE / name
         if not path.exists():
             out[name] = "not present"
@@ -1872,7 +1873,9 @@ def main(argv: list[str] | None = None) -> int:
         help="client processes the round-trip cell's connections are split over (default 1)",
     )
     parser.add_argument(
-        "--no-side", action="store_true", help="leave out bench_converter.py / bench_streams.py"
+        "--no-side",
+        action="store_true",
+        help="leave out bench_converter.py / bench_streams.py / bench_redis_client.py",
     )
     parser.add_argument(
         "--baseline",
