@@ -141,7 +141,7 @@ CLIENT_STACK = {"httpx", "httpcore", "trio_websocket", "jwt", "cryptography", "t
 
 
 def test_a_server_process_never_loads_the_client_half() -> None:
-    # A server imports trio_mcp and builds its app: httpx, trio-websocket, PyJWT and cryptography (about 20 MiB
+    # A server imports trio_mcp and builds its app: httpx, trio-websocket, PyJWT and cryptography (about 19 MiB
     # of RSS per instance) stay out until something uses them.
     loaded = _modules_loaded_by(
         "import trio_mcp\n"

@@ -21,6 +21,8 @@ What it adds to a bare ``coredis.Redis`` (behaviour of coredis 6.9 under trio, a
 
 coredis is imported lazily: importing this module (and so ``trio_mcp.stores``) works without the ``redis``
 extra; constructing a connection without it raises an ImportError naming the extra.
+
+:class:`Scripts` holds a backend's Lua scripts by name and registers them with the client on first use.
 """
 
 from __future__ import annotations

@@ -360,8 +360,6 @@ class RedisEventStore(Lifetime):
                 break
         await self._conn.run("delete_session", lambda r: r.delete([index]))
 
-    # -- internals --
-
 
 def _describe(last_id: str) -> str:
     milliseconds_part, _, sequence = last_id.partition("-")
