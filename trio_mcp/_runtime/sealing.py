@@ -35,18 +35,14 @@ def new_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode().rstrip("=")
 
 
-def _decode_key(text: str, position: int) -> bytes:
+def _decode_key(text: str) -> bytes:
+    """The key's bytes (standard or URL-safe base64, padding optional); b"" when it is not base64 (the ring
+    then refuses it for its length)."""
     raw = text.strip()
     try:
-        key = base64.urlsafe_b64decode(raw.replace("+", "-").replace("/", "_") + "=" * (-len(raw) % 4))
+        return base64.urlsafe_b64decode(raw.replace("+", "-").replace("/", "_") + "=" * (-len(raw) % 4))
     except (binascii.Error, ValueError):
-        key = b""
-    if len(key) != KEY_BYTES:
-        raise KeyRingError(
-            f"key {position} of the ring is not {KEY_BYTES} bytes in base64 (got {len(key)}); make one with "
-            '`python -c "import secrets; print(secrets.token_urlsafe(32))"`'
-        )
-    return key
+        return b""
 
 
 def _key_id(key: bytes) -> bytes:
@@ -69,7 +65,10 @@ class KeyRing:
             raise KeyRingError("a key ring needs at least one key")
         for position, key in enumerate(keys, 1):
             if len(key) != KEY_BYTES:
-                raise KeyRingError(f"key {position} of the ring is not {KEY_BYTES} bytes (got {len(key)})")
+                raise KeyRingError(
+                    f"key {position} of the ring is not {KEY_BYTES} bytes (got {len(key)}; keys are given in "
+                    'base64); make one with `python -c "import secrets; print(secrets.token_urlsafe(32))"`'
+                )
         self._keys = tuple(keys)
         self._sealer_id = _key_id(keys[0])
         self._ciphers: dict[bytes, AESGCM] | None = None  # by key id; the first key's seals
@@ -83,7 +82,7 @@ class KeyRing:
 
     @classmethod
     def from_strings(cls, keys: Sequence[str]) -> KeyRing:
-        return cls([_decode_key(key, n) for n, key in enumerate(keys, 1)])
+        return cls([_decode_key(key) for key in keys])
 
     @classmethod
     def generated(cls) -> KeyRing:
